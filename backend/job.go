@@ -1,0 +1,116 @@
+package backend
+
+import "time"
+
+// State is where a job sits in its lifecycle.
+type State string
+
+// The states a job can be in. A job is in exactly one of them.
+const (
+	StateWaiting     State = "waiting"     // ready to run, FIFO or LIFO
+	StatePrioritized State = "prioritized" // ready to run, ordered by priority
+	StateDelayed     State = "delayed"     // waiting for its due time (a delay or a retry backoff)
+	StateActive      State = "active"      // claimed by a worker that holds its lock
+	StateCompleted   State = "completed"   // finished with success
+	StateFailed      State = "failed"      // finished with a failure, no attempts left
+	StatePaused      State = "paused"      // ready to run, but its queue is paused
+)
+
+// States lists every state in lifecycle order.
+var States = []State{StateWaiting, StatePrioritized, StatePaused, StateDelayed, StateActive, StateCompleted, StateFailed}
+
+// Valid reports whether s is one of the known states.
+func (s State) Valid() bool {
+	for _, k := range States {
+		if s == k {
+			return true
+		}
+	}
+	return false
+}
+
+// Job is the stored form of a job, as a backend returns it.
+type Job struct {
+	ID      string
+	Name    string
+	Data    []byte
+	Options JobOptions
+	State   State
+
+	AddedAt     time.Time // when the job was added (backend clock)
+	DueAt       time.Time // for a delayed job: when it becomes ready
+	ProcessedAt time.Time // when the current or last attempt started
+	FinishedAt  time.Time // when it completed or failed for good
+
+	// AttemptsStarted counts claims; AttemptsMade counts attempts that ended
+	// with a result (completed or failed). A job handed back at shutdown or by a
+	// rate limit has started an attempt but not made one.
+	AttemptsStarted int
+	AttemptsMade    int
+	// StalledCount counts the times the job was recovered from a worker that
+	// lost its lock.
+	StalledCount int
+
+	ReturnValue  []byte   // JSON, set on completion
+	FailedReason string   // the last failure's message
+	Stacktrace   []string // the most recent failures' stacks, oldest first
+	Progress     []byte   // JSON, set by UpdateProgress
+}
+
+// JobOptions are the per-job settings a backend stores with the job. The
+// backend acts on Priority, LIFO and Delay when the job is added; the rest is
+// stored for the worker, which applies it.
+type JobOptions struct {
+	Priority int           // 0: none; otherwise lower runs first, after every priority-0 job
+	LIFO     bool          // add to the consuming end of the waiting list
+	Delay    time.Duration // run no earlier than this long after the add
+
+	Attempts int           // total attempts allowed (1 = no retries)
+	Backoff  Backoff       // delay between failed attempts
+	Timeout  time.Duration // per-attempt time limit; 0 = none
+	KeepLogs int           // the newest log lines to keep; 0 = all
+
+	RemoveOnComplete Retention
+	RemoveOnFail     Retention
+}
+
+// BackoffType names how the delay between attempts grows.
+type BackoffType string
+
+// The backoff types. BackoffCustom defers to the worker's BackoffStrategy.
+const (
+	BackoffFixed       BackoffType = "fixed"
+	BackoffExponential BackoffType = "exponential"
+	BackoffCustom      BackoffType = "custom"
+)
+
+// Backoff describes the delay before a failed job's next attempt.
+type Backoff struct {
+	Type  BackoffType
+	Delay time.Duration
+	// Jitter in [0, 1] randomizes the delay down by up to that fraction:
+	// 0.5 picks a delay between 50% and 100% of the computed one.
+	Jitter float64
+}
+
+// Retention says which finished jobs a queue keeps. The zero value keeps all.
+// KeepLast and KeepFor combine: a job is kept while both allow it.
+type Retention struct {
+	Remove   bool          // remove the job as soon as it finishes
+	KeepLast int           // keep only the newest KeepLast finished jobs; 0 = no count limit
+	KeepFor  time.Duration // keep finished jobs this long; 0 = no age limit
+}
+
+// Dedup drops an add whose ID was seen within TTL, whether or not the first
+// job still exists.
+type Dedup struct {
+	ID  string
+	TTL time.Duration
+}
+
+// Limit is a global rate limit: at most Max jobs start in any window of
+// length Per, across every worker of the queue.
+type Limit struct {
+	Max int
+	Per time.Duration
+}
