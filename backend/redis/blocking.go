@@ -1,0 +1,230 @@
+package redisbackend
+
+import (
+	"context"
+	"errors"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// go-redis cannot cancel a command already waiting for its reply: a BLMOVE
+// blocks until Redis answers whatever its context does (go-redis issue
+// #2556). fila needs a blocked claim to end the moment its context ends, so
+// each blocking call runs on a blocker: a one-connection client built from
+// the node's own options, whose connection fila can end.
+//
+// Ending it is done by the server when it can: CLIENT UNBLOCK (Redis 5+) on
+// the blocker's client ID makes the BLMOVE return nothing, atomically with
+// every other command, so no job can move into a claim that is going away.
+// A server without CLIENT ID/UNBLOCK (miniredis, some managed services) gets
+// the socket closed instead; the one race left there - a job the server
+// hands to the closing connection in the same instant - lands in active
+// without a lock, where the stalled check returns it to waiting.
+//
+// A blocker serves one call at a time. Blockers are pooled per node, so an
+// idle worker holds one connection, and the user's pool never has a
+// connection parked in a long block.
+
+type blocker struct {
+	client *redis.Client
+	addr   string
+
+	mu   sync.Mutex
+	conn net.Conn
+	id   int64 // CLIENT ID of conn; 0 when the server has no CLIENT ID
+}
+
+func newBlocker(base *redis.Client, readTimeout time.Duration) *blocker {
+	o := *base.Options()
+	bl := &blocker{addr: o.Addr}
+	dial := o.Dialer
+	o.Dialer = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := dial(ctx, network, addr)
+		if err == nil {
+			bl.mu.Lock()
+			bl.conn, bl.id = c, 0
+			bl.mu.Unlock()
+		}
+		return c, err
+	}
+	onConnect := o.OnConnect
+	o.OnConnect = func(ctx context.Context, cn *redis.Conn) error {
+		if onConnect != nil {
+			if err := onConnect(ctx, cn); err != nil {
+				return err
+			}
+		}
+		if id, err := cn.ClientID(ctx).Result(); err == nil {
+			bl.mu.Lock()
+			bl.id = id
+			bl.mu.Unlock()
+		}
+		return nil
+	}
+	o.PoolSize, o.MinIdleConns, o.MaxIdleConns, o.MaxActiveConns = 1, 0, 1, 1
+	o.MaxRetries = -1 // the caller's loop retries; a retry here would block again after a cancel
+	// BLMOVE is sent with a fractional timeout through Do, which go-redis
+	// does not know blocks: the read deadline covers the longest block.
+	o.ReadTimeout = readTimeout
+	o.ContextTimeoutEnabled = false
+	o.PushNotificationProcessor = nil
+	o.MaintNotificationsConfig = nil
+	o.ClientSideCacheConfig, o.ClientSideCache = nil, nil
+	bl.client = redis.NewClient(&o)
+	return bl
+}
+
+// interrupt ends the blocker's pending command: CLIENT UNBLOCK, repeated
+// until the call returns (the command may not have reached the server yet),
+// or a closed socket when the server cannot unblock. It reports whether the
+// socket was closed.
+func (bl *blocker) interrupt(base *redis.Client, done <-chan struct{}) (closed bool) {
+	bl.mu.Lock()
+	id, conn := bl.id, bl.conn
+	bl.mu.Unlock()
+	for id != 0 {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		err := base.ClientUnblock(ctx, id).Err()
+		cancel()
+		if err != nil {
+			break
+		}
+		select {
+		case <-done:
+			return false
+		case <-time.After(2 * time.Millisecond):
+		}
+	}
+	if conn != nil {
+		_ = conn.Close()
+	}
+	return true
+}
+
+// blockers pools idle blockers by node address.
+type blockers struct {
+	mu     sync.Mutex
+	idle   map[string][]*blocker
+	all    []*blocker
+	closed bool
+}
+
+// get returns an idle blocker for the node of base, or a new one.
+func (p *blockers) get(base *redis.Client, readTimeout time.Duration) *blocker {
+	addr := base.Options().Addr
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if n := len(p.idle[addr]); n > 0 {
+		bl := p.idle[addr][n-1]
+		p.idle[addr] = p.idle[addr][:n-1]
+		return bl
+	}
+	bl := newBlocker(base, readTimeout)
+	p.all = append(p.all, bl)
+	return bl
+}
+
+func (p *blockers) put(bl *blocker) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		_ = bl.client.Close()
+		return
+	}
+	if p.idle == nil {
+		p.idle = map[string][]*blocker{}
+	}
+	p.idle[bl.addr] = append(p.idle[bl.addr], bl)
+}
+
+// drop closes a blocker that met an error it should not be reused after.
+func (p *blockers) drop(bl *blocker) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for i, b := range p.all {
+		if b == bl {
+			p.all = append(p.all[:i], p.all[i+1:]...)
+			break
+		}
+	}
+	_ = bl.client.Close()
+}
+
+// close interrupts every blocker and closes the idle ones; busy ones are
+// closed when they are put back.
+func (p *blockers) close() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.closed = true
+	for _, bl := range p.all {
+		bl.mu.Lock()
+		if bl.conn != nil {
+			_ = bl.conn.Close()
+		}
+		bl.mu.Unlock()
+	}
+	for _, list := range p.idle {
+		for _, bl := range list {
+			_ = bl.client.Close()
+		}
+	}
+	p.idle = nil
+}
+
+// nodeFor returns the client of the node that serves key, when the user's
+// client lets fila open its own connections to it; nil otherwise (then
+// blocking calls go through the user's client and are bounded by short
+// timeouts instead of being cancelled).
+func nodeFor(ctx context.Context, rdb redis.UniversalClient, key string) (*redis.Client, error) {
+	switch c := rdb.(type) {
+	case *redis.Client:
+		return c, nil
+	case *redis.ClusterClient:
+		return c.MasterForKey(ctx, key)
+	}
+	return nil, nil
+}
+
+// blockingConn is what a blocking call needs from a client.
+type blockingConn interface {
+	Do(ctx context.Context, args ...any) *redis.Cmd
+	XRead(ctx context.Context, a *redis.XReadArgs) *redis.XStreamSliceCmd
+}
+
+// blocking runs fn, which issues one blocking command, on a blocker for the
+// node that serves key. When ctx ends first, the command is ended at once
+// and blocking returns ctx.Err(); fn's own results are still set (a BLMOVE
+// may have moved an ID just before), and the caller must account for them.
+// Without a blocker (see nodeFor) fn runs on the user's client.
+func (b *Backend) blocking(ctx context.Context, key string, fn func(ctx context.Context, c blockingConn) error) error {
+	base, err := nodeFor(ctx, b.rdb, key)
+	if err != nil {
+		return err
+	}
+	if base == nil {
+		return fn(ctx, b.rdb)
+	}
+	bl := b.blockers.get(base, b.opts.blockTimeout+10*time.Second)
+	done := make(chan struct{})
+	closed := make(chan bool, 1)
+	stop := context.AfterFunc(ctx, func() { closed <- bl.interrupt(base, done) })
+	err = fn(context.WithoutCancel(ctx), bl.client)
+	close(done)
+	if !stop() {
+		if <-closed {
+			b.blockers.drop(bl)
+		} else {
+			b.blockers.put(bl)
+		}
+		return ctx.Err()
+	}
+	if err != nil && !errors.Is(err, redis.Nil) {
+		b.blockers.drop(bl) // a moved slot or a broken connection: start afresh next time
+		return err
+	}
+	b.blockers.put(bl)
+	return err
+}

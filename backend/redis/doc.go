@@ -1,0 +1,82 @@
+// Package redisbackend is fila's Redis backend, over a go-redis v9 client:
+// a single node (redis.NewClient, TLS with rediss:// URLs through
+// redis.ParseURL), Sentinel (redis.NewFailoverClient) or Cluster
+// (redis.NewClusterClient). The package path is backend/redis.
+//
+//	rdb := redis.NewClient(&redis.Options{Addr: "localhost:6379"})
+//	be := redisbackend.New(rdb)
+//
+// # Layout
+//
+// Every key of a queue shares the hash tag {queue}: "fila:{outbound}:wait",
+// "fila:{outbound}:jobs" and so on, so every script touches one slot and runs
+// on Cluster, while different queues spread over the slots. A queue has a
+// fixed set of 19 keys (listed at the top of lua/lib.lua); jobs are entries
+// in queue-level hashes, not keys of their own. So every key a script touches
+// comes in through KEYS (none is built inside Lua), a job costs one hash
+// entry instead of a key, and removing a queue deletes 19 keys.
+//
+// Each transition is one Lua script (lua/*.lua, embedded), run with EVALSHA
+// and an EVAL fallback on NOSCRIPT. Times come from Redis' TIME inside the
+// scripts, so the clocks of worker machines never matter.
+//
+// # Claims: BLMOVE with priorities, pause and limits
+//
+// An idle worker blocks on BLMOVE wait -> active; it never polls. The block
+// lasts at most the block timeout (WithBlockTimeout, default 30s) and ends
+// early when the next delayed job is due, so delays and retries fire on time
+// without a scheduler. Each script that touches the delayed set reports the
+// time to the earliest delayed job; when an add makes a job the earliest
+// while wait is empty (so claims may be blocked with a longer timeout), it
+// pushes a wake marker ("0", never a job ID) that a blocked claim takes and
+// discards.
+//
+// BLMOVE moves an ID before pause, rate limits and priority can be checked.
+// So:
+//   - Pause renames wait to paused: BLMOVE keeps blocking on an empty key.
+//     Resume renames it back and pushes a marker at the far end, so blocked
+//     claims are served.
+//   - The script that finalizes a moved claim (claim_moved.lua) checks pause,
+//     the on-demand rate limit and the global limiter, and hands a job that
+//     may not run yet back to the consuming end of its list, untouched.
+//   - Priorities are exact: prioritized jobs live in a sorted set (score
+//     priority*2^32 + sequence). While wait holds no job without priority,
+//     the best prioritized job is "fed" to wait's consuming end, where BLMOVE
+//     can take it; a better prioritized job swaps with it, and a job without
+//     priority takes it back to the set before entering wait, so priority-0
+//     jobs always run first.
+//
+// Completing or failing a job checks the lock token, applies retention,
+// appends the event and, when asked, claims the next job in the same script:
+// a busy worker needs one round trip per job.
+//
+// # Locks, stalls, limits
+//
+// Locks live in a hash (id -> token and expiry), renewed in one call for all
+// of a worker's jobs. Stalled recovery is two-phase: a job in active without a
+// live lock is marked on one check and requeued on the next, so a job moved by
+// BLMOVE a moment ago and not yet locked is never stolen; a guard field lets
+// at most one check per interval run across all processes. The global rate
+// limit is a sliding log in a sorted set, exact across processes; an
+// on-demand limit (Queue.RateLimit, a handler's RateLimited) stores an
+// until-time that claims respect.
+//
+// # Client options
+//
+// Blocking commands run on fila's own one-connection clients, built from the
+// node's options (with MaxRetries -1), because go-redis cannot cancel a
+// command waiting for its reply: fila closes that connection when the
+// context ends. So a blocked claim ends at once on shutdown, and the user's
+// pool never parks a connection in a long block. go-redis sets the read
+// deadline of a blocking command to its block time plus 10s whatever
+// ReadTimeout is, so no read timeout cuts a BLMOVE short. Go's version of
+// BullMQ's "maxRetriesPerRequest: null" rule is therefore only this: leave
+// ContextTimeoutEnabled off on the client you pass, or give fila contexts
+// without deadlines. Dropped connections and Redis restarts are retried with
+// backoff by the worker; nothing is lost, since a job is only ever moved by
+// a script or by BLMOVE into active, where the stalled check finds it.
+//
+// Clients other than *redis.Client and *redis.ClusterClient (a Ring, a
+// wrapper) work, but their blocks are kept to one second since they cannot be
+// cancelled.
+package redisbackend

@@ -1,0 +1,36 @@
+-- claim_moved.lua: finalizes a claim after BLMOVE moved an id from wait to
+-- active. The move happened before pause, the rate limits and priority could
+-- be checked, so a job that may not run yet goes back to the consuming end of
+-- its list untouched. A wake marker is dropped and a normal claim is tried.
+-- ARGV[3] the moved id, [4] lock token, [5] lock ms, [6] limiter max, [7] limiter window ms
+-- Reply:  as claim.lua
+local id, token, lock_ms = ARGV[3], ARGV[4], tonumber(ARGV[5])
+local lmax, lper = tonumber(ARGV[6]), tonumber(ARGV[7])
+if id == MARKER then
+  rcall('LREM', K_ACTIVE, 1, MARKER)
+  rcall('HDEL', K_META, 'mk')
+  return claim_next(token, lock_ms, lmax, lper)
+end
+local st = get_state(id)
+if not st then
+  rcall('LREM', K_ACTIVE, 1, id)
+  return claim_next(token, lock_ms, lmax, lper)
+end
+if is_paused() then
+  hand_back(id)
+  return {0, next_due()}
+end
+local rl = rate_limited_for()
+if rl > 0 then
+  hand_back(id)
+  return {2, rl}
+end
+local wait_ms = limiter_take(lmax, lper, token)
+if wait_ms > 0 then
+  hand_back(id)
+  return {2, wait_ms}
+end
+if rcall('HGET', K_META, 'fd') == id then rcall('HDEL', K_META, 'fd', 'fs') end
+local reply = activate(id, token, lock_ms, st)
+feed()
+return reply

@@ -1,0 +1,67 @@
+-- clean.lua: removes up to ARGV[5] jobs in one state older than ARGV[4] ms
+-- (by finish time for C and F, by add time otherwise).
+-- ARGV[3] state letter (W, Z, P, D, C, F), [4] age ms, [5] limit for this call
+-- Reply: the removed ids
+local s, age, limit = ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5])
+local cut = NOW - age
+local removed = {}
+local function old_enough(id)
+  local rec = rcall('HGET', K_JOBS, id)
+  if not rec then return true end
+  local _, _, added = header(rec)
+  return age <= 0 or added <= cut
+end
+if s == 'C' or s == 'F' then
+  local zkey = K_COMPLETED
+  if s == 'F' then zkey = K_FAILED end
+  local hi = '+inf'
+  if age > 0 then hi = int(cut * SEQ_SPAN + SEQ_SPAN - 1) end
+  removed = rcall('ZRANGEBYSCORE', zkey, '-inf', hi, 'LIMIT', 0, limit)
+  if #removed > 0 then rcall('ZREM', zkey, unpack(removed)) end
+  for _, id in ipairs(removed) do delete_job(id) end
+  return removed
+end
+if s == 'P' or s == 'D' then
+  local zkey = K_PRIO
+  if s == 'D' then zkey = K_DELAYED end
+  if s == 'P' then
+    local fed = fed_in_wait()
+    if fed and old_enough(fed) then
+      rcall('HDEL', K_META, 'fd', 'fs')
+      rcall('LREM', K_WAIT, 1, fed)
+      delete_job(fed)
+      removed[#removed + 1] = fed
+    end
+  end
+  local start = 0
+  while #removed < limit do
+    local ids = rcall('ZRANGE', zkey, start, start + 999)
+    if #ids == 0 then break end
+    for _, id in ipairs(ids) do
+      if #removed >= limit then break end
+      if old_enough(id) then
+        rcall('ZREM', zkey, id)
+        delete_job(id)
+        removed[#removed + 1] = id
+      else
+        start = start + 1
+      end
+    end
+  end
+  feed()
+  return removed
+end
+local key = K_WAIT
+if s == 'Z' then key = K_PAUSED end
+if (s == 'Z') ~= is_paused() then return removed end
+local fd = rcall('HGET', K_META, 'fd')
+for _, id in ipairs(rcall('LRANGE', key, 0, -1)) do
+  if #removed >= limit then break end
+  if id ~= MARKER and id ~= fd and old_enough(id) then
+    rcall('LREM', key, 1, id)
+    delete_job(id)
+    removed[#removed + 1] = id
+  end
+end
+feed()
+return removed

@@ -1,0 +1,35 @@
+-- pause.lua: pauses or resumes a queue. Pausing renames wait to paused, so a
+-- blocked BLMOVE keeps blocking; resuming renames it back and pushes a wake
+-- marker at the far end, so blocked claims are served.
+-- ARGV[3] 1 pause, 0 resume
+-- Reply: 1 changed, 0 already so
+if ARGV[3] == '1' then
+  if is_paused() then return 0 end
+  unfeed()
+  if rcall('EXISTS', K_WAIT) == 1 then
+    if rcall('EXISTS', K_PAUSED) == 1 then
+      while rcall('LMOVE', K_WAIT, K_PAUSED, 'RIGHT', 'LEFT') do end
+    else
+      rcall('RENAME', K_WAIT, K_PAUSED)
+    end
+  end
+  rcall('HSET', K_META, 'paused', 1)
+  emit('paused', '')
+  return 1
+end
+if not is_paused() then return 0 end
+rcall('HDEL', K_META, 'paused')
+if rcall('EXISTS', K_PAUSED) == 1 then
+  if rcall('EXISTS', K_WAIT) == 1 then
+    while rcall('LMOVE', K_PAUSED, K_WAIT, 'LEFT', 'RIGHT') do end
+  else
+    rcall('RENAME', K_PAUSED, K_WAIT)
+  end
+end
+feed()
+if not has_marker() then
+  rcall('LPUSH', K_WAIT, MARKER)
+  rcall('HSET', K_META, 'mk', 1)
+end
+emit('resumed', '')
+return 1

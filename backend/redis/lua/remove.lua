@@ -1,0 +1,27 @@
+-- remove.lua: deletes a job that is not active, with its logs.
+-- ARGV[3] id
+-- Reply: 0 | -2 no such job | -4 active
+local id = ARGV[3]
+local st = get_state(id)
+if not st then return -2 end
+if st.s == 'A' or rcall('HEXISTS', K_LOCKS, id) == 1 then return -4 end
+if st.s == 'W' then
+  rcall('LREM', K_WAIT, 1, id)
+  rcall('LREM', K_PAUSED, 1, id)
+elseif st.s == 'P' then
+  if rcall('HGET', K_META, 'fd') == id then
+    rcall('HDEL', K_META, 'fd', 'fs')
+    rcall('LREM', K_WAIT, 1, id)
+  end
+  rcall('ZREM', K_PRIO, id)
+elseif st.s == 'D' then
+  rcall('ZREM', K_DELAYED, id)
+elseif st.s == 'C' then
+  rcall('ZREM', K_COMPLETED, id)
+elseif st.s == 'F' then
+  rcall('ZREM', K_FAILED, id)
+end
+delete_job(id)
+feed()
+emit('removed', id)
+return 0

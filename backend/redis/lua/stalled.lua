@@ -1,0 +1,56 @@
+-- stalled.lua: two-phase stalled-job recovery. Jobs marked by the previous
+-- check and still without a live lock go back to waiting (or fail past the
+-- allowed count); then active jobs without a live lock are marked. A job
+-- moved by BLMOVE a moment ago and not yet locked is only marked, never stolen.
+-- ARGV[3] max stalled count, [4] interval ms (at most one check per interval
+--     across processes), [5] max jobs examined
+-- Reply: {-1} skipped | {0, {requeued ids}, {failed ids}}
+local max_stalled, interval, max_jobs = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
+local guard = tonumber(rcall('HGET', K_META, 'sg') or '0')
+if interval > 0 and guard > NOW then return {-1} end
+rcall('HSET', K_META, 'sg', int(NOW + interval))
+
+local function lock_live(id)
+  local l = rcall('HGET', K_LOCKS, id)
+  if not l then return false end
+  local exp = string.match(l, ' (%d+)$')
+  return exp ~= nil and tonumber(exp) > NOW
+end
+
+local requeued, failed = {}, {}
+local marked = rcall('SMEMBERS', K_STALLED)
+rcall('DEL', K_STALLED)
+for _, id in ipairs(marked) do
+  if not lock_live(id) and rcall('LREM', K_ACTIVE, 1, id) == 1 then
+    if id == MARKER then
+      rcall('HDEL', K_META, 'mk')
+    else
+      rcall('HDEL', K_LOCKS, id)
+      local rec = rcall('HGET', K_JOBS, id)
+      local st = get_state(id)
+      if rec and st then
+        st.stalled = st.stalled + 1
+        if st.stalled > max_stalled then
+          st.made = st.made + 1
+          st.s = 'F'
+          local reason = 'job stalled more than allowable limit (' .. max_stalled .. ')'
+          rcall('HSET', K_INFO, 'e:' .. id, reason)
+          metrics_add(true)
+          emit('failed', id, reason)
+          local rf = job_opts(rec).rf or {}
+          finish(id, st, K_FAILED, rf.r == true, tonumber(rf.l or 0), math.floor(tonumber(rf.f or 0) / 1000000))
+          failed[#failed + 1] = id
+        else
+          local prio, lifo = header(rec)
+          push_ready(id, prio, lifo, true, st)
+          emit('stalled', id)
+          requeued[#requeued + 1] = id
+        end
+      end
+    end
+  end
+end
+for _, id in ipairs(rcall('LRANGE', K_ACTIVE, 0, max_jobs - 1)) do
+  if not lock_live(id) then rcall('SADD', K_STALLED, id) end
+end
+return {0, requeued, failed}

@@ -1,0 +1,78 @@
+package redisbackend_test
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/require"
+
+	"github.com/fila-go/fila/backend"
+	"github.com/fila-go/fila/backend/backendtest"
+	redisbackend "github.com/fila-go/fila/backend/redis"
+	"github.com/fila-go/fila/internal/redistest"
+)
+
+// newBackend wraps a client in a backend closed with the test.
+func newBackend(t *testing.T, rdb redis.UniversalClient, opts ...redisbackend.Option) *redisbackend.Backend {
+	t.Helper()
+	be := redisbackend.New(rdb, opts...)
+	t.Cleanup(func() { be.Close(); rdb.Close() })
+	return be
+}
+
+func TestConformanceRedisServer(t *testing.T) {
+	addr := redistest.Addr(t)
+	be := newBackend(t, redis.NewClient(&redis.Options{Addr: addr}))
+	backendtest.Run(t, func(t *testing.T) backend.Backend { return be })
+}
+
+func TestConformanceCluster(t *testing.T) {
+	addrs := redistest.Cluster(t)
+	be := newBackend(t, redis.NewClusterClient(&redis.ClusterOptions{Addrs: addrs}))
+	backendtest.Run(t, func(t *testing.T) backend.Backend { return be })
+}
+
+func TestConformanceTLS(t *testing.T) {
+	srv, caPEM := redistest.StartTLS(t)
+	opt, err := redis.ParseURL("rediss://" + srv.Addr + "/0")
+	require.NoError(t, err)
+	pool := x509.NewCertPool()
+	require.True(t, pool.AppendCertsFromPEM(caPEM))
+	opt.TLSConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	be := newBackend(t, redis.NewClient(opt))
+	backendtest.Run(t, func(t *testing.T) backend.Backend { return be })
+}
+
+// On a server with CLIENT UNBLOCK a cancelled claim ends without taking a
+// job, even one added the instant after the cancel returns.
+func TestCancelledClaimTakesNothing(t *testing.T) {
+	be := newBackend(t, redis.NewClient(&redis.Options{Addr: redistest.Addr(t)}))
+	ctx := context.Background()
+	for i := range 50 {
+		q := fmt.Sprintf("cancel-race-%d", i)
+		cctx, cancel := context.WithCancel(ctx)
+		errc := make(chan error, 1)
+		go func() {
+			_, err := be.JobClaim(cctx, &backend.JobClaimParams{Queue: q, Token: "t", LockDuration: time.Minute, Wait: 20 * time.Second})
+			errc <- err
+		}()
+		time.Sleep(20 * time.Millisecond)
+		cancel()
+		select {
+		case err := <-errc:
+			require.ErrorIs(t, err, context.Canceled)
+		case <-time.After(3 * time.Second):
+			t.Fatal("cancel did not end the blocked claim")
+		}
+		_, err := be.JobAdd(ctx, &backend.JobAddParams{Queue: q, Jobs: []backend.JobAddItem{{Name: "n", Options: backend.JobOptions{Attempts: 1}}}})
+		require.NoError(t, err)
+		c, err := be.QueueCounts(ctx, &backend.QueueParams{Queue: q})
+		require.NoError(t, err)
+		require.Equal(t, backend.Counts{Waiting: 1}, *c, "round %d", i)
+	}
+}

@@ -1,0 +1,964 @@
+package redisbackend
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/fila-go/fila/backend"
+)
+
+// Option tunes a Backend.
+type Option func(*options)
+
+type options struct {
+	prefix         string
+	eventsMaxLen   int
+	metricsMinutes int
+	blockTimeout   time.Duration
+	addBatch       int
+}
+
+// WithPrefix sets the key prefix; default "fila". Keys are
+// "<prefix>:{<queue>}:<name>".
+func WithPrefix(p string) Option { return func(o *options) { o.prefix = p } }
+
+// WithEventsMaxLen caps each queue's event stream near n entries (XADD
+// MAXLEN ~); default 10,000.
+func WithEventsMaxLen(n int) Option { return func(o *options) { o.eventsMaxLen = n } }
+
+// WithMetricsMinutes sets how many minutes of per-minute completed and
+// failed counts each queue keeps; default 60.
+func WithMetricsMinutes(n int) Option { return func(o *options) { o.metricsMinutes = n } }
+
+// WithBlockTimeout bounds one blocking BLMOVE or XREAD; an idle worker sends
+// one command per timeout. Default 30s. Blocks also end early for the next
+// delayed job and at once when their context ends.
+func WithBlockTimeout(d time.Duration) Option { return func(o *options) { o.blockTimeout = d } }
+
+// WithAddBatch sets how many jobs one add script call carries in AddBulk
+// (the calls are pipelined); default 200.
+func WithAddBatch(n int) Option { return func(o *options) { o.addBatch = n } }
+
+// Backend is fila's Redis backend. It is safe for concurrent use.
+type Backend struct {
+	rdb      redis.UniversalClient
+	opts     options
+	s        *scripts
+	blockers blockers
+
+	queues sync.Map // queue name -> *queueInfo
+	closed atomic.Bool
+}
+
+var _ backend.Backend = (*Backend)(nil)
+
+// queueInfo caches what a process knows about one queue.
+type queueInfo struct {
+	keys       []string
+	registered atomic.Bool
+	// dueAt is the local time (UnixNano) of the next delayed job as last
+	// reported by a script; 0 means unknown, -1 none.
+	dueAt atomic.Int64
+}
+
+// New returns a Redis backend over rdb: a *redis.Client (single node, TLS,
+// Sentinel failover) or a *redis.ClusterClient; see the package doc for the
+// client options fila needs. Close does not close rdb.
+func New(rdb redis.UniversalClient, opts ...Option) *Backend {
+	if rdb == nil {
+		panic("redisbackend: New: nil client")
+	}
+	o := options{prefix: "fila", eventsMaxLen: 10000, metricsMinutes: 60, blockTimeout: 30 * time.Second, addBatch: 200}
+	for _, f := range opts {
+		f(&o)
+	}
+	if o.eventsMaxLen <= 0 {
+		o.eventsMaxLen = 10000
+	}
+	if o.metricsMinutes <= 0 {
+		o.metricsMinutes = 60
+	}
+	if o.blockTimeout < 10*time.Millisecond {
+		o.blockTimeout = 30 * time.Second
+	}
+	if o.addBatch <= 0 {
+		o.addBatch = 200
+	}
+	return &Backend{rdb: rdb, opts: o, s: loadScripts()}
+}
+
+// keyNames are the suffixes of a queue's keys, in the order of KEYS in
+// lua/lib.lua.
+var keyNames = []string{
+	"wait", "paused", "active", "prio", "delayed", "completed", "failed", "jobs", "state", "info",
+	"locks", "logs", "logn", "meta", "dedup", "limiter", "stalled", "events", "metrics",
+}
+
+const (
+	keyWait   = 0
+	keyActive = 2
+	keyEvents = 17
+)
+
+func (b *Backend) queue(name string) *queueInfo {
+	if q, ok := b.queues.Load(name); ok {
+		return q.(*queueInfo)
+	}
+	keys := make([]string, len(keyNames))
+	for i, k := range keyNames {
+		keys[i] = b.opts.prefix + ":{" + name + "}:" + k
+	}
+	q, _ := b.queues.LoadOrStore(name, &queueInfo{keys: keys})
+	return q.(*queueInfo)
+}
+
+func (b *Backend) registryKey() string { return b.opts.prefix + ":queues" }
+
+// run executes a script with the queue's keys. ARGV[1] and ARGV[2] (event
+// stream length, metrics minutes) are added here.
+func (b *Backend) run(ctx context.Context, s *redis.Script, q *queueInfo, args ...any) (any, error) {
+	if b.closed.Load() {
+		return nil, backend.ErrClosed
+	}
+	all := make([]any, 0, len(args)+2)
+	all = append(all, b.opts.eventsMaxLen, b.opts.metricsMinutes)
+	all = append(all, args...)
+	v, err := s.Run(ctx, b.rdb, q.keys, all...).Result()
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return nil, fmt.Errorf("redis: %w", err)
+	}
+	return v, nil
+}
+
+// code interprets an integer reply: 0 or more is fine, negatives are the
+// scripts' refusals.
+func code(v any, id string) error {
+	switch c := v.(type) {
+	case int64:
+		return codeErr(c, id, "")
+	case []any:
+		if len(c) > 0 {
+			if n, ok := c[0].(int64); ok && n < 0 {
+				st := ""
+				if len(c) > 1 {
+					st = str(c[1])
+				}
+				return codeErr(n, id, st)
+			}
+		}
+	}
+	return nil
+}
+
+func codeErr(c int64, id, state string) error {
+	switch c {
+	case -1:
+		return backend.ErrLockLost
+	case -2:
+		return backend.ErrJobNotFound
+	case -3:
+		return &backend.StateError{JobID: id, State: stateLetters[stateByte(state)]}
+	case -4:
+		return backend.ErrJobActive
+	case -5:
+		return backend.ErrQueueActive
+	}
+	if c < 0 {
+		return fmt.Errorf("redis: unexpected script code %d", c)
+	}
+	return nil
+}
+
+func stateByte(s string) byte {
+	if s == "" {
+		return 0
+	}
+	return s[0]
+}
+
+// JobAdd implements backend.Backend. Jobs are sent in batches of
+// WithAddBatch per script call, all batches in one pipeline.
+func (b *Backend) JobAdd(ctx context.Context, p *backend.JobAddParams) ([]backend.JobAddResult, error) {
+	q := b.queue(p.Queue)
+	if b.closed.Load() {
+		return nil, backend.ErrClosed
+	}
+	var calls [][]any
+	for start := 0; start < len(p.Jobs); start += b.opts.addBatch {
+		batch := p.Jobs[start:min(start+b.opts.addBatch, len(p.Jobs))]
+		args := make([]any, 0, 3+7*len(batch))
+		args = append(args, b.opts.eventsMaxLen, b.opts.metricsMinutes, len(batch))
+		for i := range batch {
+			it := &batch[i]
+			body, err := encodeBody(it.Name, it.Data, &it.Options)
+			if err != nil {
+				return nil, fmt.Errorf("redis: encode job %d: %w", start+i, err)
+			}
+			did, ttl := "", int64(0)
+			if it.Dedup != nil {
+				did, ttl = it.Dedup.ID, ms(it.Dedup.TTL)
+			}
+			lifo := 0
+			if it.Options.LIFO {
+				lifo = 1
+			}
+			args = append(args, it.ID, it.Options.Priority, lifo, ms(it.Options.Delay), did, ttl, body)
+		}
+		calls = append(calls, args)
+	}
+	replies, err := b.runBatch(ctx, b.s.add, q, calls)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]backend.JobAddResult, 0, len(p.Jobs))
+	for _, r := range replies {
+		arr, _ := r.([]any)
+		for _, e := range arr {
+			v, _ := e.([]any)
+			if len(v) != 4 {
+				return nil, fmt.Errorf("redis: malformed add reply %v", e)
+			}
+			res := backend.JobAddResult{Status: backend.AddStatus(num(v[0])), ID: str(v[1])}
+			if res.Status != backend.AddDeduplicated {
+				res.State = stateLetters[stateByte(str(v[2]))]
+				res.AddedAt = msTime(num(v[3]))
+			}
+			out = append(out, res)
+		}
+	}
+	if len(out) != len(p.Jobs) {
+		return nil, fmt.Errorf("redis: add returned %d results for %d jobs", len(out), len(p.Jobs))
+	}
+	b.register(ctx, p.Queue, q)
+	return out, nil
+}
+
+// runBatch runs one script several times in one pipeline (EVALSHA), loading
+// it and running the batch again if Redis had flushed its scripts. The
+// script's ARGV are complete in each call.
+func (b *Backend) runBatch(ctx context.Context, s *redis.Script, q *queueInfo, calls [][]any) ([]any, error) {
+	if len(calls) == 1 {
+		v, err := s.Run(ctx, b.rdb, q.keys, calls[0]...).Result()
+		if err != nil {
+			return nil, fmt.Errorf("redis: %w", err)
+		}
+		return []any{v}, nil
+	}
+	for attempt := 0; ; attempt++ {
+		pipe := b.rdb.Pipeline()
+		cmds := make([]*redis.Cmd, len(calls))
+		for i, args := range calls {
+			cmds[i] = s.EvalSha(ctx, pipe, q.keys, args...)
+		}
+		_, err := pipe.Exec(ctx)
+		if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") && attempt == 0 {
+			if err := s.Load(ctx, b.rdb).Err(); err != nil {
+				return nil, fmt.Errorf("redis: load script: %w", err)
+			}
+			// NOSCRIPT means those calls did not run; calls that did run
+			// before a flush cannot be told apart, so redo only failed ones.
+			var again [][]any
+			var idx []int
+			for i, c := range cmds {
+				if c.Err() != nil && redis.HasErrorPrefix(c.Err(), "NOSCRIPT") {
+					again = append(again, calls[i])
+					idx = append(idx, i)
+				}
+			}
+			rest, err := b.runBatch(ctx, s, q, again)
+			if err != nil {
+				return nil, err
+			}
+			out := make([]any, len(cmds))
+			for i, c := range cmds {
+				out[i] = c.Val()
+			}
+			for k, i := range idx {
+				out[i] = rest[k]
+			}
+			return out, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("redis: %w", err)
+		}
+		out := make([]any, len(cmds))
+		for i, c := range cmds {
+			out[i] = c.Val()
+		}
+		return out, nil
+	}
+}
+
+// register records the queue name in the registry set once per process.
+func (b *Backend) register(ctx context.Context, name string, q *queueInfo) {
+	if q.registered.Load() {
+		return
+	}
+	if b.rdb.SAdd(ctx, b.registryKey(), name).Err() == nil {
+		q.registered.Store(true)
+	}
+}
+
+// JobGet implements backend.Backend.
+func (b *Backend) JobGet(ctx context.Context, p *backend.JobGetParams) (*backend.Job, error) {
+	v, err := b.run(ctx, b.s.get, b.queue(p.Queue), p.ID)
+	if err != nil {
+		return nil, err
+	}
+	if err := code(v, p.ID); err != nil {
+		return nil, err
+	}
+	return decodeJob(v.([]any))
+}
+
+// JobList implements backend.Backend.
+func (b *Backend) JobList(ctx context.Context, p *backend.JobListParams) ([]*backend.Job, error) {
+	letter := stateLetter(p.State)
+	if letter == "" {
+		return nil, fmt.Errorf("redis: list: unknown state %q", p.State)
+	}
+	limit := p.Limit
+	if limit <= 0 {
+		limit = 100
+	}
+	v, err := b.run(ctx, b.s.list, b.queue(p.Queue), letter, p.Offset, limit)
+	if err != nil {
+		return nil, err
+	}
+	arr, _ := v.([]any)
+	out := make([]*backend.Job, 0, len(arr))
+	for _, e := range arr {
+		j, err := decodeJob(e.([]any))
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, j)
+	}
+	return out, nil
+}
+
+// claimArgs are ARGV 3-6 of claim.lua (and the tail of complete and fail).
+func claimArgs(p *backend.JobClaimParams) []any {
+	lmax, lper := 0, int64(0)
+	if p.Limit != nil && p.Limit.Max > 0 {
+		lmax, lper = p.Limit.Max, ms(p.Limit.Per)
+	}
+	return []any{p.Token, ms(p.LockDuration), lmax, lper}
+}
+
+// claimResult decodes a claim reply and updates the queue's cached next
+// delayed due time. A job whose record does not decode is failed on the
+// spot (its claim holds the lock) and reported as corrupt.
+func (b *Backend) claimResult(ctx context.Context, q *queueInfo, p *backend.JobClaimParams, v any) (*backend.JobClaimResult, error) {
+	arr, ok := v.([]any)
+	if !ok || len(arr) < 2 {
+		if err := code(v, ""); err != nil {
+			return nil, err
+		}
+		return nil, fmt.Errorf("redis: malformed claim reply %v", v)
+	}
+	switch num(arr[0]) {
+	case 1:
+		j, err := decodeJob(arr)
+		var bad *backend.CorruptJobError
+		if errors.As(err, &bad) {
+			_, ferr := b.run(ctx, b.s.fail, q, j.ID, p.Token, bad.Error(), "", 10, 0, 0, 0, 0, 0, "", 0, 0, 0)
+			if ferr != nil {
+				return nil, ferr
+			}
+			return &backend.JobClaimResult{}, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		return &backend.JobClaimResult{Job: j}, nil
+	case 0:
+		due := num(arr[1])
+		if due < 0 {
+			q.dueAt.Store(-1)
+		} else {
+			q.dueAt.Store(time.Now().Add(time.Duration(due) * time.Millisecond).UnixNano())
+		}
+		return &backend.JobClaimResult{}, nil
+	case 2:
+		return &backend.JobClaimResult{RetryAfter: time.Duration(num(arr[1])) * time.Millisecond}, nil
+	}
+	return nil, code(v, "")
+}
+
+// JobClaim implements backend.Backend. It runs the claim script when a
+// delayed job may be due (or nothing is known yet), and otherwise blocks on
+// BLMOVE wait -> active for at most the block timeout, the time to the next
+// delayed job and p.Wait, so an idle worker sends one command per block.
+func (b *Backend) JobClaim(ctx context.Context, p *backend.JobClaimParams) (*backend.JobClaimResult, error) {
+	q := b.queue(p.Queue)
+	deadline := time.Now().Add(p.Wait)
+	for {
+		due := q.dueAt.Load()
+		if p.Wait <= 0 || due == 0 || (due > 0 && time.Now().UnixNano() >= due) {
+			v, err := b.run(ctx, b.s.claim, q, claimArgs(p)...)
+			if err != nil {
+				return nil, err
+			}
+			res, err := b.claimResult(ctx, q, p, v)
+			if err != nil || res.Job != nil || res.RetryAfter > 0 || p.Wait <= 0 {
+				return res, err
+			}
+			due = q.dueAt.Load()
+		}
+		block := min(time.Until(deadline), b.opts.blockTimeout)
+		if due > 0 {
+			block = min(block, time.Duration(due-time.Now().UnixNano()))
+		}
+		if block <= 0 {
+			if time.Until(deadline) <= 0 {
+				return &backend.JobClaimResult{}, nil
+			}
+			q.dueAt.Store(0) // due now: claim again
+			continue
+		}
+		id, err := b.blockingMove(ctx, q, block)
+		if err != nil {
+			return nil, err
+		}
+		if id == "" {
+			continue // timed out: the loop re-checks the due time and the deadline
+		}
+		args := append([]any{id}, claimArgs(p)...)
+		v, err := b.run(ctx, b.s.claimMoved, q, args...)
+		if err != nil {
+			return nil, err
+		}
+		res, err := b.claimResult(ctx, q, p, v)
+		if err != nil || res.Job != nil || res.RetryAfter > 0 {
+			return res, err
+		}
+	}
+}
+
+// blockingMove runs BLMOVE wait active RIGHT LEFT for up to d and returns
+// the moved id, or "" on timeout. When ctx ends it returns ctx.Err(), after
+// handing back an id the BLMOVE moved in that same instant.
+func (b *Backend) blockingMove(ctx context.Context, q *queueInfo, d time.Duration) (string, error) {
+	if _, ok := b.rdb.(*redis.Client); !ok {
+		if _, ok := b.rdb.(*redis.ClusterClient); !ok {
+			d = min(d, time.Second) // cannot be cancelled: keep blocks short
+		}
+	}
+	var id string
+	err := b.blocking(ctx, q.keys[keyWait], func(ctx context.Context, c blockingConn) error {
+		// Not c.BLMove: go-redis rounds its timeout to whole seconds, and
+		// delayed jobs need millisecond blocks (Redis >= 6 takes decimals).
+		secs := strconv.FormatFloat(max(d, time.Millisecond).Seconds(), 'f', 3, 64)
+		var err error
+		id, err = c.Do(ctx, "BLMOVE", q.keys[keyWait], q.keys[keyActive], "RIGHT", "LEFT", secs).Text()
+		return err
+	})
+	if ctx.Err() != nil {
+		if id != "" {
+			b.unclaim(q, id)
+		}
+		return "", ctx.Err()
+	}
+	if errors.Is(err, redis.Nil) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("redis: blmove: %w", err)
+	}
+	return id, nil
+}
+
+// unclaim hands back an id that a cancelled BLMOVE moved to active.
+func (b *Backend) unclaim(q *queueInfo, id string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_, _ = b.run(ctx, b.s.unclaim, q, id) // on failure the stalled check returns it
+}
+
+// finishArgs are the retention and next-claim arguments shared by complete
+// and fail.
+func finishArgs(r backend.Retention, next *backend.JobClaimParams) []any {
+	remove := 0
+	if r.Remove {
+		remove = 1
+	}
+	args := []any{remove, r.KeepLast, ms(r.KeepFor)}
+	if next == nil {
+		return append(args, "", 0, 0, 0)
+	}
+	return append(args, claimArgs(next)...)
+}
+
+// JobComplete implements backend.Backend.
+func (b *Backend) JobComplete(ctx context.Context, p *backend.JobCompleteParams) (*backend.JobClaimResult, error) {
+	q := b.queue(p.Queue)
+	args := append([]any{p.ID, p.Token, string(p.ReturnValue)}, finishArgs(p.Retention, p.Next)...)
+	v, err := b.run(ctx, b.s.complete, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	if err := code(v, p.ID); err != nil {
+		return nil, err
+	}
+	return b.nextResult(ctx, q, p.Next, v)
+}
+
+func (b *Backend) nextResult(ctx context.Context, q *queueInfo, next *backend.JobClaimParams, v any) (*backend.JobClaimResult, error) {
+	if next == nil {
+		return &backend.JobClaimResult{}, nil
+	}
+	return b.claimResult(ctx, q, next, v)
+}
+
+// JobFail implements backend.Backend.
+func (b *Backend) JobFail(ctx context.Context, p *backend.JobFailParams) (*backend.JobClaimResult, error) {
+	q := b.queue(p.Queue)
+	keep := p.KeepStacktraces
+	if keep <= 0 {
+		keep = 10
+	}
+	retry := 0
+	if p.Retry {
+		retry = 1
+	}
+	args := append([]any{p.ID, p.Token, p.Reason, p.Stacktrace, keep, retry, ms(p.RetryDelay)}, finishArgs(p.Retention, p.Next)...)
+	v, err := b.run(ctx, b.s.fail, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	if err := code(v, p.ID); err != nil {
+		return nil, err
+	}
+	return b.nextResult(ctx, q, p.Next, v)
+}
+
+// JobRelease implements backend.Backend.
+func (b *Backend) JobRelease(ctx context.Context, p *backend.JobReleaseParams) error {
+	v, err := b.run(ctx, b.s.release, b.queue(p.Queue), p.ID, p.Token)
+	if err != nil {
+		return err
+	}
+	return code(v, p.ID)
+}
+
+// JobExtendLocks implements backend.Backend.
+func (b *Backend) JobExtendLocks(ctx context.Context, p *backend.JobExtendLocksParams) ([]string, error) {
+	args := make([]any, 0, 1+2*len(p.Locks))
+	args = append(args, ms(p.Duration))
+	for _, l := range p.Locks {
+		args = append(args, l.ID, l.Token)
+	}
+	v, err := b.run(ctx, b.s.extend, b.queue(p.Queue), args...)
+	if err != nil {
+		return nil, err
+	}
+	arr, _ := v.([]any)
+	lost := make([]string, 0, len(arr))
+	for _, e := range arr {
+		lost = append(lost, str(e))
+	}
+	return lost, nil
+}
+
+// JobUpdateProgress implements backend.Backend.
+func (b *Backend) JobUpdateProgress(ctx context.Context, p *backend.JobUpdateProgressParams) error {
+	v, err := b.run(ctx, b.s.progress, b.queue(p.Queue), p.ID, string(p.Progress))
+	if err != nil {
+		return err
+	}
+	return code(v, p.ID)
+}
+
+// JobLogAdd implements backend.Backend.
+func (b *Backend) JobLogAdd(ctx context.Context, p *backend.JobLogAddParams) (int, error) {
+	v, err := b.run(ctx, b.s.log, b.queue(p.Queue), p.ID, p.Line, p.Keep)
+	if err != nil {
+		return 0, err
+	}
+	if err := code(v, p.ID); err != nil {
+		return 0, err
+	}
+	return int(num(v)), nil
+}
+
+// JobLogs implements backend.Backend.
+func (b *Backend) JobLogs(ctx context.Context, p *backend.JobLogsParams) ([]string, int, error) {
+	v, err := b.run(ctx, b.s.logs, b.queue(p.Queue), p.ID, p.Offset, p.Limit)
+	if err != nil {
+		return nil, 0, err
+	}
+	if err := code(v, p.ID); err != nil {
+		return nil, 0, err
+	}
+	arr := v.([]any)
+	lines := make([]string, 0, len(arr)-1)
+	for _, e := range arr[1:] {
+		lines = append(lines, str(e))
+	}
+	return lines, int(num(arr[0])), nil
+}
+
+// JobRemove implements backend.Backend.
+func (b *Backend) JobRemove(ctx context.Context, p *backend.JobRemoveParams) error {
+	v, err := b.run(ctx, b.s.remove, b.queue(p.Queue), p.ID)
+	if err != nil {
+		return err
+	}
+	return code(v, p.ID)
+}
+
+// JobRetry implements backend.Backend.
+func (b *Backend) JobRetry(ctx context.Context, p *backend.JobRetryParams) error {
+	v, err := b.run(ctx, b.s.retry, b.queue(p.Queue), "id", p.ID)
+	if err != nil {
+		return err
+	}
+	if err := code(v, p.ID); err != nil {
+		var se *backend.StateError
+		if errors.As(err, &se) {
+			se.Want = []backend.State{backend.StateFailed, backend.StateCompleted}
+		}
+		return err
+	}
+	return nil
+}
+
+// JobPromote implements backend.Backend.
+func (b *Backend) JobPromote(ctx context.Context, p *backend.JobPromoteParams) error {
+	v, err := b.run(ctx, b.s.promote, b.queue(p.Queue), p.ID)
+	if err != nil {
+		return err
+	}
+	if err := code(v, p.ID); err != nil {
+		var se *backend.StateError
+		if errors.As(err, &se) {
+			se.Want = []backend.State{backend.StateDelayed}
+		}
+		return err
+	}
+	return nil
+}
+
+// QueueCounts implements backend.Backend.
+func (b *Backend) QueueCounts(ctx context.Context, p *backend.QueueParams) (*backend.Counts, error) {
+	v, err := b.run(ctx, b.s.counts, b.queue(p.Queue))
+	if err != nil {
+		return nil, err
+	}
+	a, ok := v.([]any)
+	if !ok || len(a) != 7 {
+		return nil, fmt.Errorf("redis: malformed counts reply %v", v)
+	}
+	return &backend.Counts{
+		Waiting: num(a[0]), Prioritized: num(a[1]), Paused: num(a[2]), Delayed: num(a[3]),
+		Active: num(a[4]), Completed: num(a[5]), Failed: num(a[6]),
+	}, nil
+}
+
+// QueueInfo implements backend.Backend.
+func (b *Backend) QueueInfo(ctx context.Context, p *backend.QueueParams) (*backend.QueueInfo, error) {
+	v, err := b.run(ctx, b.s.info, b.queue(p.Queue))
+	if err != nil {
+		return nil, err
+	}
+	a, ok := v.([]any)
+	if !ok || len(a) != 2 {
+		return nil, fmt.Errorf("redis: malformed info reply %v", v)
+	}
+	return &backend.QueueInfo{Paused: num(a[0]) == 1, RateLimitedFor: time.Duration(num(a[1])) * time.Millisecond}, nil
+}
+
+// QueueList implements backend.Backend. Queues are registered by the first
+// add of each process, so a queue whose jobs were all added before fila
+// kept a registry is not listed.
+func (b *Backend) QueueList(ctx context.Context) ([]string, error) {
+	if b.closed.Load() {
+		return nil, backend.ErrClosed
+	}
+	names, err := b.rdb.SMembers(ctx, b.registryKey()).Result()
+	if err != nil {
+		return nil, fmt.Errorf("redis: %w", err)
+	}
+	slices.Sort(names)
+	return names, nil
+}
+
+// QueuePause implements backend.Backend.
+func (b *Backend) QueuePause(ctx context.Context, p *backend.QueuePauseParams) error {
+	flag := 0
+	if p.Paused {
+		flag = 1
+	}
+	_, err := b.run(ctx, b.s.pause, b.queue(p.Queue), flag)
+	return err
+}
+
+// QueueRateLimit implements backend.Backend.
+func (b *Backend) QueueRateLimit(ctx context.Context, p *backend.QueueRateLimitParams) error {
+	_, err := b.run(ctx, b.s.ratelimit, b.queue(p.Queue), ms(p.For))
+	return err
+}
+
+// QueueDrain implements backend.Backend. It works in calls of at most 5,000
+// removals so Redis is never blocked long.
+func (b *Backend) QueueDrain(ctx context.Context, p *backend.QueueDrainParams) (int, error) {
+	q := b.queue(p.Queue)
+	delayed := 0
+	if p.Delayed {
+		delayed = 1
+	}
+	total := 0
+	for {
+		v, err := b.run(ctx, b.s.drain, q, delayed, 5000)
+		if err != nil {
+			return total, err
+		}
+		a := v.([]any)
+		total += int(num(a[0]))
+		if num(a[1]) == 0 {
+			return total, nil
+		}
+	}
+}
+
+// QueueClean implements backend.Backend, in calls of at most 1,000 removals.
+func (b *Backend) QueueClean(ctx context.Context, p *backend.QueueCleanParams) ([]string, error) {
+	if p.State == backend.StateActive {
+		return nil, &backend.StateError{State: backend.StateActive}
+	}
+	letter := stateLetter(p.State)
+	if letter == "" {
+		return nil, fmt.Errorf("redis: clean: unknown state %q", p.State)
+	}
+	q := b.queue(p.Queue)
+	removed := []string{}
+	for p.Limit <= 0 || len(removed) < p.Limit {
+		batch := 1000
+		if p.Limit > 0 {
+			batch = min(batch, p.Limit-len(removed))
+		}
+		v, err := b.run(ctx, b.s.clean, q, letter, ms(p.Age), batch)
+		if err != nil {
+			return removed, err
+		}
+		arr, _ := v.([]any)
+		for _, e := range arr {
+			removed = append(removed, str(e))
+		}
+		if len(arr) < batch {
+			break
+		}
+	}
+	return removed, nil
+}
+
+// QueueRetryJobs implements backend.Backend.
+func (b *Backend) QueueRetryJobs(ctx context.Context, p *backend.QueueRetryJobsParams) (int, error) {
+	letter := "F"
+	switch p.State {
+	case backend.StateFailed:
+	case backend.StateCompleted:
+		letter = "C"
+	default:
+		return 0, &backend.StateError{State: p.State, Want: []backend.State{backend.StateFailed, backend.StateCompleted}}
+	}
+	limit := p.Limit
+	if limit <= 0 {
+		limit = 1000
+	}
+	v, err := b.run(ctx, b.s.retry, b.queue(p.Queue), "bulk", letter, limit)
+	if err != nil {
+		return 0, err
+	}
+	return int(num(v)), nil
+}
+
+// QueueObliterate implements backend.Backend.
+func (b *Backend) QueueObliterate(ctx context.Context, p *backend.QueueObliterateParams) error {
+	force := 0
+	if p.Force {
+		force = 1
+	}
+	q := b.queue(p.Queue)
+	v, err := b.run(ctx, b.s.obliterate, q, force)
+	if err != nil {
+		return err
+	}
+	if err := code(v, ""); err != nil {
+		return err
+	}
+	if err := b.rdb.SRem(ctx, b.registryKey(), p.Queue).Err(); err != nil {
+		return fmt.Errorf("redis: %w", err)
+	}
+	q.registered.Store(false)
+	q.dueAt.Store(0)
+	return nil
+}
+
+// QueueMetrics implements backend.Backend.
+func (b *Backend) QueueMetrics(ctx context.Context, p *backend.QueueMetricsParams) (*backend.Metrics, error) {
+	n := p.Minutes
+	if n <= 0 || n > b.opts.metricsMinutes {
+		n = b.opts.metricsMinutes
+	}
+	v, err := b.run(ctx, b.s.metrics, b.queue(p.Queue), n)
+	if err != nil {
+		return nil, err
+	}
+	a := v.([]any)
+	now := num(a[0])
+	m := &backend.Metrics{At: msTime(now), Completed: make([]int64, n), Failed: make([]int64, n)}
+	cur, head := now/60000, num(a[1])
+	if head < 0 {
+		return m, nil
+	}
+	// The series: zeros for minutes after the head minute, the head's counts,
+	// then the stored past minutes.
+	k := int(cur - head)
+	if k >= 0 && k < n {
+		m.Completed[k], m.Failed[k] = num(a[2]), num(a[3])
+	}
+	for i, e := range a[4:] {
+		pos := k + 1 + i
+		if pos < 0 || pos >= n {
+			continue
+		}
+		c, f, _ := strings.Cut(str(e), " ")
+		m.Completed[pos], _ = strconv.ParseInt(c, 10, 64)
+		m.Failed[pos], _ = strconv.ParseInt(f, 10, 64)
+	}
+	return m, nil
+}
+
+// StalledCheck implements backend.Backend.
+func (b *Backend) StalledCheck(ctx context.Context, p *backend.StalledCheckParams) (*backend.StalledCheckResult, error) {
+	maxJobs := p.MaxJobs
+	if maxJobs <= 0 {
+		maxJobs = 1000
+	}
+	v, err := b.run(ctx, b.s.stalled, b.queue(p.Queue), p.MaxStalledCount, ms(p.Interval), maxJobs)
+	if err != nil {
+		return nil, err
+	}
+	a := v.([]any)
+	if num(a[0]) == -1 {
+		return &backend.StalledCheckResult{Skipped: true}, nil
+	}
+	res := &backend.StalledCheckResult{}
+	for _, e := range a[1].([]any) {
+		res.Stalled = append(res.Stalled, str(e))
+	}
+	for _, e := range a[2].([]any) {
+		res.Failed = append(res.Failed, str(e))
+	}
+	return res, nil
+}
+
+// EventsRead implements backend.Backend with XREAD (BLOCK when p.Wait > 0,
+// on a cancellable blocking connection).
+func (b *Backend) EventsRead(ctx context.Context, p *backend.EventsReadParams) ([]backend.Event, error) {
+	if b.closed.Load() {
+		return nil, backend.ErrClosed
+	}
+	q := b.queue(p.Queue)
+	after := p.After
+	if after == "" {
+		cur, err := b.EventsCursor(ctx, &backend.QueueParams{Queue: p.Queue})
+		if err != nil {
+			return nil, err
+		}
+		after = cur
+	}
+	count := p.Count
+	if count <= 0 {
+		count = 100
+	}
+	args := &redis.XReadArgs{Streams: []string{q.keys[keyEvents], after}, Count: int64(count), Block: -1}
+	var streams []redis.XStream
+	var err error
+	if p.Wait > 0 {
+		args.Block = max(min(p.Wait, b.opts.blockTimeout), time.Millisecond)
+		err = b.blocking(ctx, q.keys[keyEvents], func(ctx context.Context, c blockingConn) error {
+			var err error
+			streams, err = c.XRead(ctx, args).Result()
+			return err
+		})
+	} else {
+		streams, err = b.rdb.XRead(ctx, args).Result()
+	}
+	if errors.Is(err, redis.Nil) {
+		return []backend.Event{}, nil
+	}
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, fmt.Errorf("redis: xread: %w", err)
+	}
+	var out []backend.Event
+	for _, s := range streams {
+		for _, m := range s.Messages {
+			out = append(out, eventOf(m))
+		}
+	}
+	return out, nil
+}
+
+func eventOf(m redis.XMessage) backend.Event {
+	ev := backend.Event{ID: m.ID}
+	ev.Type = backend.EventType(str(m.Values["e"]))
+	ev.JobID = str(m.Values["j"])
+	ev.Data = str(m.Values["d"])
+	if msPart, _, ok := strings.Cut(m.ID, "-"); ok {
+		if n, err := strconv.ParseInt(msPart, 10, 64); err == nil {
+			ev.Time = time.UnixMilli(n)
+		}
+	}
+	return ev
+}
+
+// EventsCursor implements backend.Backend.
+func (b *Backend) EventsCursor(ctx context.Context, p *backend.QueueParams) (string, error) {
+	if b.closed.Load() {
+		return "", backend.ErrClosed
+	}
+	msgs, err := b.rdb.XRevRangeN(ctx, b.queue(p.Queue).keys[keyEvents], "+", "-", 1).Result()
+	if err != nil {
+		return "", fmt.Errorf("redis: %w", err)
+	}
+	if len(msgs) == 0 {
+		return "0-0", nil
+	}
+	return msgs[0].ID, nil
+}
+
+// Ping implements backend.Backend.
+func (b *Backend) Ping(ctx context.Context) error {
+	if b.closed.Load() {
+		return backend.ErrClosed
+	}
+	if err := b.rdb.Ping(ctx).Err(); err != nil {
+		return fmt.Errorf("redis: %w", err)
+	}
+	return nil
+}
+
+// Close implements backend.Backend: it ends blocked calls and closes the
+// backend's own blocking connections. The client passed to New stays open.
+func (b *Backend) Close() error {
+	if b.closed.Swap(true) {
+		return nil
+	}
+	b.blockers.close()
+	return nil
+}
