@@ -199,15 +199,15 @@ type blockingConn interface {
 // and blocking returns ctx.Err(); fn's own results are still set (a BLMOVE
 // may have moved an ID just before), and the caller must account for them.
 // Without a blocker (see nodeFor) fn runs on the user's client.
-func (b *Backend) blocking(ctx context.Context, key string, fn func(ctx context.Context, c blockingConn) error) error {
-	base, err := nodeFor(ctx, b.rdb, key)
+func (c *goredisConn) blocking(ctx context.Context, key string, fn func(ctx context.Context, c blockingConn) error) error {
+	base, err := nodeFor(ctx, c.rdb, key)
 	if err != nil {
 		return err
 	}
 	if base == nil {
-		return fn(ctx, b.rdb)
+		return fn(ctx, c.rdb)
 	}
-	bl := b.blockers.get(base, b.opts.blockTimeout+10*time.Second)
+	bl := c.blockers.get(base, c.blockTimeout+10*time.Second)
 	done := make(chan struct{})
 	closed := make(chan bool, 1)
 	stop := context.AfterFunc(ctx, func() { closed <- bl.interrupt(base, done) })
@@ -215,16 +215,16 @@ func (b *Backend) blocking(ctx context.Context, key string, fn func(ctx context.
 	close(done)
 	if !stop() {
 		if <-closed {
-			b.blockers.drop(bl)
+			c.blockers.drop(bl)
 		} else {
-			b.blockers.put(bl)
+			c.blockers.put(bl)
 		}
 		return ctx.Err()
 	}
 	if err != nil && !errors.Is(err, redis.Nil) {
-		b.blockers.drop(bl) // a moved slot or a broken connection: start afresh next time
+		c.blockers.drop(bl) // a moved slot or a broken connection: start afresh next time
 		return err
 	}
-	b.blockers.put(bl)
+	c.blockers.put(bl)
 	return err
 }

@@ -20,11 +20,12 @@ import (
 type Option func(*options)
 
 type options struct {
-	prefix         string
-	eventsMaxLen   int
-	metricsMinutes int
-	blockTimeout   time.Duration
-	addBatch       int
+	prefix           string
+	eventsMaxLen     int
+	metricsMinutes   int
+	blockTimeout     time.Duration
+	addBatch         int
+	pollMin, pollMax time.Duration
 }
 
 // WithPrefix sets the key prefix; default "fila". Keys are
@@ -48,12 +49,20 @@ func WithBlockTimeout(d time.Duration) Option { return func(o *options) { o.bloc
 // (the calls are pipelined); default 200.
 func WithAddBatch(n int) Option { return func(o *options) { o.addBatch = n } }
 
+// WithPollInterval sets how a transport without blocking commands (see
+// NewWithConn) waits for jobs and events: from min, doubling while idle up to
+// max, back to min when work appears, and never past the next delayed job.
+// Defaults 20ms and 5s. Ignored by New, whose claims block.
+func WithPollInterval(min, max time.Duration) Option {
+	return func(o *options) { o.pollMin, o.pollMax = min, max }
+}
+
 // Backend is fila's Redis backend. It is safe for concurrent use.
 type Backend struct {
-	rdb      redis.UniversalClient
-	opts     options
-	s        *scripts
-	blockers blockers
+	conn    Conn
+	blocker Blocker // nil: the transport cannot block, so claims poll
+	opts    options
+	s       *scripts
 
 	queues sync.Map // queue name -> *queueInfo
 	closed atomic.Bool
@@ -68,6 +77,8 @@ type queueInfo struct {
 	// dueAt is the local time (UnixNano) of the next delayed job as last
 	// reported by a script; 0 means unknown, -1 none.
 	dueAt atomic.Int64
+	// poll is the current idle poll interval (ns) of a polling transport.
+	poll atomic.Int64
 }
 
 // New returns a Redis backend over rdb: a *redis.Client (single node, TLS,
@@ -77,7 +88,29 @@ func New(rdb redis.UniversalClient, opts ...Option) *Backend {
 	if rdb == nil {
 		panic("redisbackend: New: nil client")
 	}
-	o := options{prefix: "fila", eventsMaxLen: 10000, metricsMinutes: 60, blockTimeout: 30 * time.Second, addBatch: 200}
+	o := buildOptions(opts)
+	return newBackend(&goredisConn{rdb: rdb, blockTimeout: o.blockTimeout}, o)
+}
+
+// NewWithConn returns a backend whose scripts run over c, for transports
+// other than go-redis (backend/upstash uses it). When c implements Blocker
+// claims block as with New; otherwise they poll (see WithPollInterval).
+func NewWithConn(c Conn, opts ...Option) *Backend {
+	if c == nil {
+		panic("redisbackend: NewWithConn: nil Conn")
+	}
+	return newBackend(c, buildOptions(opts))
+}
+
+func newBackend(c Conn, o options) *Backend {
+	b := &Backend{conn: c, opts: o, s: loadScripts()}
+	b.blocker, _ = c.(Blocker)
+	return b
+}
+
+func buildOptions(opts []Option) options {
+	o := options{prefix: "fila", eventsMaxLen: 10000, metricsMinutes: 60, blockTimeout: 30 * time.Second,
+		addBatch: 200, pollMin: 20 * time.Millisecond, pollMax: 5 * time.Second}
 	for _, f := range opts {
 		f(&o)
 	}
@@ -93,7 +126,13 @@ func New(rdb redis.UniversalClient, opts ...Option) *Backend {
 	if o.addBatch <= 0 {
 		o.addBatch = 200
 	}
-	return &Backend{rdb: rdb, opts: o, s: loadScripts()}
+	if o.pollMin <= 0 {
+		o.pollMin = 20 * time.Millisecond
+	}
+	if o.pollMax < o.pollMin {
+		o.pollMax = max(o.pollMin, 5*time.Second)
+	}
+	return o
 }
 
 // keyNames are the suffixes of a queue's keys, in the order of KEYS in
@@ -125,16 +164,16 @@ func (b *Backend) registryKey() string { return b.opts.prefix + ":queues" }
 
 // run executes a script with the queue's keys. ARGV[1] and ARGV[2] (event
 // stream length, metrics minutes) are added here.
-func (b *Backend) run(ctx context.Context, s *redis.Script, q *queueInfo, args ...any) (any, error) {
+func (b *Backend) run(ctx context.Context, s *Script, q *queueInfo, args ...any) (any, error) {
 	if b.closed.Load() {
 		return nil, backend.ErrClosed
 	}
 	all := make([]any, 0, len(args)+2)
 	all = append(all, b.opts.eventsMaxLen, b.opts.metricsMinutes)
 	all = append(all, args...)
-	v, err := s.Run(ctx, b.rdb, q.keys, all...).Result()
-	if err != nil && !errors.Is(err, redis.Nil) {
-		return nil, fmt.Errorf("redis: %w", err)
+	v, err := b.conn.Eval(ctx, s, q.keys, all...)
+	if err != nil {
+		return nil, fmt.Errorf("redis: %s: %w", s.name, err)
 	}
 	return v, nil
 }
@@ -215,9 +254,9 @@ func (b *Backend) JobAdd(ctx context.Context, p *backend.JobAddParams) ([]backen
 		}
 		calls = append(calls, args)
 	}
-	replies, err := b.runBatch(ctx, b.s.add, q, calls)
+	replies, err := b.conn.EvalBatch(ctx, b.s.add, q.keys, calls)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("redis: add: %w", err)
 	}
 	out := make([]backend.JobAddResult, 0, len(p.Jobs))
 	for _, r := range replies {
@@ -242,68 +281,12 @@ func (b *Backend) JobAdd(ctx context.Context, p *backend.JobAddParams) ([]backen
 	return out, nil
 }
 
-// runBatch runs one script several times in one pipeline (EVALSHA), loading
-// it and running the batch again if Redis had flushed its scripts. The
-// script's ARGV are complete in each call.
-func (b *Backend) runBatch(ctx context.Context, s *redis.Script, q *queueInfo, calls [][]any) ([]any, error) {
-	if len(calls) == 1 {
-		v, err := s.Run(ctx, b.rdb, q.keys, calls[0]...).Result()
-		if err != nil {
-			return nil, fmt.Errorf("redis: %w", err)
-		}
-		return []any{v}, nil
-	}
-	for attempt := 0; ; attempt++ {
-		pipe := b.rdb.Pipeline()
-		cmds := make([]*redis.Cmd, len(calls))
-		for i, args := range calls {
-			cmds[i] = s.EvalSha(ctx, pipe, q.keys, args...)
-		}
-		_, err := pipe.Exec(ctx)
-		if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") && attempt == 0 {
-			if err := s.Load(ctx, b.rdb).Err(); err != nil {
-				return nil, fmt.Errorf("redis: load script: %w", err)
-			}
-			// NOSCRIPT means those calls did not run; calls that did run
-			// before a flush cannot be told apart, so redo only failed ones.
-			var again [][]any
-			var idx []int
-			for i, c := range cmds {
-				if c.Err() != nil && redis.HasErrorPrefix(c.Err(), "NOSCRIPT") {
-					again = append(again, calls[i])
-					idx = append(idx, i)
-				}
-			}
-			rest, err := b.runBatch(ctx, s, q, again)
-			if err != nil {
-				return nil, err
-			}
-			out := make([]any, len(cmds))
-			for i, c := range cmds {
-				out[i] = c.Val()
-			}
-			for k, i := range idx {
-				out[i] = rest[k]
-			}
-			return out, nil
-		}
-		if err != nil {
-			return nil, fmt.Errorf("redis: %w", err)
-		}
-		out := make([]any, len(cmds))
-		for i, c := range cmds {
-			out[i] = c.Val()
-		}
-		return out, nil
-	}
-}
-
 // register records the queue name in the registry set once per process.
 func (b *Backend) register(ctx context.Context, name string, q *queueInfo) {
 	if q.registered.Load() {
 		return
 	}
-	if b.rdb.SAdd(ctx, b.registryKey(), name).Err() == nil {
+	if _, err := b.conn.Eval(ctx, b.s.registry, []string{b.registryKey()}, "add", name); err == nil {
 		q.registered.Store(true)
 	}
 }
@@ -380,6 +363,7 @@ func (b *Backend) claimResult(ctx context.Context, q *queueInfo, p *backend.JobC
 		if err != nil {
 			return nil, err
 		}
+		q.poll.Store(0)
 		return &backend.JobClaimResult{Job: j}, nil
 	case 0:
 		due := num(arr[1])
@@ -396,15 +380,17 @@ func (b *Backend) claimResult(ctx context.Context, q *queueInfo, p *backend.JobC
 }
 
 // JobClaim implements backend.Backend. It runs the claim script when a
-// delayed job may be due (or nothing is known yet), and otherwise blocks on
-// BLMOVE wait -> active for at most the block timeout, the time to the next
-// delayed job and p.Wait, so an idle worker sends one command per block.
+// delayed job may be due (or nothing is known yet), and otherwise waits:
+// blocking on BLMOVE wait -> active (bounded by the block timeout, the next
+// delayed job and p.Wait, so an idle worker sends one command per block),
+// or, on a transport that cannot block, polling with an interval that grows
+// while the queue stays idle.
 func (b *Backend) JobClaim(ctx context.Context, p *backend.JobClaimParams) (*backend.JobClaimResult, error) {
 	q := b.queue(p.Queue)
 	deadline := time.Now().Add(p.Wait)
 	for {
 		due := q.dueAt.Load()
-		if p.Wait <= 0 || due == 0 || (due > 0 && time.Now().UnixNano() >= due) {
+		if p.Wait <= 0 || b.blocker == nil || due == 0 || (due > 0 && time.Now().UnixNano() >= due) {
 			v, err := b.run(ctx, b.s.claim, q, claimArgs(p)...)
 			if err != nil {
 				return nil, err
@@ -415,20 +401,36 @@ func (b *Backend) JobClaim(ctx context.Context, p *backend.JobClaimParams) (*bac
 			}
 			due = q.dueAt.Load()
 		}
-		block := min(time.Until(deadline), b.opts.blockTimeout)
+		wait := time.Until(deadline)
 		if due > 0 {
-			block = min(block, time.Duration(due-time.Now().UnixNano()))
+			wait = min(wait, time.Duration(due-time.Now().UnixNano()))
 		}
-		if block <= 0 {
+		if b.blocker == nil {
+			if time.Until(deadline) <= 0 {
+				return &backend.JobClaimResult{}, nil
+			}
+			if !sleepCtx(ctx, min(wait, b.nextPoll(q))) {
+				return nil, ctx.Err()
+			}
+			continue
+		}
+		wait = min(wait, b.opts.blockTimeout)
+		if wait <= 0 {
 			if time.Until(deadline) <= 0 {
 				return &backend.JobClaimResult{}, nil
 			}
 			q.dueAt.Store(0) // due now: claim again
 			continue
 		}
-		id, err := b.blockingMove(ctx, q, block)
+		id, err := b.blocker.BLMove(ctx, q.keys[keyWait], q.keys[keyActive], wait)
 		if err != nil {
-			return nil, err
+			if ctx.Err() != nil {
+				if id != "" {
+					b.unclaim(q, id)
+				}
+				return nil, ctx.Err()
+			}
+			return nil, fmt.Errorf("redis: %w", err)
 		}
 		if id == "" {
 			continue // timed out: the loop re-checks the due time and the deadline
@@ -445,37 +447,30 @@ func (b *Backend) JobClaim(ctx context.Context, p *backend.JobClaimParams) (*bac
 	}
 }
 
-// blockingMove runs BLMOVE wait active RIGHT LEFT for up to d and returns
-// the moved id, or "" on timeout. When ctx ends it returns ctx.Err(), after
-// handing back an id the BLMOVE moved in that same instant.
-func (b *Backend) blockingMove(ctx context.Context, q *queueInfo, d time.Duration) (string, error) {
-	if _, ok := b.rdb.(*redis.Client); !ok {
-		if _, ok := b.rdb.(*redis.ClusterClient); !ok {
-			d = min(d, time.Second) // cannot be cancelled: keep blocks short
+// nextPoll returns how long an idle polling claim sleeps, doubling the
+// queue's interval up to the maximum; a claimed job resets it.
+func (b *Backend) nextPoll(q *queueInfo) time.Duration {
+	for {
+		cur := time.Duration(q.poll.Load())
+		next := min(max(cur*2, b.opts.pollMin), b.opts.pollMax)
+		if q.poll.CompareAndSwap(int64(cur), int64(next)) {
+			return max(cur, b.opts.pollMin)
 		}
 	}
-	var id string
-	err := b.blocking(ctx, q.keys[keyWait], func(ctx context.Context, c blockingConn) error {
-		// Not c.BLMove: go-redis rounds its timeout to whole seconds, and
-		// delayed jobs need millisecond blocks (Redis >= 6 takes decimals).
-		secs := strconv.FormatFloat(max(d, time.Millisecond).Seconds(), 'f', 3, 64)
-		var err error
-		id, err = c.Do(ctx, "BLMOVE", q.keys[keyWait], q.keys[keyActive], "RIGHT", "LEFT", secs).Text()
-		return err
-	})
-	if ctx.Err() != nil {
-		if id != "" {
-			b.unclaim(q, id)
-		}
-		return "", ctx.Err()
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	if d <= 0 {
+		return ctx.Err() == nil
 	}
-	if errors.Is(err, redis.Nil) {
-		return "", nil
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
 	}
-	if err != nil {
-		return "", fmt.Errorf("redis: blmove: %w", err)
-	}
-	return id, nil
 }
 
 // unclaim hands back an id that a cancelled BLMOVE moved to active.
@@ -685,9 +680,14 @@ func (b *Backend) QueueList(ctx context.Context) ([]string, error) {
 	if b.closed.Load() {
 		return nil, backend.ErrClosed
 	}
-	names, err := b.rdb.SMembers(ctx, b.registryKey()).Result()
+	v, err := b.conn.Eval(ctx, b.s.registry, []string{b.registryKey()}, "list")
 	if err != nil {
 		return nil, fmt.Errorf("redis: %w", err)
+	}
+	arr, _ := v.([]any)
+	names := make([]string, 0, len(arr))
+	for _, e := range arr {
+		names = append(names, str(e))
 	}
 	slices.Sort(names)
 	return names, nil
@@ -797,7 +797,7 @@ func (b *Backend) QueueObliterate(ctx context.Context, p *backend.QueueObliterat
 	if err := code(v, ""); err != nil {
 		return err
 	}
-	if err := b.rdb.SRem(ctx, b.registryKey(), p.Queue).Err(); err != nil {
+	if _, err := b.conn.Eval(ctx, b.s.registry, []string{b.registryKey()}, "remove", p.Queue); err != nil {
 		return fmt.Errorf("redis: %w", err)
 	}
 	q.registered.Store(false)
@@ -864,8 +864,8 @@ func (b *Backend) StalledCheck(ctx context.Context, p *backend.StalledCheckParam
 	return res, nil
 }
 
-// EventsRead implements backend.Backend with XREAD (BLOCK when p.Wait > 0,
-// on a cancellable blocking connection).
+// EventsRead implements backend.Backend: XREAD BLOCK on a cancellable
+// connection when the transport blocks, a polled read script otherwise.
 func (b *Backend) EventsRead(ctx context.Context, p *backend.EventsReadParams) ([]backend.Event, error) {
 	if b.closed.Load() {
 		return nil, backend.ErrClosed
@@ -883,43 +883,51 @@ func (b *Backend) EventsRead(ctx context.Context, p *backend.EventsReadParams) (
 	if count <= 0 {
 		count = 100
 	}
-	args := &redis.XReadArgs{Streams: []string{q.keys[keyEvents], after}, Count: int64(count), Block: -1}
-	var streams []redis.XStream
-	var err error
-	if p.Wait > 0 {
-		args.Block = max(min(p.Wait, b.opts.blockTimeout), time.Millisecond)
-		err = b.blocking(ctx, q.keys[keyEvents], func(ctx context.Context, c blockingConn) error {
-			var err error
-			streams, err = c.XRead(ctx, args).Result()
-			return err
-		})
-	} else {
-		streams, err = b.rdb.XRead(ctx, args).Result()
+	if b.blocker != nil && p.Wait > 0 {
+		entries, err := b.blocker.XRead(ctx, q.keys[keyEvents], after, count, min(p.Wait, b.opts.blockTimeout))
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			return nil, fmt.Errorf("redis: %w", err)
+		}
+		out := make([]backend.Event, len(entries))
+		for i, e := range entries {
+			out[i] = eventOf(e.ID, e.Values)
+		}
+		return out, nil
 	}
-	if errors.Is(err, redis.Nil) {
-		return []backend.Event{}, nil
-	}
-	if err != nil {
-		if ctx.Err() != nil {
+	deadline := time.Now().Add(p.Wait)
+	interval := b.opts.pollMin
+	for {
+		v, err := b.run(ctx, b.s.events, q, after, count)
+		if err != nil {
+			return nil, err
+		}
+		arr, _ := v.([]any)
+		out := make([]backend.Event, 0, len(arr)/2)
+		for i := 0; i+1 < len(arr); i += 2 {
+			fields, _ := arr[i+1].([]any)
+			vals := make(map[string]string, len(fields)/2)
+			for k := 0; k+1 < len(fields); k += 2 {
+				vals[str(fields[k])] = str(fields[k+1])
+			}
+			out = append(out, eventOf(str(arr[i]), vals))
+		}
+		left := time.Until(deadline)
+		if len(out) > 0 || left <= 0 {
+			return out, nil
+		}
+		if !sleepCtx(ctx, min(interval, left)) {
 			return nil, ctx.Err()
 		}
-		return nil, fmt.Errorf("redis: xread: %w", err)
+		interval = min(interval*2, b.opts.pollMax)
 	}
-	var out []backend.Event
-	for _, s := range streams {
-		for _, m := range s.Messages {
-			out = append(out, eventOf(m))
-		}
-	}
-	return out, nil
 }
 
-func eventOf(m redis.XMessage) backend.Event {
-	ev := backend.Event{ID: m.ID}
-	ev.Type = backend.EventType(str(m.Values["e"]))
-	ev.JobID = str(m.Values["j"])
-	ev.Data = str(m.Values["d"])
-	if msPart, _, ok := strings.Cut(m.ID, "-"); ok {
+func eventOf(id string, vals map[string]string) backend.Event {
+	ev := backend.Event{ID: id, Type: backend.EventType(vals["e"]), JobID: vals["j"], Data: vals["d"]}
+	if msPart, _, ok := strings.Cut(id, "-"); ok {
 		if n, err := strconv.ParseInt(msPart, 10, 64); err == nil {
 			ev.Time = time.UnixMilli(n)
 		}
@@ -929,17 +937,11 @@ func eventOf(m redis.XMessage) backend.Event {
 
 // EventsCursor implements backend.Backend.
 func (b *Backend) EventsCursor(ctx context.Context, p *backend.QueueParams) (string, error) {
-	if b.closed.Load() {
-		return "", backend.ErrClosed
-	}
-	msgs, err := b.rdb.XRevRangeN(ctx, b.queue(p.Queue).keys[keyEvents], "+", "-", 1).Result()
+	v, err := b.run(ctx, b.s.cursor, b.queue(p.Queue))
 	if err != nil {
-		return "", fmt.Errorf("redis: %w", err)
+		return "", err
 	}
-	if len(msgs) == 0 {
-		return "0-0", nil
-	}
-	return msgs[0].ID, nil
+	return str(v), nil
 }
 
 // Ping implements backend.Backend.
@@ -947,7 +949,7 @@ func (b *Backend) Ping(ctx context.Context) error {
 	if b.closed.Load() {
 		return backend.ErrClosed
 	}
-	if err := b.rdb.Ping(ctx).Err(); err != nil {
+	if err := b.conn.Ping(ctx); err != nil {
 		return fmt.Errorf("redis: %w", err)
 	}
 	return nil
@@ -959,6 +961,8 @@ func (b *Backend) Close() error {
 	if b.closed.Swap(true) {
 		return nil
 	}
-	b.blockers.close()
+	if b.blocker != nil {
+		return b.blocker.Close()
+	}
 	return nil
 }

@@ -1,0 +1,65 @@
+package redisbackend
+
+import (
+	"context"
+	"crypto/sha1"
+	"encoding/hex"
+	"time"
+)
+
+// Script is one of fila's Lua scripts: its source and SHA1, for EVALSHA with
+// an EVAL fallback.
+type Script struct {
+	name, src, hash string
+}
+
+func newScript(name, src string) *Script {
+	sum := sha1.Sum([]byte(src))
+	return &Script{name: name, src: src, hash: hex.EncodeToString(sum[:])}
+}
+
+// Name is the script's file name without .lua.
+func (s *Script) Name() string { return s.name }
+
+// Source is the script's full Lua source.
+func (s *Script) Source() string { return s.src }
+
+// Hash is the SHA1 of Source, as EVALSHA takes it.
+func (s *Script) Hash() string { return s.hash }
+
+// Conn is the small command interface fila's scripts run over, so one set of
+// scripts serves every transport: go-redis here, Upstash's REST protocol in
+// backend/upstash. Replies are normalized to int64, string, []any and nil.
+type Conn interface {
+	// Eval runs the script with keys and args: EVALSHA, then EVAL when the
+	// server does not have it.
+	Eval(ctx context.Context, s *Script, keys []string, args ...any) (any, error)
+	// EvalBatch runs the script once per argument list, pipelined where the
+	// transport can, and returns the replies in order. Each call is atomic on
+	// its own; the batch is not.
+	EvalBatch(ctx context.Context, s *Script, keys []string, calls [][]any) ([]any, error)
+	// Ping checks that the server answers.
+	Ping(ctx context.Context) error
+}
+
+// Blocker is a Conn that can block server-side. Without it the backend polls
+// with an adaptive interval (see WithPollInterval).
+type Blocker interface {
+	// BLMove moves the element at src's right end to dst's left end,
+	// blocking up to timeout, and returns it, or "" when the block timed
+	// out. When ctx ends first it returns ctx.Err() at once, along with an
+	// element the move took in that same instant, which the caller hands back.
+	BLMove(ctx context.Context, src, dst string, timeout time.Duration) (string, error)
+	// XRead reads up to count entries of the stream key after the ID after,
+	// blocking up to block for the first; it returns raw entries as
+	// {id, {field, value, ...}}, ended early by ctx like BLMove.
+	XRead(ctx context.Context, key, after string, count int, block time.Duration) ([]StreamEntry, error)
+	// Close releases the blocking connections.
+	Close() error
+}
+
+// StreamEntry is one stream entry: its ID and its field-value pairs.
+type StreamEntry struct {
+	ID     string
+	Values map[string]string
+}

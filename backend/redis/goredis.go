@@ -1,0 +1,149 @@
+package redisbackend
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// goredisConn runs fila's scripts over a go-redis client and implements
+// Blocker with cancellable blocking connections (blocking.go).
+type goredisConn struct {
+	rdb          redis.UniversalClient
+	blockers     blockers
+	blockTimeout time.Duration
+}
+
+var (
+	_ Conn    = (*goredisConn)(nil)
+	_ Blocker = (*goredisConn)(nil)
+)
+
+func (c *goredisConn) Eval(ctx context.Context, s *Script, keys []string, args ...any) (any, error) {
+	v, err := c.rdb.EvalSha(ctx, s.hash, keys, args...).Result()
+	if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
+		v, err = c.rdb.Eval(ctx, s.src, keys, args...).Result()
+	}
+	if errors.Is(err, redis.Nil) {
+		return nil, nil
+	}
+	return v, err
+}
+
+func (c *goredisConn) EvalBatch(ctx context.Context, s *Script, keys []string, calls [][]any) ([]any, error) {
+	if len(calls) == 1 {
+		v, err := c.Eval(ctx, s, keys, calls[0]...)
+		return []any{v}, err
+	}
+	pipe := c.rdb.Pipeline()
+	cmds := make([]*redis.Cmd, len(calls))
+	for i, args := range calls {
+		cmds[i] = pipe.EvalSha(ctx, s.hash, keys, args...)
+	}
+	_, err := pipe.Exec(ctx)
+	out := make([]any, len(cmds))
+	var again [][]any
+	var idx []int
+	for i, cmd := range cmds {
+		switch e := cmd.Err(); {
+		case e == nil || errors.Is(e, redis.Nil):
+			out[i] = cmd.Val()
+		case redis.HasErrorPrefix(e, "NOSCRIPT"):
+			// The server (restarted, or a new Cluster node) lost the script:
+			// those calls did not run, so run them again with EVAL.
+			again, idx = append(again, calls[i]), append(idx, i)
+		default:
+			return nil, e
+		}
+	}
+	if err != nil && len(again) == 0 {
+		return nil, err
+	}
+	for k, args := range again {
+		v, err := c.Eval(ctx, s, keys, args...)
+		if err != nil {
+			return nil, err
+		}
+		out[idx[k]] = v
+	}
+	return out, nil
+}
+
+func (c *goredisConn) Ping(ctx context.Context) error { return c.rdb.Ping(ctx).Err() }
+
+func (c *goredisConn) Close() error {
+	c.blockers.close()
+	return nil
+}
+
+// cancellable reports whether blocking calls get their own interruptible
+// connections (see nodeFor); other clients get short blocks instead.
+func (c *goredisConn) cancellable() bool {
+	switch c.rdb.(type) {
+	case *redis.Client, *redis.ClusterClient:
+		return true
+	}
+	return false
+}
+
+func (c *goredisConn) BLMove(ctx context.Context, src, dst string, timeout time.Duration) (string, error) {
+	if !c.cancellable() {
+		timeout = min(timeout, time.Second)
+	}
+	var id string
+	err := c.blocking(ctx, src, func(ctx context.Context, bc blockingConn) error {
+		// Not BLMove: go-redis rounds its timeout to whole seconds, and
+		// delayed jobs need millisecond blocks (Redis >= 6 takes decimals).
+		secs := strconv.FormatFloat(max(timeout, time.Millisecond).Seconds(), 'f', 3, 64)
+		var err error
+		id, err = bc.Do(ctx, "BLMOVE", src, dst, "RIGHT", "LEFT", secs).Text()
+		return err
+	})
+	if ctx.Err() != nil {
+		return id, ctx.Err()
+	}
+	if errors.Is(err, redis.Nil) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("blmove: %w", err)
+	}
+	return id, nil
+}
+
+func (c *goredisConn) XRead(ctx context.Context, key, after string, count int, block time.Duration) ([]StreamEntry, error) {
+	if !c.cancellable() {
+		block = min(block, time.Second)
+	}
+	args := &redis.XReadArgs{Streams: []string{key, after}, Count: int64(count), Block: max(block, time.Millisecond)}
+	var streams []redis.XStream
+	err := c.blocking(ctx, key, func(ctx context.Context, bc blockingConn) error {
+		var err error
+		streams, err = bc.XRead(ctx, args).Result()
+		return err
+	})
+	if ctx.Err() != nil {
+		return nil, ctx.Err()
+	}
+	if errors.Is(err, redis.Nil) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("xread: %w", err)
+	}
+	var out []StreamEntry
+	for _, s := range streams {
+		for _, m := range s.Messages {
+			e := StreamEntry{ID: m.ID, Values: make(map[string]string, len(m.Values))}
+			for k, v := range m.Values {
+				e.Values[k] = str(v)
+			}
+			out = append(out, e)
+		}
+	}
+	return out, nil
+}
