@@ -140,7 +140,11 @@ func (q *Queue) item(j *BulkJob) (backend.JobAddItem, error) {
 		return backend.JobAddItem{}, err
 	}
 	if q.maxData >= 0 && len(j.Data) > q.maxData {
-		return backend.JobAddItem{}, invalid("data", "is %s, limit %s", formatBytes(len(j.Data)), formatBytes(q.maxData))
+		size, limit := formatBytes(len(j.Data)), formatBytes(q.maxData)
+		if size == limit { // rounding hid the difference: "1 MiB, limit 1 MiB"
+			size, limit = fmt.Sprintf("%d B", len(j.Data)), fmt.Sprintf("%d B", q.maxData)
+		}
+		return backend.JobAddItem{}, invalid("data", "is %s, limit %s", size, limit)
 	}
 	var o JobOptions
 	if j.Options != nil {

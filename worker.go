@@ -65,6 +65,10 @@ type WorkerOptions struct {
 	ShutdownTimeout time.Duration
 	// KeepStacktraces is how many failure stacks a job keeps; default 10.
 	KeepStacktraces int
+	// OnFinished, when set, is called after each attempt's outcome is
+	// recorded: err is nil for a completed job, the attempt's error for a
+	// failed or retried one. It runs on the worker's goroutine; keep it short.
+	OnFinished func(job *Job, err error)
 }
 
 // Defaults of WorkerOptions.
@@ -92,6 +96,7 @@ type Worker struct {
 
 	tokens   atomic.Uint64
 	stopping atomic.Bool // no more claims, not even chained ones
+	stats    workerCounters
 
 	mu     sync.Mutex
 	state  workerState
@@ -318,6 +323,7 @@ func (w *Worker) Close(ctx context.Context) error {
 	w.mu.Lock()
 	if w.state == workerIdle {
 		w.state = workerClosed
+		close(w.done) // Run will never run: a later Close must not wait for it
 		w.mu.Unlock()
 		return nil
 	}
@@ -595,6 +601,9 @@ func (w *Worker) complete(aj *activeJob, val any) (claimed, bool) {
 		return claimed{}, false
 	}
 	w.log.Debug("job completed", "job", aj.job.ID, "attempt", aj.job.AttemptsMade+1, "duration", time.Since(aj.started))
+	if w.opts.OnFinished != nil {
+		w.opts.OnFinished(aj.job, nil)
+	}
 	return nextOf(next, res)
 }
 
@@ -634,6 +643,9 @@ func (w *Worker) fail(aj *activeJob, err error, next *backend.JobClaimParams) (c
 		w.log.Info("job attempt failed; retrying", "job", aj.job.ID, "attempt", attempt, "err", reason, "retry_in", delay)
 	} else {
 		w.log.Warn("job failed", "job", aj.job.ID, "attempt", attempt, "err", reason)
+	}
+	if w.opts.OnFinished != nil {
+		w.opts.OnFinished(aj.job, err)
 	}
 	return nextOf(next, res)
 }
