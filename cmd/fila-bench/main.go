@@ -1,0 +1,207 @@
+// Command fila-bench measures fila's throughput, latency and load on Redis,
+// in the scenarios of ../shared/bench's BullMQ and asynq programs, so the
+// figures compare in one run on one machine.
+//
+//	fila-bench                               # memory backend only
+//	fila-bench -redis redis://127.0.0.1:6390 # memory and Redis
+//	fila-bench -redis ... -scenarios process -c 1,10,100 -json
+//
+// Scenarios: add (sequential, and -producers concurrent producers), add-bulk
+// (bulks of 50 and 1,000), process (pre-added no-op jobs at each -c, with
+// RemoveOnComplete and with keep-last-1,000), latency (an idle worker, jobs
+// added -lat-gap apart: add-to-start and add-to-completed), delayed (10,000
+// jobs due at once: how late they start), limiter (Limit 1000/s over 4
+// workers: achieved rate and worst 1-second window), memory (Redis bytes per
+// waiting job, 100-byte payload) and idle (commands per minute of an idle
+// worker with concurrency 10; opt-in, it takes -idle).
+//
+// Each result reports jobs/s, Redis commands per job (INFO commandstats,
+// including the commands run inside scripts), round trips and script calls
+// per job, client and Redis CPU seconds, peak RSS and Go allocations per job.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/fila-go/fila/backend"
+	"github.com/fila-go/fila/backend/memory"
+	redisbackend "github.com/fila-go/fila/backend/redis"
+)
+
+// result is one scenario run; the JSON field names are the contract for
+// scripts comparing runs.
+type result struct {
+	Scenario          string             `json:"scenario"`
+	Variant           string             `json:"variant,omitempty"`
+	Backend           string             `json:"backend"`
+	Concurrency       int                `json:"concurrency"`
+	Jobs              int                `json:"jobs"`
+	Seconds           float64            `json:"seconds"`
+	JobsPerSec        float64            `json:"jobs_per_sec"`
+	P50ms             *float64           `json:"p50_ms,omitempty"`
+	P95ms             *float64           `json:"p95_ms,omitempty"`
+	P99ms             *float64           `json:"p99_ms,omitempty"`
+	MaxMs             *float64           `json:"max_ms,omitempty"`
+	RedisCmdsPerJob   float64            `json:"redis_cmds_per_job"`
+	RoundTripsPerJob  float64            `json:"round_trips_per_job"`
+	ScriptCallsPerJob float64            `json:"script_calls_per_job"`
+	ClientCPU         float64            `json:"client_cpu_s"`
+	RedisCPU          float64            `json:"redis_cpu_s"`
+	PeakRSSMB         float64            `json:"peak_rss_mb"`
+	AllocsPerJob      float64            `json:"allocs_per_job"`
+	AllocBytesPerJob  float64            `json:"alloc_bytes_per_job"`
+	Extra             map[string]float64 `json:"extra,omitempty"`
+}
+
+type config struct {
+	n, producers, runs, payload, latN int
+	conc                              []int
+	latGap, idle                      time.Duration
+	scenarios                         map[string]bool
+}
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "fila-bench:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	var (
+		redisURL  = flag.String("redis", "", "Redis URL (redis:// or rediss://); empty: memory backend only")
+		scenarios = flag.String("scenarios", "add,add-bulk,process,latency,delayed,limiter,memory", "comma-separated scenarios (also: idle)")
+		n         = flag.Int("n", 20000, "jobs per scenario run")
+		conc      = flag.String("c", "1,10,100", "concurrencies for process")
+		producers = flag.Int("producers", 50, "concurrent producers for the second add variant")
+		runs      = flag.Int("runs", 1, "runs per scenario; the median by jobs/s is reported")
+		payload   = flag.Int("payload", 100, "payload size in bytes (JSON)")
+		latN      = flag.Int("lat-n", 1000, "jobs in the latency scenario")
+		latGap    = flag.Duration("lat-gap", 5*time.Millisecond, "gap between latency jobs")
+		idle      = flag.Duration("idle", 60*time.Second, "how long the idle scenario watches")
+		backends  = flag.String("backends", "", "comma-separated backends (memory, redis); default: memory, plus redis with -redis")
+		asJSON    = flag.Bool("json", false, "print one JSON array instead of a table")
+	)
+	flag.Parse()
+	cfg := config{n: *n, producers: *producers, runs: max(*runs, 1), payload: *payload, latN: *latN, latGap: *latGap, idle: *idle,
+		scenarios: map[string]bool{}}
+	for _, s := range strings.Split(*scenarios, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			if !knownScenario[s] {
+				return fmt.Errorf("unknown scenario %q", s)
+			}
+			cfg.scenarios[s] = true
+		}
+	}
+	for _, s := range strings.Split(*conc, ",") {
+		c, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil || c < 1 {
+			return fmt.Errorf("-c: %q is not a concurrency", s)
+		}
+		cfg.conc = append(cfg.conc, c)
+	}
+	which := *backends
+	if which == "" {
+		which = "memory"
+		if *redisURL != "" {
+			which += ",redis"
+		}
+	}
+	ctx := context.Background()
+	var all []result
+	for _, name := range strings.Split(which, ",") {
+		var be backend.Backend
+		var admin *redis.Client
+		switch strings.TrimSpace(name) {
+		case "memory":
+			be = memory.New()
+		case "redis":
+			if *redisURL == "" {
+				return fmt.Errorf("-backends redis needs -redis")
+			}
+			opt, err := redis.ParseURL(*redisURL)
+			if err != nil {
+				return fmt.Errorf("-redis: %w", err)
+			}
+			opt.PoolSize = max(opt.PoolSize, 200)
+			rdb := redis.NewClient(opt)
+			defer rdb.Close()
+			admin = redis.NewClient(opt)
+			defer admin.Close()
+			if err := admin.Ping(ctx).Err(); err != nil {
+				return fmt.Errorf("redis at %s: %w", *redisURL, err)
+			}
+			be = redisbackend.New(rdb)
+		default:
+			return fmt.Errorf("unknown backend %q", name)
+		}
+		b := &bench{cfg: cfg, be: be, admin: admin, name: strings.TrimSpace(name)}
+		rs, err := b.runAll(ctx)
+		be.Close()
+		if err != nil {
+			return err
+		}
+		all = append(all, rs...)
+		if !*asJSON {
+			fmt.Fprintf(os.Stderr, "%s: done\n", name)
+		}
+	}
+	if *asJSON {
+		enc := json.NewEncoder(os.Stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(all)
+	}
+	printTable(all)
+	return nil
+}
+
+var knownScenario = map[string]bool{"add": true, "add-bulk": true, "process": true, "latency": true, "delayed": true,
+	"limiter": true, "memory": true, "idle": true}
+
+// median runs f cfg.runs times and keeps the run with the median jobs/s.
+func (b *bench) median(f func() (result, error)) (result, error) {
+	var rs []result
+	for range b.cfg.runs {
+		r, err := f()
+		if err != nil {
+			return result{}, err
+		}
+		rs = append(rs, r)
+	}
+	sort.Slice(rs, func(i, j int) bool { return rs[i].JobsPerSec < rs[j].JobsPerSec })
+	return rs[len(rs)/2], nil
+}
+
+func printTable(rs []result) {
+	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "scenario\tvariant\tbackend\tconc\tjobs\tjobs/s\tp50 ms\tp99 ms\tmax ms\tcmds/job\ttrips/job\tscripts/job\tclient cpu s\tredis cpu s\tpeak rss MB\tallocs/job\tbytes/job\textra\t")
+	opt := func(f *float64) string {
+		if f == nil {
+			return "-"
+		}
+		return strconv.FormatFloat(*f, 'f', 2, 64)
+	}
+	for _, r := range rs {
+		var extra []string
+		for k, v := range r.Extra {
+			extra = append(extra, fmt.Sprintf("%s=%.4g", k, v))
+		}
+		sort.Strings(extra)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%.0f\t%s\t%s\t%s\t%.1f\t%.2f\t%.2f\t%.2f\t%.2f\t%.0f\t%.1f\t%.0f\t%s\t\n",
+			r.Scenario, r.Variant, r.Backend, r.Concurrency, r.Jobs, r.JobsPerSec, opt(r.P50ms), opt(r.P99ms), opt(r.MaxMs),
+			r.RedisCmdsPerJob, r.RoundTripsPerJob, r.ScriptCallsPerJob, r.ClientCPU, r.RedisCPU, r.PeakRSSMB,
+			r.AllocsPerJob, r.AllocBytesPerJob, strings.Join(extra, " "))
+	}
+	tw.Flush()
+}
