@@ -180,7 +180,8 @@ type WorkerStats struct {
 	StalledFailed uint64 `json:"stalled_failed"`
 
 	// ProcessingTime is handler run time; WaitTime is from when a job was
-	// ready (added, or due) to when its attempt started.
+	// ready (added, or due after its Delay) to when its first attempt
+	// started (a retry's ready time is not stored, so retries are left out).
 	ProcessingTime Histogram `json:"processing_time"`
 	WaitTime       Histogram `json:"wait_time"`
 }

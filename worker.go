@@ -357,6 +357,7 @@ func (w *Worker) releaseAll() {
 		if err != nil {
 			w.log.Warn("could not hand back job at shutdown; the stalled check will recover it", "job", aj.job.ID, "err", err)
 		} else {
+			w.stats.released.Add(1)
 			w.log.Info("job handed back at shutdown", "job", aj.job.ID)
 		}
 		aj.cancel(ErrShutdown)
@@ -425,6 +426,9 @@ func (w *Worker) claim(ctx context.Context) (claimed, bool) {
 		default:
 			failures = 0
 			wait = res.RetryAfter
+			if wait > 0 {
+				w.stats.rateLimited.Add(1)
+			}
 		}
 		if wait > 0 && !sleep(ctx, wait) {
 			return claimed{}, false
@@ -489,6 +493,7 @@ func (w *Worker) processLoop() {
 func (w *Worker) process(c claimed) (next claimed, ok, replaced bool) {
 	aj := w.begin(c)
 	val, err := w.call(aj)
+	w.stats.processing.observe(time.Since(aj.started))
 	if aj.stopWatch != nil {
 		aj.stopWatch()
 	}
@@ -505,6 +510,10 @@ func (w *Worker) begin(c claimed) *activeJob {
 	job := newJob(w.be, w.queue, bj)
 	ctx, cancel := context.WithCancelCause(w.jobBase)
 	aj := &activeJob{job: job, token: c.token, ctx: ctx, cancel: cancel, started: time.Now()}
+	if bj.AttemptsStarted == 1 { // first attempts only: a retry's ready time is not stored
+		ready := bj.AddedAt.Add(bj.Options.Delay)
+		w.stats.waiting.observe(max(bj.ProcessedAt.Sub(ready), 0))
+	}
 	if t := job.Options.Timeout; t > 0 {
 		tctx, tcancel := context.WithTimeoutCause(ctx, t, ErrJobTimeout)
 		aj.ctx = tctx
@@ -601,6 +610,7 @@ func (w *Worker) complete(aj *activeJob, val any) (claimed, bool) {
 		return claimed{}, false
 	}
 	w.log.Debug("job completed", "job", aj.job.ID, "attempt", aj.job.AttemptsMade+1, "duration", time.Since(aj.started))
+	w.stats.completed.Add(1)
 	if w.opts.OnFinished != nil {
 		w.opts.OnFinished(aj.job, nil)
 	}
@@ -640,8 +650,10 @@ func (w *Worker) fail(aj *activeJob, err error, next *backend.JobClaimParams) (c
 		return claimed{}, false
 	}
 	if retry {
+		w.stats.retried.Add(1)
 		w.log.Info("job attempt failed; retrying", "job", aj.job.ID, "attempt", attempt, "err", reason, "retry_in", delay)
 	} else {
+		w.stats.failed.Add(1)
 		w.log.Warn("job failed", "job", aj.job.ID, "attempt", attempt, "err", reason)
 	}
 	if w.opts.OnFinished != nil {
@@ -663,6 +675,7 @@ func (w *Worker) rateLimited(aj *activeJob, d time.Duration) {
 		w.log.Warn("could not hand back rate-limited job", "job", aj.job.ID, "err", err)
 		return
 	}
+	w.stats.released.Add(1)
 	w.log.Info("queue rate limited by handler", "job", aj.job.ID, "for", d)
 }
 
@@ -722,6 +735,8 @@ func (w *Worker) checkStalled(ctx context.Context) {
 		case err != nil && ctx.Err() == nil:
 			w.log.Warn("stalled check failed", "err", err)
 		case err == nil && len(res.Stalled)+len(res.Failed) > 0:
+			w.stats.stalled.Add(uint64(len(res.Stalled)))
+			w.stats.stalledFailed.Add(uint64(len(res.Failed)))
 			w.log.Warn("recovered stalled jobs", "requeued", res.Stalled, "failed", res.Failed)
 		}
 		select {
