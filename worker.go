@@ -455,16 +455,21 @@ func sleep(ctx context.Context, d time.Duration) bool {
 }
 
 // retrying runs a finishing call until it succeeds, the backend refuses it
-// for good, or LockDuration passes (by then the lock is gone anyway).
+// for good, or LockDuration passes (by then the lock is gone anyway). The
+// first try needs no deadline (and so no timer per job); retries get one.
 func (w *Worker) retrying(call func(context.Context) error) error {
+	err := call(context.Background())
+	if err == nil || errors.Is(err, backend.ErrLockLost) || errors.Is(err, backend.ErrJobNotFound) {
+		return err
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), w.opts.LockDuration)
 	defer cancel()
 	for failures := 1; ; failures++ {
-		err := call(ctx)
-		if err == nil || errors.Is(err, backend.ErrLockLost) || errors.Is(err, backend.ErrJobNotFound) || ctx.Err() != nil {
+		if !sleep(ctx, errorBackoff(failures)) {
 			return err
 		}
-		if !sleep(ctx, errorBackoff(failures)) {
+		err = call(ctx)
+		if err == nil || errors.Is(err, backend.ErrLockLost) || errors.Is(err, backend.ErrJobNotFound) || ctx.Err() != nil {
 			return err
 		}
 	}
@@ -609,7 +614,9 @@ func (w *Worker) complete(aj *activeJob, val any) (claimed, bool) {
 		w.log.Warn("could not complete job", "job", aj.job.ID, "err", err)
 		return claimed{}, false
 	}
-	w.log.Debug("job completed", "job", aj.job.ID, "attempt", aj.job.AttemptsMade+1, "duration", time.Since(aj.started))
+	if w.log.Enabled(context.Background(), slog.LevelDebug) {
+		w.log.Debug("job completed", "job", aj.job.ID, "attempt", aj.job.AttemptsMade+1, "duration", time.Since(aj.started))
+	}
 	w.stats.completed.Add(1)
 	if w.opts.OnFinished != nil {
 		w.opts.OnFinished(aj.job, nil)

@@ -16,52 +16,115 @@ import (
 // safe, with the fields Lua needs (priority, lifo, add time) in a header it
 // can read without decoding the rest.
 
-// wireOpts is the compact JSON form of the options Lua never reads (except
-// rf, on the rare stalled-failure path). Zero fields are omitted; options
-// that are all zero encode as nothing.
-type wireOpts struct {
-	Attempts int       `json:"a,omitempty"`
-	Delay    int64     `json:"d,omitempty"` // ns
-	BType    string    `json:"bt,omitempty"`
-	BDelay   int64     `json:"bd,omitempty"` // ns
-	BJitter  float64   `json:"bj,omitempty"`
-	Timeout  int64     `json:"t,omitempty"` // ns
-	KeepLogs int       `json:"kl,omitempty"`
-	RC       *wireKeep `json:"rc,omitempty"`
-	RF       *wireKeep `json:"rf,omitempty"`
-}
-
-type wireKeep struct {
-	Remove   bool  `json:"r,omitempty"`
-	KeepLast int   `json:"l,omitempty"`
-	KeepFor  int64 `json:"f,omitempty"` // ns
-}
-
-func keepOf(r backend.Retention) *wireKeep {
-	if r == (backend.Retention{}) {
-		return nil
-	}
-	return &wireKeep{Remove: r.Remove, KeepLast: r.KeepLast, KeepFor: int64(r.KeepFor)}
-}
-
-func (k *wireKeep) retention() backend.Retention {
-	if k == nil {
-		return backend.Retention{}
-	}
-	return backend.Retention{Remove: k.Remove, KeepLast: k.KeepLast, KeepFor: time.Duration(k.KeepFor)}
-}
+// The options Lua never reads are stored as "key=value" pairs joined by
+// ';', zero values left out, so options that are all zero take no bytes:
+//
+//	a=<attempts>;d=<delay ns>;bt=<backoff type>;bd=<backoff delay ns>;bj=<jitter>;
+//	t=<timeout ns>;kl=<keep logs>;rc=<remove>,<keep last>,<keep for ns>;rf=<same>
+//
+// rf is read by Lua on the rare path that fails a job without a worker
+// (stalled too often); everything else only by decodeOpts.
 
 func encodeOpts(o *backend.JobOptions) ([]byte, error) {
-	w := wireOpts{
-		Attempts: o.Attempts, Delay: int64(o.Delay),
-		BType: string(o.Backoff.Type), BDelay: int64(o.Backoff.Delay), BJitter: o.Backoff.Jitter,
-		Timeout: int64(o.Timeout), KeepLogs: o.KeepLogs,
-		RC: keepOf(o.RemoveOnComplete), RF: keepOf(o.RemoveOnFail),
+	if strings.ContainsAny(string(o.Backoff.Type), ";=") {
+		return nil, fmt.Errorf("backoff type %q has ';' or '='", o.Backoff.Type)
 	}
-	if w == (wireOpts{}) {
-		return nil, nil
+	var b []byte
+	num := func(key string, v int64) {
+		if v != 0 {
+			b = append(b, key...)
+			b = append(b, '=')
+			b = strconv.AppendInt(b, v, 10)
+			b = append(b, ';')
+		}
 	}
-	return json.Marshal(&w)
+	keep := func(key string, r backend.Retention) {
+		if r != (backend.Retention{}) {
+			rm := int64(0)
+			if r.Remove {
+				rm = 1
+			}
+			b = append(b, key...)
+			b = append(b, '=')
+			b = strconv.AppendInt(b, rm, 10)
+			b = append(b, ',')
+			b = strconv.AppendInt(b, int64(r.KeepLast), 10)
+			b = append(b, ',')
+			b = strconv.AppendInt(b, int64(r.KeepFor), 10)
+			b = append(b, ';')
+		}
+	}
+	num("a", int64(o.Attempts))
+	num("d", int64(o.Delay))
+	if o.Backoff.Type != "" {
+		b = append(append(append(b, "bt="...), o.Backoff.Type...), ';')
+	}
+	num("bd", int64(o.Backoff.Delay))
+	if o.Backoff.Jitter != 0 {
+		b = append(strconv.AppendFloat(append(b, "bj="...), o.Backoff.Jitter, 'g', -1, 64), ';')
+	}
+	num("t", int64(o.Timeout))
+	num("kl", int64(o.KeepLogs))
+	keep("rc", o.RemoveOnComplete)
+	keep("rf", o.RemoveOnFail)
+	return b, nil
+}
+
+// decodeOpts parses encodeOpts' form into o.
+func decodeOpts(o *backend.JobOptions, s string) error {
+	for s != "" {
+		pair, rest, _ := strings.Cut(s, ";")
+		s = rest
+		key, val, ok := strings.Cut(pair, "=")
+		if !ok {
+			return fmt.Errorf("option %q has no value", pair)
+		}
+		var err error
+		switch key {
+		case "a":
+			o.Attempts, err = strconv.Atoi(val)
+		case "d":
+			o.Delay, err = durationOf(val)
+		case "bt":
+			o.Backoff.Type = backend.BackoffType(val)
+		case "bd":
+			o.Backoff.Delay, err = durationOf(val)
+		case "bj":
+			o.Backoff.Jitter, err = strconv.ParseFloat(val, 64)
+		case "t":
+			o.Timeout, err = durationOf(val)
+		case "kl":
+			o.KeepLogs, err = strconv.Atoi(val)
+		case "rc":
+			o.RemoveOnComplete, err = retentionOf(val)
+		case "rf":
+			o.RemoveOnFail, err = retentionOf(val)
+		default:
+			err = errors.New("unknown option")
+		}
+		if err != nil {
+			return fmt.Errorf("option %q: %w", pair, err)
+		}
+	}
+	return nil
+}
+
+func durationOf(s string) (time.Duration, error) {
+	n, err := strconv.ParseInt(s, 10, 64)
+	return time.Duration(n), err
+}
+
+func retentionOf(s string) (backend.Retention, error) {
+	f := strings.Split(s, ",")
+	if len(f) != 3 {
+		return backend.Retention{}, errors.New("want remove,keep last,keep for")
+	}
+	last, err1 := strconv.Atoi(f[1])
+	keepFor, err2 := durationOf(f[2])
+	if err := errors.Join(err1, err2); err != nil || (f[0] != "0" && f[0] != "1") {
+		return backend.Retention{}, errors.New("malformed retention")
+	}
+	return backend.Retention{Remove: f[0] == "1", KeepLast: last, KeepFor: keepFor}, nil
 }
 
 // encodeBody builds a record body.
@@ -120,17 +183,8 @@ func decodeRecord(j *backend.Job, rec string) error {
 		return errRecord
 	}
 	j.Name = rest[:nlen]
-	if olen > 0 {
-		var w wireOpts
-		if err := json.Unmarshal([]byte(rest[nlen:nlen+olen]), &w); err != nil {
-			return fmt.Errorf("%w: options: %v", errRecord, err)
-		}
-		j.Options = backend.JobOptions{
-			Attempts: w.Attempts, Delay: time.Duration(w.Delay),
-			Backoff: backend.Backoff{Type: backend.BackoffType(w.BType), Delay: time.Duration(w.BDelay), Jitter: w.BJitter},
-			Timeout: time.Duration(w.Timeout), KeepLogs: w.KeepLogs,
-			RemoveOnComplete: w.RC.retention(), RemoveOnFail: w.RF.retention(),
-		}
+	if err := decodeOpts(&j.Options, rest[nlen:nlen+olen]); err != nil {
+		return fmt.Errorf("%w: %v", errRecord, err)
 	}
 	j.Options.Priority = int(prio)
 	j.Options.LIFO = lifo == 1
@@ -161,15 +215,11 @@ func stateLetter(s backend.State) string {
 }
 
 // decodeState fills the mutable fields of j from "<S> <started> <made>
-// <stalled> <processed_ms> <finished_ms> <due_ms>". An empty string is a job
-// that has not moved since its add.
+// <stalled> <processed_ms> <finished_ms> <due_ms> <lock_expires_ms> <token>"
+// (see lua/lib.lua).
 func decodeState(j *backend.Job, raw string) error {
-	if raw == "" {
-		j.State = backend.StateWaiting
-		return nil
-	}
-	f := strings.Fields(raw)
-	if len(f) != 7 || len(f[0]) != 1 {
+	f := strings.SplitN(raw, " ", 9)
+	if len(f) != 9 || len(f[0]) != 1 {
 		return fmt.Errorf("malformed state %q", raw)
 	}
 	st, ok := stateLetters[f[0][0]]

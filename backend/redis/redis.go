@@ -73,6 +73,8 @@ var _ backend.Backend = (*Backend)(nil)
 // queueInfo caches what a process knows about one queue.
 type queueInfo struct {
 	keys       []string
+	adds       batcher // single-job adds, merged into one add.lua call
+	finishes   batcher // completes and fails, merged into one finish.lua call
 	registered atomic.Bool
 	// dueAt is the local time (UnixNano) of the next delayed job as last
 	// reported by a script; 0 means unknown, -1 none.
@@ -138,14 +140,14 @@ func buildOptions(opts []Option) options {
 // keyNames are the suffixes of a queue's keys, in the order of KEYS in
 // lua/lib.lua.
 var keyNames = []string{
-	"wait", "paused", "active", "prio", "delayed", "completed", "failed", "jobs", "state", "info",
-	"locks", "logs", "logn", "meta", "dedup", "limiter", "stalled", "events", "metrics",
+	"wait", "paused", "active", "prio", "delayed", "completed", "failed", "jobs", "meta", "dedup",
+	"limiter", "stalled", "events", "metrics",
 }
 
 const (
 	keyWait   = 0
 	keyActive = 2
-	keyEvents = 17
+	keyEvents = 12
 )
 
 func (b *Backend) queue(name string) *queueInfo {
@@ -156,8 +158,36 @@ func (b *Backend) queue(name string) *queueInfo {
 	for i, k := range keyNames {
 		keys[i] = b.opts.prefix + ":{" + name + "}:" + k
 	}
-	q, _ := b.queues.LoadOrStore(name, &queueInfo{keys: keys})
+	qi := &queueInfo{keys: keys}
+	batch := func(s *Script) func(ctx context.Context, items [][]any) ([]any, error) {
+		return func(ctx context.Context, items [][]any) ([]any, error) {
+			v, err := b.run(ctx, s, qi, flatten(items)...)
+			if err != nil {
+				return nil, err
+			}
+			arr, _ := v.([]any)
+			return arr, nil
+		}
+	}
+	qi.adds = batcher{max: b.opts.addBatch, exec: batch(b.s.add)}
+	qi.finishes = batcher{max: 100, exec: batch(b.s.finish)}
+	q, _ := b.queues.LoadOrStore(name, qi)
 	return q.(*queueInfo)
+}
+
+// flatten prefixes a batch's items with their count, as add.lua and
+// finish.lua take them.
+func flatten(items [][]any) []any {
+	n := 1
+	for _, it := range items {
+		n += len(it)
+	}
+	out := make([]any, 0, n)
+	out = append(out, len(items))
+	for _, it := range items {
+		out = append(out, it...)
+	}
+	return out
 }
 
 func (b *Backend) registryKey() string { return b.opts.prefix + ":queues" }
@@ -231,32 +261,32 @@ func (b *Backend) JobAdd(ctx context.Context, p *backend.JobAddParams) ([]backen
 	if b.closed.Load() {
 		return nil, backend.ErrClosed
 	}
-	var calls [][]any
-	for start := 0; start < len(p.Jobs); start += b.opts.addBatch {
-		batch := p.Jobs[start:min(start+b.opts.addBatch, len(p.Jobs))]
-		args := make([]any, 0, 3+7*len(batch))
-		args = append(args, b.opts.eventsMaxLen, b.opts.metricsMinutes, len(batch))
-		for i := range batch {
-			it := &batch[i]
-			body, err := encodeBody(it.Name, it.Data, &it.Options)
-			if err != nil {
-				return nil, fmt.Errorf("redis: encode job %d: %w", start+i, err)
-			}
-			did, ttl := "", int64(0)
-			if it.Dedup != nil {
-				did, ttl = it.Dedup.ID, ms(it.Dedup.TTL)
-			}
-			lifo := 0
-			if it.Options.LIFO {
-				lifo = 1
-			}
-			args = append(args, it.ID, it.Options.Priority, lifo, ms(it.Options.Delay), did, ttl, body)
+	items := make([][]any, len(p.Jobs))
+	for i := range p.Jobs {
+		args, err := addArgs(&p.Jobs[i])
+		if err != nil {
+			return nil, fmt.Errorf("redis: encode job %d: %w", i, err)
 		}
-		calls = append(calls, args)
+		items[i] = args
 	}
-	replies, err := b.conn.EvalBatch(ctx, b.s.add, q.keys, calls)
-	if err != nil {
-		return nil, fmt.Errorf("redis: add: %w", err)
+	var replies []any
+	if len(items) == 1 {
+		v, err := q.adds.do(ctx, items[0])
+		if err != nil {
+			return nil, err
+		}
+		replies = []any{[]any{v}}
+	} else {
+		var calls [][]any
+		for start := 0; start < len(items); start += b.opts.addBatch {
+			args := append([]any{b.opts.eventsMaxLen, b.opts.metricsMinutes}, flatten(items[start:min(start+b.opts.addBatch, len(items))])...)
+			calls = append(calls, args)
+		}
+		var err error
+		replies, err = b.conn.EvalBatch(ctx, b.s.add, q.keys, calls)
+		if err != nil {
+			return nil, fmt.Errorf("redis: add: %w", err)
+		}
 	}
 	out := make([]backend.JobAddResult, 0, len(p.Jobs))
 	for _, r := range replies {
@@ -289,6 +319,23 @@ func (b *Backend) register(ctx context.Context, name string, q *queueInfo) {
 	if _, err := b.conn.Eval(ctx, b.s.registry, []string{b.registryKey()}, "add", name); err == nil {
 		q.registered.Store(true)
 	}
+}
+
+// addArgs are one job's 7 values of add.lua.
+func addArgs(it *backend.JobAddItem) ([]any, error) {
+	body, err := encodeBody(it.Name, it.Data, &it.Options)
+	if err != nil {
+		return nil, err
+	}
+	did, ttl := "", int64(0)
+	if it.Dedup != nil {
+		did, ttl = it.Dedup.ID, ms(it.Dedup.TTL)
+	}
+	lifo := 0
+	if it.Options.LIFO {
+		lifo = 1
+	}
+	return []any{it.ID, it.Options.Priority, lifo, ms(it.Options.Delay), did, ttl, body}, nil
 }
 
 // JobGet implements backend.Backend.
@@ -354,8 +401,9 @@ func (b *Backend) claimResult(ctx context.Context, q *queueInfo, p *backend.JobC
 		j, err := decodeJob(arr)
 		var bad *backend.CorruptJobError
 		if errors.As(err, &bad) {
-			_, ferr := b.run(ctx, b.s.fail, q, j.ID, p.Token, bad.Error(), "", 10, 0, 0, 0, 0, 0, "", 0, 0, 0)
-			if ferr != nil {
+			// A job that cannot be decoded fails for good, kept for inspection.
+			item := append([]any{"f", j.ID, p.Token, bad.Error(), "", 10, 0, 0}, finishArgs(backend.Retention{}, nil)...)
+			if _, ferr := q.finishes.do(ctx, item); ferr != nil {
 				return nil, ferr
 			}
 			return &backend.JobClaimResult{}, nil
@@ -480,8 +528,7 @@ func (b *Backend) unclaim(q *queueInfo, id string) {
 	_, _ = b.run(ctx, b.s.unclaim, q, id) // on failure the stalled check returns it
 }
 
-// finishArgs are the retention and next-claim arguments shared by complete
-// and fail.
+// finishArgs are the retention and next-claim values of a finish.lua item.
 func finishArgs(r backend.Retention, next *backend.JobClaimParams) []any {
 	remove := 0
 	if r.Remove {
@@ -494,30 +541,15 @@ func finishArgs(r backend.Retention, next *backend.JobClaimParams) []any {
 	return append(args, claimArgs(next)...)
 }
 
-// JobComplete implements backend.Backend.
+// JobComplete implements backend.Backend. Concurrent calls are merged into
+// one script call (see batcher).
 func (b *Backend) JobComplete(ctx context.Context, p *backend.JobCompleteParams) (*backend.JobClaimResult, error) {
-	q := b.queue(p.Queue)
-	args := append([]any{p.ID, p.Token, string(p.ReturnValue)}, finishArgs(p.Retention, p.Next)...)
-	v, err := b.run(ctx, b.s.complete, q, args...)
-	if err != nil {
-		return nil, err
-	}
-	if err := code(v, p.ID); err != nil {
-		return nil, err
-	}
-	return b.nextResult(ctx, q, p.Next, v)
+	item := append([]any{"c", p.ID, p.Token, string(p.ReturnValue), "", 0, 0, 0}, finishArgs(p.Retention, p.Next)...)
+	return b.finishItem(ctx, b.queue(p.Queue), p.ID, p.Next, item)
 }
 
-func (b *Backend) nextResult(ctx context.Context, q *queueInfo, next *backend.JobClaimParams, v any) (*backend.JobClaimResult, error) {
-	if next == nil {
-		return &backend.JobClaimResult{}, nil
-	}
-	return b.claimResult(ctx, q, next, v)
-}
-
-// JobFail implements backend.Backend.
+// JobFail implements backend.Backend, merged like JobComplete.
 func (b *Backend) JobFail(ctx context.Context, p *backend.JobFailParams) (*backend.JobClaimResult, error) {
-	q := b.queue(p.Queue)
 	keep := p.KeepStacktraces
 	if keep <= 0 {
 		keep = 10
@@ -526,15 +558,25 @@ func (b *Backend) JobFail(ctx context.Context, p *backend.JobFailParams) (*backe
 	if p.Retry {
 		retry = 1
 	}
-	args := append([]any{p.ID, p.Token, p.Reason, p.Stacktrace, keep, retry, ms(p.RetryDelay)}, finishArgs(p.Retention, p.Next)...)
-	v, err := b.run(ctx, b.s.fail, q, args...)
+	item := append([]any{"f", p.ID, p.Token, p.Reason, p.Stacktrace, keep, retry, ms(p.RetryDelay)}, finishArgs(p.Retention, p.Next)...)
+	return b.finishItem(ctx, b.queue(p.Queue), p.ID, p.Next, item)
+}
+
+func (b *Backend) finishItem(ctx context.Context, q *queueInfo, id string, next *backend.JobClaimParams, item []any) (*backend.JobClaimResult, error) {
+	if b.closed.Load() {
+		return nil, backend.ErrClosed
+	}
+	v, err := q.finishes.do(ctx, item)
 	if err != nil {
 		return nil, err
 	}
-	if err := code(v, p.ID); err != nil {
+	if err := code(v, id); err != nil {
 		return nil, err
 	}
-	return b.nextResult(ctx, q, p.Next, v)
+	if next == nil {
+		return &backend.JobClaimResult{}, nil
+	}
+	return b.claimResult(ctx, q, next, v)
 }
 
 // JobRelease implements backend.Backend.

@@ -12,7 +12,7 @@ var luaFiles embed.FS
 // the transition's own file, so every script shares the key layout and
 // helpers documented at the top of lib.lua. registry.lua stands alone.
 type scripts struct {
-	add, claim, claimMoved, unclaim, complete, fail, release, extend, stalled   *Script
+	add, claim, claimMoved, unclaim, finish, release, extend, stalled           *Script
 	progress, log, logs, get, list, remove, retry, promote, events, cursor      *Script
 	counts, info, pause, ratelimit, drain, clean, obliterate, metrics, registry *Script
 }
@@ -24,7 +24,7 @@ func loadScripts() *scripts {
 	}
 	return &scripts{
 		add: mk("add"), claim: mk("claim"), claimMoved: mk("claim_moved"), unclaim: mk("unclaim"),
-		complete: mk("complete"), fail: mk("fail"), release: mk("release"), extend: mk("extend"),
+		finish: mk("finish"), release: mk("release"), extend: mk("extend"),
 		stalled: mk("stalled"), progress: mk("progress"), log: mk("log"), logs: mk("logs"), get: mk("get"),
 		list: mk("list"), remove: mk("remove"), retry: mk("retry"), promote: mk("promote"),
 		events: mk("events"), cursor: mk("cursor"), counts: mk("counts"), info: mk("info"),

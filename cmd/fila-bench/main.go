@@ -26,6 +26,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"runtime/pprof"
 	"sort"
 	"strconv"
 	"strings"
@@ -92,8 +93,20 @@ func run() error {
 		idle      = flag.Duration("idle", 60*time.Second, "how long the idle scenario watches")
 		backends  = flag.String("backends", "", "comma-separated backends (memory, redis); default: memory, plus redis with -redis")
 		asJSON    = flag.Bool("json", false, "print one JSON array instead of a table")
+		cpuProf   = flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	)
 	flag.Parse()
+	if *cpuProf != "" {
+		f, err := os.Create(*cpuProf)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	cfg := config{n: *n, producers: *producers, runs: max(*runs, 1), payload: *payload, latN: *latN, latGap: *latGap, idle: *idle,
 		scenarios: map[string]bool{}}
 	for _, s := range strings.Split(*scenarios, ",") {

@@ -11,45 +11,54 @@ for i = 0, tonumber(ARGV[3]) - 1 do
   local b = 4 + i * 7
   local id, prio, lifo, delay = ARGV[b], tonumber(ARGV[b + 1]), ARGV[b + 2] == '1', tonumber(ARGV[b + 3])
   local did, dttl, body = ARGV[b + 4], tonumber(ARGV[b + 5]), ARGV[b + 6]
-  local existing = id ~= '' and rcall('HGET', K_JOBS, id)
-  if existing then
-    local _, _, added = header(existing)
-    out[#out + 1] = {1, id, visible_state(get_state(id).s), added}
+  local rec, st
+  if id ~= '' then rec, st = load(id) end
+  if rec then
+    local _, _, added = header(rec)
+    out[#out + 1] = {1, id, visible_state(st.s), added}
   else
     local dup
     if did ~= '' then
       if not swept then
         local old = rcall('ZRANGEBYSCORE', K_DEDUP, '-inf', NOW, 'LIMIT', 0, 100)
-        for _, d in ipairs(old) do rcall('HDEL', K_INFO, 'd:' .. d) end
-        if #old > 0 then rcall('ZREM', K_DEDUP, unpack(old)) end
+        if #old > 0 then
+          local fields = {}
+          for k, d in ipairs(old) do fields[k] = 'd:' .. d end
+          rcall('HDEL', K_JOBS, unpack(fields))
+          rcall('ZREM', K_DEDUP, unpack(old))
+        end
         swept = true
       end
       local exp = rcall('ZSCORE', K_DEDUP, did)
-      if exp and tonumber(exp) > NOW then dup = rcall('HGET', K_INFO, 'd:' .. did) or '' end
+      if exp and tonumber(exp) > NOW then dup = rcall('HGET', K_JOBS, 'd:' .. did) or '' end
     end
     if dup then
       out[#out + 1] = {2, dup, '', 0}
     else
       while id == '' do
         id = tostring(rcall('HINCRBY', K_META, 'id', 1))
-        if rcall('HEXISTS', K_JOBS, id) == 1 then id = '' end
+        if rcall('HEXISTS', K_JOBS, 'j:' .. id) == 1 then id = '' end
       end
       if did ~= '' then
         rcall('ZADD', K_DEDUP, int(NOW + dttl), did)
-        rcall('HSET', K_INFO, 'd:' .. did, id)
+        rcall('HSET', K_JOBS, 'd:' .. did, id)
       end
       local l = '0'
       if lifo then l = '1' end
-      rcall('HSET', K_JOBS, id, int(NOW) .. ':' .. int(prio) .. ':' .. l .. ':' .. body)
-      local st = fresh_state('W')
+      rcall('HSET', K_JOBS, 'j:' .. id, int(NOW) .. ':' .. int(prio) .. ':' .. l .. ':' .. body)
+      local s
       if delay > 0 then
+        st = decode_state(nil, nil)
         delay_job(id, st, NOW + delay)
         emit('delayed', id, int(NOW + delay))
+        s = 'D'
       else
-        push_ready(id, prio, lifo, false, st)
+        push_ready(id, prio, lifo, false, nil) -- a fresh job keeps no state entry
         emit('added', id)
+        s = 'W'
+        if prio > 0 then s = 'P' end
       end
-      out[#out + 1] = {0, id, visible_state(st.s), NOW}
+      out[#out + 1] = {0, id, visible_state(s), NOW}
     end
   end
 end

@@ -9,28 +9,29 @@ local lmax, lper = tonumber(ARGV[6]), tonumber(ARGV[7])
 if id == MARKER then
   rcall('LREM', K_ACTIVE, 1, MARKER)
   rcall('HDEL', K_META, 'mk')
+  meta().mk = false
   return claim_next(token, lock_ms, lmax, lper)
 end
-local st = get_state(id)
-if not st then
+local rec, st, fields = load_full(id)
+if not rec then
   rcall('LREM', K_ACTIVE, 1, id)
   return claim_next(token, lock_ms, lmax, lper)
 end
 if is_paused() then
-  hand_back(id)
+  hand_back(id, rec)
   return {0, next_due()}
 end
 local rl = rate_limited_for()
 if rl > 0 then
-  hand_back(id)
+  hand_back(id, rec)
   return {2, rl}
 end
 local wait_ms = limiter_take(lmax, lper, token)
 if wait_ms > 0 then
-  hand_back(id)
+  hand_back(id, rec)
   return {2, wait_ms}
 end
-if rcall('HGET', K_META, 'fd') == id then rcall('HDEL', K_META, 'fd', 'fs') end
-local reply = activate(id, token, lock_ms, st)
+if meta().fd == id then clear_fed() end
+local reply = activate(id, rec, st, token, lock_ms, fields)
 feed()
 return reply

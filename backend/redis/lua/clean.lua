@@ -6,7 +6,7 @@ local s, age, limit = ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5])
 local cut = NOW - age
 local removed = {}
 local function old_enough(id)
-  local rec = rcall('HGET', K_JOBS, id)
+  local rec = rcall('HGET', K_JOBS, 'j:' .. id)
   if not rec then return true end
   local _, _, added = header(rec)
   return age <= 0 or added <= cut
@@ -18,7 +18,7 @@ if s == 'C' or s == 'F' then
   if age > 0 then hi = int(cut * SEQ_SPAN + SEQ_SPAN - 1) end
   removed = rcall('ZRANGEBYSCORE', zkey, '-inf', hi, 'LIMIT', 0, limit)
   if #removed > 0 then rcall('ZREM', zkey, unpack(removed)) end
-  for _, id in ipairs(removed) do delete_job(id) end
+  delete_jobs(removed)
   return removed
 end
 if s == 'P' or s == 'D' then
@@ -27,7 +27,7 @@ if s == 'P' or s == 'D' then
   if s == 'P' then
     local fed = fed_in_wait()
     if fed and old_enough(fed) then
-      rcall('HDEL', K_META, 'fd', 'fs')
+      clear_fed()
       rcall('LREM', K_WAIT, 1, fed)
       delete_job(fed)
       removed[#removed + 1] = fed
@@ -54,7 +54,7 @@ end
 local key = K_WAIT
 if s == 'Z' then key = K_PAUSED end
 if (s == 'Z') ~= is_paused() then return removed end
-local fd = rcall('HGET', K_META, 'fd')
+local fd = meta().fd
 for _, id in ipairs(rcall('LRANGE', key, 0, -1)) do
   if #removed >= limit then break end
   if id ~= MARKER and id ~= fd and old_enough(id) then

@@ -3,20 +3,22 @@
 -- Reply: {removed in this call, 1 if more may remain}
 local budget = tonumber(ARGV[4])
 local removed = 0
-rcall('HDEL', K_META, 'fd', 'fs')
+clear_fed()
 local function drain_list(key)
   while budget > 0 do
     local ids = rcall('LPOP', key, math.min(budget, 1000))
     if not ids then return end
+    local jobs = {}
     for _, id in ipairs(ids) do
       if id == MARKER then
         rcall('HDEL', K_META, 'mk')
       else
-        delete_job(id)
-        removed = removed + 1
+        jobs[#jobs + 1] = id
       end
       budget = budget - 1
     end
+    delete_jobs(jobs)
+    removed = removed + #jobs
   end
 end
 local function drain_zset(key)
@@ -24,7 +26,7 @@ local function drain_zset(key)
     local ids = rcall('ZRANGE', key, 0, math.min(budget, 1000) - 1)
     if #ids == 0 then return end
     rcall('ZREM', key, unpack(ids))
-    for _, id in ipairs(ids) do delete_job(id) end
+    delete_jobs(ids)
     removed = removed + #ids
     budget = budget - #ids
   end

@@ -5,9 +5,10 @@ local lock_ms = tonumber(ARGV[3])
 local lost = {}
 for i = 4, #ARGV, 2 do
   local id, token = ARGV[i], ARGV[i + 1]
-  if check_lock(id, token) then
-    rcall('HSET', K_LOCKS, id, token .. ' ' .. int(NOW + lock_ms))
-    rcall('SREM', K_STALLED, id)
+  local rec, st = check_lock(id, token)
+  if rec then
+    st.le = NOW + lock_ms
+    put_state(id, st)
   else
     lost[#lost + 1] = id
   end

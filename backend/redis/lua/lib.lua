@@ -6,28 +6,34 @@
 -- name is ever built inside a script.
 --   1 wait       list   ready jobs without priority; the consuming end is the right
 --   2 paused     list   the waiting list while the queue is paused (renamed from wait)
---   3 active     list   claimed jobs (BLMOVE pushes on the left)
+--   3 active     list   claimed jobs (claims push on the left)
 --   4 prio       zset   prioritized jobs, score priority*2^32 + sequence
 --   5 delayed    zset   delayed jobs, score due_ms*4096 + sequence%4096
 --   6 completed  zset   completed jobs, score finish_ms*4096 + sequence%4096
 --   7 failed     zset   failed jobs, same scoring
---   8 jobs       hash   id -> record "<added_ms>:<priority>:<lifo>:<body>", written once
---   9 state      hash   id -> "<S> <started> <made> <stalled> <processed_ms> <finished_ms> <due_ms>"
---                       S is W waiting, P prioritized, D delayed, A active, C completed, F failed
---  10 info       hash   r:<id> return value, e:<id> failed reason, s:<id> stacks (JSON array),
---                       p:<id> progress, d:<dedup id> the job that used a dedup id
---  11 locks      hash   id -> "<token> <expires_ms>"
---  12 logs       hash   "<n>:<id>" -> log line n of a job
---  13 logn       hash   id -> "<first> <next>": the kept log lines are first .. next-1
---  14 meta       hash   paused; fd, fs (the fed prioritized job in wait and its score);
---                       mk (a wake marker is in wait); pc, sq (sequences); id (last generated id);
+--   8 jobs       hash   every per-job field, by prefix:
+--                         j:<id>  record "<added_ms>:<priority>:<lifo>:<body>", written once
+--                         s:<id>  state "<S> <started> <made> <stalled> <processed_ms> <finished_ms>
+--                                 <due_ms> <lock_expires_ms> <lock token>"; S is W waiting,
+--                                 P prioritized, D delayed, A active, C completed, F failed.
+--                                 Absent for a job that has not moved since its add.
+--                         r:<id>  return value      e:<id>  last failed reason
+--                         t:<id>  stacks (JSON)     p:<id>  progress
+--                         l:<id>  log lines, each "<length>:<line>"
+--                         d:<dedup id>  the job that used a dedup id
+--   9 meta       hash   paused; fd, fs (the fed prioritized job in wait and its score);
+--                       hp (prioritized jobs may exist: set on every add to prio,
+--                       cleared when feed finds the set empty);
+--                       mk (a wake marker is in wait); nd (a time no later than the
+--                       earliest delayed job, -1 when none; absent when unknown);
+--                       pc (priority sequence); id (last generated id);
 --                       rl (rate limited until ms); sg (next stalled check ms);
 --                       cm, cc, cf (metrics: current minute and its counts)
---  15 dedup      zset   dedup id -> expiry ms
---  16 limiter    zset   sliding log of claim times for the global rate limit
---  17 stalled    set    ids marked by the last stalled check
---  18 events     stream the event log, capped near ARGV[1] entries
---  19 metrics    list   "<completed> <failed>" per past minute, newest first
+--  10 dedup      zset   dedup id -> expiry ms
+--  11 limiter    zset   sliding log of claim times for the global rate limit
+--  12 stalled    set    ids marked by the last stalled check
+--  13 events     stream the event log, capped near ARGV[1] entries
+--  14 metrics    list   "<completed> <failed>" per past minute, newest first
 --
 -- ARGV[1] is the event stream's approximate maximum length and ARGV[2] the
 -- number of per-minute metric points kept; each script's own ARGV follow.
@@ -37,11 +43,14 @@
 -- prioritized job to wait's consuming end and records it as "fed". A job
 -- without priority entering wait first takes the fed job back (unfeed), so
 -- priority-0 jobs always run first and prioritized jobs run in order.
+--
+-- Cost: redis.call is the expensive part of a script, so each script reads a
+-- job with one HMGET, the queue's switches with one lazy HMGET, and writes
+-- each only once.
 
 local K_WAIT, K_PAUSED, K_ACTIVE, K_PRIO, K_DELAYED = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
-local K_COMPLETED, K_FAILED, K_JOBS, K_STATE, K_INFO = KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10]
-local K_LOCKS, K_LOGS, K_LOGN, K_META, K_DEDUP = KEYS[11], KEYS[12], KEYS[13], KEYS[14], KEYS[15]
-local K_LIMITER, K_STALLED, K_EVENTS, K_METRICS = KEYS[16], KEYS[17], KEYS[18], KEYS[19]
+local K_COMPLETED, K_FAILED, K_JOBS, K_META, K_DEDUP = KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10]
+local K_LIMITER, K_STALLED, K_EVENTS, K_METRICS = KEYS[11], KEYS[12], KEYS[13], KEYS[14]
 
 local EVENTS_MAX = ARGV[1]
 local METRICS_MAX = tonumber(ARGV[2])
@@ -59,52 +68,86 @@ end
 
 local function int(x) return string.format('%.0f', x) end
 
+-- M caches the queue's switches for this script run; meta() loads it once.
+local M
+local function meta()
+  if not M then
+    local v = rcall('HMGET', K_META, 'paused', 'fd', 'fs', 'mk', 'rl', 'nd', 'cm', 'cc', 'cf', 'hp')
+    M = {paused = v[1] ~= false, fd = v[2], fs = v[3], mk = v[4] ~= false, rl = tonumber(v[5] or '0'),
+         nd = v[6] and tonumber(v[6]), cm = tonumber(v[7] or '-1'), cc = tonumber(v[8] or '0'), cf = tonumber(v[9] or '0'),
+         hp = v[10] ~= false}
+  end
+  return M
+end
+
+local function set_meta(field, value)
+  rcall('HSET', K_META, field, value)
+end
+
+local function is_paused() return meta().paused end
+
+-- emit appends an event and returns its stream ID.
 local function emit(typ, id, data)
   if data then
-    rcall('XADD', K_EVENTS, 'MAXLEN', '~', EVENTS_MAX, '*', 'e', typ, 'j', id, 'd', data)
-  else
-    rcall('XADD', K_EVENTS, 'MAXLEN', '~', EVENTS_MAX, '*', 'e', typ, 'j', id)
+    return rcall('XADD', K_EVENTS, 'MAXLEN', '~', EVENTS_MAX, '*', 'e', typ, 'j', id, 'd', data)
   end
+  return rcall('XADD', K_EVENTS, 'MAXLEN', '~', EVENTS_MAX, '*', 'e', typ, 'j', id)
 end
 
-local function fresh_state(s)
-  return {s = s, started = 0, made = 0, stalled = 0, pt = 0, ft = 0, du = 0}
+-- order_score turns an event ID "<ms>-<seq>" into a finished-set score that
+-- sorts in finish order, even within one millisecond.
+local function order_score(event_id)
+  local ms, seq = string.match(event_id, '^(%d+)-(%d+)$')
+  return int(tonumber(ms) * SEQ_SPAN + math.min(tonumber(seq), SEQ_SPAN - 1))
 end
 
--- get_state returns the job's mutable state, a fresh one when none is stored
--- or it does not parse, or nil when the job does not exist.
-local function get_state(id)
-  local raw = rcall('HGET', K_STATE, id)
-  if raw then
-    local s, a, m, sc, pt, ft, du = string.match(raw, '^(%a) (%d+) (%d+) (%d+) (%d+) (%d+) (%d+)$')
-    if s then
-      return {s = s, started = tonumber(a), made = tonumber(m), stalled = tonumber(sc),
-              pt = tonumber(pt), ft = tonumber(ft), du = tonumber(du)}
-    end
-  end
-  if rcall('HEXISTS', K_JOBS, id) == 0 then return nil end
-  return fresh_state('W')
-end
-
-local function put_state(id, st)
-  rcall('HSET', K_STATE, id, st.s .. ' ' .. int(st.started) .. ' ' .. int(st.made) .. ' ' ..
-    int(st.stalled) .. ' ' .. int(st.pt) .. ' ' .. int(st.ft) .. ' ' .. int(st.du))
-end
-
--- header returns a record's priority and lifo flag, and its add time.
+-- header returns a record's priority, lifo flag and add time.
 local function header(rec)
   local t, p, l = string.match(rec, '^(%d+):(%d+):(%d):')
   if not t then return 0, false, 0 end
   return tonumber(p), l == '1', tonumber(t)
 end
 
-local function next_seq(field, span)
-  return rcall('HINCRBY', K_META, field, 1) % span
+-- decode_state parses a state string, or derives the state of a job that
+-- has not moved since its add from its record.
+local function decode_state(raw, rec)
+  if raw then
+    local s, a, m, sc, pt, ft, du, le, tok = string.match(raw,
+      '^(%a) (%d+) (%d+) (%d+) (%d+) (%d+) (%d+) (%d+) (.*)$')
+    if s then
+      return {s = s, started = tonumber(a), made = tonumber(m), stalled = tonumber(sc),
+              pt = tonumber(pt), ft = tonumber(ft), du = tonumber(du), le = tonumber(le), tok = tok}
+    end
+  end
+  local s = 'W'
+  if rec and header(rec) > 0 then s = 'P' end
+  return {s = s, started = 0, made = 0, stalled = 0, pt = 0, ft = 0, du = 0, le = 0, tok = '-'}
 end
 
-local function is_paused() return rcall('HEXISTS', K_META, 'paused') == 1 end
+-- encode_state renders st, with letter (when given) in place of st.s.
+local function encode_state(st, letter)
+  return string.format('%s %d %d %d %d %d %d %d %s', letter or st.s, st.started, st.made, st.stalled,
+    st.pt, st.ft, st.du, st.le, st.tok)
+end
 
-local function has_marker() return rcall('HEXISTS', K_META, 'mk') == 1 end
+local function put_state(id, st)
+  rcall('HSET', K_JOBS, 's:' .. id, encode_state(st))
+end
+
+-- load returns a job's record and state (nil when the job does not exist).
+local function load(id)
+  local v = rcall('HMGET', K_JOBS, 'j:' .. id, 's:' .. id)
+  if not v[1] then return nil end
+  return v[1], decode_state(v[2], v[1])
+end
+
+-- load_full returns a job's record, state and the reply fields
+-- {reason, stacks, progress, result} in one read.
+local function load_full(id)
+  local v = rcall('HMGET', K_JOBS, 'j:' .. id, 's:' .. id, 'e:' .. id, 't:' .. id, 'p:' .. id, 'r:' .. id)
+  if not v[1] then return nil end
+  return v[1], decode_state(v[2], v[1]), {v[3], v[4], v[5], v[6]}
+end
 
 -- visible_state reports a waiting job of a paused queue as paused (Z).
 local function visible_state(s)
@@ -112,68 +155,98 @@ local function visible_state(s)
   return s
 end
 
--- job_opts decodes the options JSON inside a record (slow path only).
-local function job_opts(rec)
+-- job_reply is a job as the backend decodes it:
+-- {1, id, record, state, reason, stacks, progress, result}.
+local function job_reply(id, rec, st, v)
+  v = v or rcall('HMGET', K_JOBS, 'e:' .. id, 't:' .. id, 'p:' .. id, 'r:' .. id)
+  return {1, id, rec, encode_state(st, visible_state(st.s)), v[1] or '', v[2] or '', v[3] or '', v[4] or ''}
+end
+
+-- fail_retention reads RemoveOnFail from a record's options
+-- ("...;rf=<remove>,<keep last>,<keep for ns>;...", see codec.go) for the
+-- slow paths that fail a job without a worker: remove, keep last, keep for ms.
+local function fail_retention(rec)
   local body = string.match(rec, '^%d+:%d+:%d:(.*)$')
-  if not body then return {} end
-  local nlen, olen, rest = string.match(body, '^(%d+):(%d+):(.*)$')
-  if not nlen then return {} end
-  local raw = string.sub(rest, tonumber(nlen) + 1, tonumber(nlen) + tonumber(olen))
-  if raw == '' then return {} end
-  local ok, o = pcall(cjson.decode, raw)
-  if ok and type(o) == 'table' then return o end
-  return {}
+  local nlen, olen, rest = string.match(body or '', '^(%d+):(%d+):(.*)$')
+  if not nlen then return false, 0, 0 end
+  local opts = string.sub(rest, tonumber(nlen) + 1, tonumber(nlen) + tonumber(olen))
+  local r, l, f = string.match(';' .. opts, ';rf=(%d),(%d+),(%d+)')
+  if not r then return false, 0, 0 end
+  return r == '1', tonumber(l), math.floor(tonumber(f) / 1000000)
 end
 
 -- fed_in_wait returns the fed job's id while it still sits in wait.
 local function fed_in_wait()
-  local fd = rcall('HGET', K_META, 'fd')
+  local fd = meta().fd
   if fd and rcall('LPOS', K_WAIT, fd) then return fd end
   return nil
 end
 
+local function clear_fed()
+  if M and M.fd then
+    rcall('HDEL', K_META, 'fd', 'fs')
+    M.fd, M.fs = false, false
+  end
+end
+
+-- add_prio puts a job in the prioritized set and raises the hp flag.
+local function add_prio(score, id)
+  rcall('ZADD', K_PRIO, score, id)
+  local m = meta()
+  if not m.hp then
+    set_meta('hp', 1)
+    m.hp = true
+  end
+end
+
 -- unfeed takes the fed job out of wait, back to the prioritized set.
 local function unfeed()
-  local fd = rcall('HGET', K_META, 'fd')
-  if not fd then return end
-  local fs = rcall('HGET', K_META, 'fs')
-  rcall('HDEL', K_META, 'fd', 'fs')
+  local m = meta()
+  if not m.fd then return end
+  local fd, fs = m.fd, m.fs
+  clear_fed()
   if rcall('LREM', K_WAIT, 1, fd) == 1 then
-    rcall('ZADD', K_PRIO, fs, fd)
+    add_prio(fs, fd)
   end
 end
 
 -- feed keeps the invariant: when wait holds no job without priority and the
 -- queue is not paused, the best prioritized job sits at wait's consuming end.
 local function feed()
-  if is_paused() then return end
-  local fd = rcall('HGET', K_META, 'fd')
-  if fd then
-    if rcall('LPOS', K_WAIT, fd) then
+  local m = meta()
+  if m.paused or not m.hp then return end
+  if m.fd then
+    if rcall('LPOS', K_WAIT, m.fd) then
       local best = rcall('ZRANGE', K_PRIO, 0, 0, 'WITHSCORES')
-      if #best == 0 or tonumber(best[2]) >= tonumber(rcall('HGET', K_META, 'fs')) then return end
+      if #best == 0 or tonumber(best[2]) >= tonumber(m.fs) then return end
       unfeed()
     else
-      rcall('HDEL', K_META, 'fd', 'fs') -- a BLMOVE took it; its claim finalizes it
+      clear_fed() -- a BLMOVE took it; its claim finalizes it
     end
   end
   local n = rcall('LLEN', K_WAIT)
-  if has_marker() then n = n - 1 end
+  if m.mk then n = n - 1 end
   if n > 0 then return end
   local top = rcall('ZPOPMIN', K_PRIO)
-  if #top == 0 then return end
+  if #top == 0 then
+    rcall('HDEL', K_META, 'hp')
+    m.hp = false
+    return
+  end
   rcall('RPUSH', K_WAIT, top[1])
   rcall('HSET', K_META, 'fd', top[1], 'fs', top[2])
+  m.fd, m.fs = top[1], top[2]
 end
 
 -- push_ready makes a job claimable: prioritized set, or the waiting (or
--- paused) list at the consuming end (front) or the far end.
+-- paused) list at the consuming end (front) or the far end. A job that has
+-- never moved keeps no state entry (st nil).
 local function push_ready(id, prio, lifo, front, st)
   if prio > 0 then
     local seq = 0
-    if not front then seq = next_seq('pc', PRIO_SPAN) end
-    rcall('ZADD', K_PRIO, int(prio * PRIO_SPAN + seq), id)
-    st.s = 'P'
+    if not front then seq = rcall('HINCRBY', K_META, 'pc', 1) % PRIO_SPAN end
+    add_prio(int(prio * PRIO_SPAN + seq), id)
+    if st then st.s = 'P' end
     feed()
   else
     local list = K_PAUSED
@@ -182,21 +255,22 @@ local function push_ready(id, prio, lifo, front, st)
       unfeed()
     end
     if front or lifo then rcall('RPUSH', list, id) else rcall('LPUSH', list, id) end
-    st.s = 'W'
+    if st then st.s = 'W' end
   end
-  st.du = 0
-  put_state(id, st)
+  if st then
+    st.du, st.le, st.tok = 0, 0, '-'
+    put_state(id, st)
+  end
 end
 
 -- hand_back returns a job that was moved to active but may not run yet to
 -- the consuming end of its list, untouched.
-local function hand_back(id)
+local function hand_back(id, rec)
   rcall('LREM', K_ACTIVE, 1, id)
-  local rec = rcall('HGET', K_JOBS, id)
   if not rec then return end
   local prio = header(rec)
-  if prio > 0 and rcall('HGET', K_META, 'fd') ~= id then
-    rcall('ZADD', K_PRIO, int(prio * PRIO_SPAN), id)
+  if prio > 0 and meta().fd ~= id then
+    add_prio(int(prio * PRIO_SPAN), id)
     feed()
   elseif is_paused() then
     rcall('RPUSH', K_PAUSED, id)
@@ -205,47 +279,68 @@ local function hand_back(id)
   end
 end
 
+-- next_due returns ms until the earliest delayed job (-1: none) and
+-- refreshes the cached bound.
 local function next_due()
   local f = rcall('ZRANGE', K_DELAYED, 0, 0, 'WITHSCORES')
-  if #f == 0 then return -1 end
-  return math.max(0, math.floor(tonumber(f[2]) / SEQ_SPAN) - NOW)
+  if #f == 0 then
+    set_meta('nd', -1)
+    meta().nd = -1
+    return -1
+  end
+  local due = math.floor(tonumber(f[2]) / SEQ_SPAN)
+  set_meta('nd', int(due))
+  meta().nd = due
+  return math.max(0, due - NOW)
 end
 
 -- wake_for_delayed pushes a marker when a job just became the earliest
 -- delayed one and claims may be blocked on an empty wait list with a longer
 -- timeout. A non-empty wait list means no claim is blocked.
-local function wake_for_delayed(id)
-  if has_marker() or is_paused() then return end
-  if rcall('ZRANGE', K_DELAYED, 0, 0)[1] ~= id then return end
+local function wake_for_delayed(due)
+  local m = meta()
+  if m.mk or m.paused then return end
   if rcall('LLEN', K_WAIT) > 0 then return end
   rcall('RPUSH', K_WAIT, MARKER)
-  rcall('HSET', K_META, 'mk', 1)
+  set_meta('mk', 1)
+  m.mk = true
 end
 
 local function delay_job(id, st, due)
-  rcall('ZADD', K_DELAYED, int(due * SEQ_SPAN + next_seq('sq', SEQ_SPAN)), id)
-  st.s = 'D'
-  st.du = due
+  local seq = rcall('HINCRBY', K_META, 'pc', 1) % SEQ_SPAN
+  rcall('ZADD', K_DELAYED, int(due * SEQ_SPAN + seq), id)
+  st.s, st.du, st.le, st.tok = 'D', due, 0, '-'
   put_state(id, st)
-  wake_for_delayed(id)
-end
-
--- promote_due moves up to limit delayed jobs whose time has come to ready.
-local function promote_due(limit)
-  local due = rcall('ZRANGEBYSCORE', K_DELAYED, '-inf', int(NOW * SEQ_SPAN + SEQ_SPAN - 1), 'LIMIT', 0, limit)
-  if #due == 0 then return end
-  rcall('ZREM', K_DELAYED, unpack(due))
-  for _, id in ipairs(due) do
-    local rec = rcall('HGET', K_JOBS, id)
-    if rec then
-      local prio, lifo = header(rec)
-      push_ready(id, prio, lifo, false, get_state(id) or fresh_state('W'))
-    end
+  local m = meta()
+  if not m.nd or m.nd < 0 or due < m.nd then
+    set_meta('nd', int(due))
+    m.nd = due
+    wake_for_delayed(due)
   end
 end
 
+-- promote_due moves up to limit delayed jobs whose time has come to ready;
+-- it costs nothing while the cached next due time is in the future.
+local function promote_due(limit)
+  local m = meta()
+  if m.nd and (m.nd < 0 or m.nd > NOW) then return end
+  local due = rcall('ZRANGEBYSCORE', K_DELAYED, '-inf', int(NOW * SEQ_SPAN + SEQ_SPAN - 1), 'LIMIT', 0, limit)
+  if #due > 0 then
+    rcall('ZREM', K_DELAYED, unpack(due))
+    for _, id in ipairs(due) do
+      local rec, st = load(id)
+      if rec then
+        local prio, lifo = header(rec)
+        push_ready(id, prio, lifo, false, st)
+      end
+    end
+  end
+  next_due()
+end
+
 -- limiter_take records a start and returns 0 when fewer than max starts
--- happened in (NOW-per, NOW]; otherwise the ms until one slot frees.
+-- happened in (NOW-per, NOW]; otherwise the ms until one slot frees. The log
+-- is trimmed on every call, so it never holds more than max entries.
 local function limiter_take(max, per, member)
   if max <= 0 then return 0 end
   rcall('ZREMRANGEBYSCORE', K_LIMITER, '-inf', NOW - per)
@@ -255,31 +350,23 @@ local function limiter_take(max, per, member)
     return math.max(1, tonumber(oldest[2]) + per - NOW)
   end
   rcall('ZADD', K_LIMITER, NOW, member)
-  rcall('PEXPIRE', K_LIMITER, per)
   return 0
 end
 
 local function rate_limited_for()
-  local rl = tonumber(rcall('HGET', K_META, 'rl') or '0')
+  local rl = meta().rl
   if rl > NOW then return rl - NOW end
   return 0
 end
 
--- job_reply is a claimed or read job: {1, id, record, state, reason, stacks, progress, result}.
-local function job_reply(id, raw_state)
-  local rec = rcall('HGET', K_JOBS, id)
-  local info = rcall('HMGET', K_INFO, 'e:' .. id, 's:' .. id, 'p:' .. id, 'r:' .. id)
-  return {1, id, rec, raw_state or rcall('HGET', K_STATE, id) or '', info[1] or '', info[2] or '', info[3] or '', info[4] or ''}
-end
-
-local function activate(id, token, lock_ms, st)
-  rcall('HSET', K_LOCKS, id, token .. ' ' .. int(NOW + lock_ms))
-  st.s = 'A'
-  st.started = st.started + 1
-  st.pt = NOW
+-- activate locks a job moved to active and returns its reply; fields are
+-- the reply fields from load_full, when the caller has them.
+local function activate(id, rec, st, token, lock_ms, fields)
+  st.s, st.started, st.pt = 'A', st.started + 1, NOW
+  st.le, st.tok = NOW + lock_ms, token
   put_state(id, st)
   emit('active', id)
-  return job_reply(id)
+  return job_reply(id, rec, st, fields)
 end
 
 -- claim_next moves the next ready job to active under a lock. Replies:
@@ -289,62 +376,56 @@ local function claim_next(token, lock_ms, lmax, lper)
   if is_paused() then return {0, next_due()} end
   local rl = rate_limited_for()
   if rl > 0 then return {2, rl} end
-  local id
-  repeat
-    id = rcall('RPOP', K_WAIT)
-    if id == MARKER then rcall('HDEL', K_META, 'mk') end
-  until id ~= MARKER
-  if not id then return {0, next_due()} end
-  local wait_ms = limiter_take(lmax, lper, token)
-  if wait_ms > 0 then
-    rcall('RPUSH', K_WAIT, id)
-    return {2, wait_ms}
-  end
-  if rcall('HGET', K_META, 'fd') == id then rcall('HDEL', K_META, 'fd', 'fs') end
-  rcall('LPUSH', K_ACTIVE, id)
-  local st = get_state(id)
-  if not st then -- a list entry without a record: drop it and try the next
-    rcall('LREM', K_ACTIVE, 1, id)
-    emit('failed', id, 'job record missing')
-    feed()
-    return claim_next(token, lock_ms, lmax, lper)
-  end
-  local reply = activate(id, token, lock_ms, st)
-  feed()
-  return reply
-end
-
--- check_lock returns the state of an active job held by token, or nil and
--- -2 (no such job) or -1 (lock lost).
-local function check_lock(id, token)
-  local l = rcall('HGET', K_LOCKS, id)
-  if not l then
-    if rcall('HEXISTS', K_JOBS, id) == 0 then return nil, -2 end
-    return nil, -1
-  end
-  local tok, exp = string.match(l, '^(.*) (%d+)$')
-  if tok ~= token or tonumber(exp) <= NOW then return nil, -1 end
-  local st = get_state(id)
-  if not st then return nil, -2 end
-  if st.s ~= 'A' then return nil, -1 end
-  return st
-end
-
--- delete_job removes every trace of a job except list or set membership.
-local function delete_job(id)
-  rcall('HDEL', K_JOBS, id)
-  rcall('HDEL', K_STATE, id)
-  rcall('HDEL', K_LOCKS, id)
-  rcall('HDEL', K_INFO, 'r:' .. id, 'e:' .. id, 's:' .. id, 'p:' .. id)
-  local ln = rcall('HGET', K_LOGN, id)
-  if ln then
-    local first, nxt = string.match(ln, '^(%d+) (%d+)$')
-    for n = tonumber(first), tonumber(nxt) - 1 do
-      rcall('HDEL', K_LOGS, n .. ':' .. id)
+  while true do
+    local id = rcall('LMOVE', K_WAIT, K_ACTIVE, 'RIGHT', 'LEFT')
+    if not id then return {0, next_due()} end
+    if id == MARKER then
+      rcall('LPOP', K_ACTIVE)
+      rcall('HDEL', K_META, 'mk')
+      M.mk = false
+    else
+      local rec, st, fields = load_full(id)
+      if not rec then -- a list entry without a record: drop it, try the next
+        rcall('LPOP', K_ACTIVE)
+        emit('failed', id, 'job record missing')
+      else
+        local wait_ms = limiter_take(lmax, lper, token)
+        if wait_ms > 0 then
+          rcall('LMOVE', K_ACTIVE, K_WAIT, 'LEFT', 'RIGHT')
+          return {2, wait_ms}
+        end
+        if meta().fd == id then clear_fed() end
+        local reply = activate(id, rec, st, token, lock_ms, fields)
+        feed()
+        return reply
+      end
     end
-    rcall('HDEL', K_LOGN, id)
   end
-  rcall('SREM', K_STALLED, id)
+end
+
+-- check_lock returns the record and state of an active job held by token,
+-- or nil and -2 (no such job) or -1 (lock lost).
+local function check_lock(id, token)
+  local rec, st = load(id)
+  if not rec then return nil, -2 end
+  if st.s ~= 'A' or st.tok ~= token or st.le <= NOW then return nil, -1 end
+  return rec, st
+end
+
+-- delete_job removes every field of a job (not its list or set membership).
+local function delete_job(id)
+  rcall('HDEL', K_JOBS, 'j:' .. id, 's:' .. id, 'r:' .. id, 'e:' .. id, 't:' .. id, 'p:' .. id, 'l:' .. id)
+end
+
+local function delete_jobs(ids)
+  if #ids == 0 then return end
+  local fields = {}
+  for _, id in ipairs(ids) do
+    for _, p in ipairs({'j:', 's:', 'r:', 'e:', 't:', 'p:', 'l:'}) do fields[#fields + 1] = p .. id end
+  end
+  for i = 1, #fields, 5000 do
+    rcall('HDEL', K_JOBS, unpack(fields, i, math.min(i + 4999, #fields)))
+  end
 end
 
 -- retain applies keep-for and keep-last to a finished set, at most 1000
@@ -353,49 +434,116 @@ local function retain(zkey, keep_last, keep_for)
   local budget = 1000
   if keep_for > 0 then
     local old = rcall('ZRANGEBYSCORE', zkey, '-inf', int((NOW - keep_for) * SEQ_SPAN + SEQ_SPAN - 1), 'LIMIT', 0, budget)
-    for _, id in ipairs(old) do delete_job(id) end
-    if #old > 0 then rcall('ZREM', zkey, unpack(old)) end
-    budget = budget - #old
+    if #old > 0 then
+      rcall('ZREM', zkey, unpack(old))
+      delete_jobs(old)
+      budget = budget - #old
+    end
   end
   if keep_last > 0 and budget > 0 then
     local extra = rcall('ZCARD', zkey) - keep_last
     if extra > 0 then
-      local old = rcall('ZRANGE', zkey, 0, math.min(extra, budget) - 1)
-      for _, id in ipairs(old) do delete_job(id) end
-      rcall('ZREMRANGEBYRANK', zkey, 0, #old - 1)
+      local old = rcall('ZPOPMIN', zkey, math.min(extra, budget))
+      local ids = {}
+      for i = 1, #old, 2 do ids[#ids + 1] = old[i] end
+      delete_jobs(ids)
     end
   end
 end
 
 local function metrics_add(failed)
-  local m = math.floor(NOW / 60000)
-  local v = rcall('HMGET', K_META, 'cm', 'cc', 'cf')
-  local cc, cf = tonumber(v[2] or '0'), tonumber(v[3] or '0')
-  if v[1] and tonumber(v[1]) ~= m then
-    local gap = math.min(m - tonumber(v[1]), METRICS_MAX)
-    rcall('LPUSH', K_METRICS, int(cc) .. ' ' .. int(cf))
+  local m = meta()
+  local minute = math.floor(NOW / 60000)
+  if m.cm == minute then
+    if failed then rcall('HINCRBY', K_META, 'cf', 1) else rcall('HINCRBY', K_META, 'cc', 1) end
+    return
+  end
+  if m.cm >= 0 then
+    local gap = math.min(minute - m.cm, METRICS_MAX)
+    rcall('LPUSH', K_METRICS, int(m.cc) .. ' ' .. int(m.cf))
     for _ = 2, gap do rcall('LPUSH', K_METRICS, '0 0') end
     rcall('LTRIM', K_METRICS, 0, METRICS_MAX - 2)
-    cc, cf = 0, 0
   end
-  if failed then cf = cf + 1 else cc = cc + 1 end
-  rcall('HSET', K_META, 'cm', m, 'cc', cc, 'cf', cf)
+  local cc, cf = 1, 0
+  if failed then cc, cf = 0, 1 end
+  rcall('HSET', K_META, 'cm', minute, 'cc', cc, 'cf', cf)
+  m.cm, m.cc, m.cf = minute, cc, cf
 end
 
+-- RETAIN holds the retention rules met in this script run, applied once
+-- at its end by retain_all: a batch of finishes trims its sets once.
+local RETAIN = {}
+
 -- finish files a finished job in its set, or deletes it, per retention.
-local function finish(id, st, zkey, remove, keep_last, keep_for)
-  st.ft = NOW
+-- event_id orders it among the finished jobs.
+local function finish(id, st, zkey, event_id, remove, keep_last, keep_for)
   if remove then
     delete_job(id)
     return
   end
+  st.ft, st.le, st.tok = NOW, 0, '-'
   put_state(id, st)
-  rcall('ZADD', zkey, int(NOW * SEQ_SPAN + next_seq('sq', SEQ_SPAN)), id)
-  retain(zkey, keep_last, keep_for)
+  rcall('ZADD', zkey, order_score(event_id), id)
+  if keep_last > 0 or keep_for > 0 then
+    RETAIN[zkey .. '\0' .. keep_last .. '\0' .. keep_for] = {zkey, keep_last, keep_for}
+  end
 end
 
--- unlock takes an active job out of active and drops its lock.
-local function unlock(id)
+-- retain_all applies the retention rules that finish recorded.
+local function retain_all()
+  for _, r in pairs(RETAIN) do retain(r[1], r[2], r[3]) end
+  RETAIN = {}
+end
+
+-- complete_job records a completion of an active job held by token. It
+-- returns 0, or -1 (lock lost) / -2 (no such job).
+local function complete_job(id, token, rv, remove, keep_last, keep_for)
+  local rec, st = check_lock(id, token)
+  if not rec then return st end
   rcall('LREM', K_ACTIVE, 1, id)
-  rcall('HDEL', K_LOCKS, id)
+  st.s, st.made = 'C', st.made + 1
+  if rv ~= '' and not remove then rcall('HSET', K_JOBS, 'r:' .. id, rv) end
+  metrics_add(false)
+  local ev
+  if rv ~= '' then ev = emit('completed', id, rv) else ev = emit('completed', id) end
+  finish(id, st, K_COMPLETED, ev, remove, keep_last, keep_for)
+  return 0
+end
+
+-- fail_job records a failed attempt of an active job held by token: a retry
+-- (delayed by delay ms, or ready now) or a final failure. It returns 0, -1
+-- or -2 like complete_job.
+local function fail_job(id, token, reason, stack, keep_stacks, retry, delay, remove, keep_last, keep_for)
+  local rec, st = check_lock(id, token)
+  if not rec then return st end
+  rcall('LREM', K_ACTIVE, 1, id)
+  st.made = st.made + 1
+  if stack ~= '' then
+    local raw = rcall('HGET', K_JOBS, 't:' .. id)
+    local stacks = {}
+    if raw then
+      local ok, decoded = pcall(cjson.decode, raw)
+      if ok and type(decoded) == 'table' then stacks = decoded end
+    end
+    stacks[#stacks + 1] = stack
+    while #stacks > keep_stacks do table.remove(stacks, 1) end
+    rcall('HSET', K_JOBS, 'e:' .. id, reason, 't:' .. id, cjson.encode(stacks))
+  else
+    rcall('HSET', K_JOBS, 'e:' .. id, reason)
+  end
+  if retry then
+    if delay > 0 then
+      delay_job(id, st, NOW + delay)
+    else
+      local prio, lifo = header(rec)
+      push_ready(id, prio, lifo, false, st)
+    end
+    emit('retried', id, reason)
+  else
+    st.s = 'F'
+    metrics_add(true)
+    local ev = emit('failed', id, reason)
+    finish(id, st, K_FAILED, ev, remove, keep_last, keep_for)
+  end
+  return 0
 end

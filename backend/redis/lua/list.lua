@@ -8,7 +8,7 @@ local paused = is_paused()
 local ids = {}
 local function from_list(key)
   -- The consuming end is the right: walk from it, skipping markers and the fed job.
-  local fd = rcall('HGET', K_META, 'fd')
+  local fd = meta().fd
   local all = rcall('LRANGE', key, 0, -1)
   local skipped = 0
   for i = #all, 1, -1 do
@@ -46,8 +46,10 @@ elseif s == 'F' then
 end
 local out = {}
 for _, id in ipairs(ids) do
-  local raw = rcall('HGET', K_STATE, id) or ''
-  if s == 'Z' or s == 'P' then raw = s .. string.sub(raw, 2) end
-  if rcall('HEXISTS', K_JOBS, id) == 1 then out[#out + 1] = job_reply(id, raw) end
+  local rec, st = load(id)
+  if rec then
+    if s == 'Z' or s == 'P' then st.s = s end
+    out[#out + 1] = job_reply(id, rec, st)
+  end
 end
 return out

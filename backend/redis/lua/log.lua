@@ -1,19 +1,20 @@
--- log.lua: appends a line to a job's log, keeping the newest lines.
+-- log.lua: appends a line to a job's log, keeping the newest lines. The log
+-- is one field of "<length>:<line>" entries, so deleting a job deletes it.
 -- ARGV[3] id, [4] line, [5] lines kept (0 = all)
 -- Reply: lines kept | -2 no such job
-local id, keep = ARGV[3], tonumber(ARGV[5])
-if rcall('HEXISTS', K_JOBS, id) == 0 then return -2 end
-local first, nxt = 0, 0
-local ln = rcall('HGET', K_LOGN, id)
-if ln then
-  local f, n = string.match(ln, '^(%d+) (%d+)$')
-  first, nxt = tonumber(f), tonumber(n)
+local id, line, keep = ARGV[3], ARGV[4], tonumber(ARGV[5])
+if rcall('HEXISTS', K_JOBS, 'j:' .. id) == 0 then return -2 end
+local log = (rcall('HGET', K_JOBS, 'l:' .. id) or '') .. #line .. ':' .. line
+local starts, pos = {}, 1
+while pos <= #log do
+  local len = string.match(log, '^(%d+):', pos)
+  starts[#starts + 1] = pos
+  pos = pos + #len + 1 + tonumber(len)
 end
-rcall('HSET', K_LOGS, int(nxt) .. ':' .. id, ARGV[4])
-nxt = nxt + 1
-while keep > 0 and nxt - first > keep do
-  rcall('HDEL', K_LOGS, int(first) .. ':' .. id)
-  first = first + 1
+if keep > 0 and #starts > keep then
+  log = string.sub(log, starts[#starts - keep + 1])
+  rcall('HSET', K_JOBS, 'l:' .. id, log)
+  return keep
 end
-rcall('HSET', K_LOGN, id, int(first) .. ' ' .. int(nxt))
-return nxt - first
+rcall('HSET', K_JOBS, 'l:' .. id, log)
+return #starts

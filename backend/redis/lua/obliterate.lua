@@ -1,5 +1,5 @@
 -- obliterate.lua: deletes every key of the queue (keeping the id sequence,
--- so ids cached nowhere are never reused).
+-- so a generated id is never reused).
 -- ARGV[3] force (0|1)
 -- Reply: 0 | -5 active jobs and not forced
 local active = rcall('LLEN', K_ACTIVE)

@@ -3,8 +3,9 @@
 -- marker at the far end, so blocked claims are served.
 -- ARGV[3] 1 pause, 0 resume
 -- Reply: 1 changed, 0 already so
+local m = meta()
 if ARGV[3] == '1' then
-  if is_paused() then return 0 end
+  if m.paused then return 0 end
   unfeed()
   if rcall('EXISTS', K_WAIT) == 1 then
     if rcall('EXISTS', K_PAUSED) == 1 then
@@ -13,12 +14,14 @@ if ARGV[3] == '1' then
       rcall('RENAME', K_WAIT, K_PAUSED)
     end
   end
-  rcall('HSET', K_META, 'paused', 1)
+  set_meta('paused', 1)
+  m.paused = true
   emit('paused', '')
   return 1
 end
-if not is_paused() then return 0 end
+if not m.paused then return 0 end
 rcall('HDEL', K_META, 'paused')
+m.paused = false
 if rcall('EXISTS', K_PAUSED) == 1 then
   if rcall('EXISTS', K_WAIT) == 1 then
     while rcall('LMOVE', K_PAUSED, K_WAIT, 'LEFT', 'RIGHT') do end
@@ -27,9 +30,10 @@ if rcall('EXISTS', K_PAUSED) == 1 then
   end
 end
 feed()
-if not has_marker() then
+if not m.mk then
   rcall('LPUSH', K_WAIT, MARKER)
-  rcall('HSET', K_META, 'mk', 1)
+  set_meta('mk', 1)
+  m.mk = true
 end
 emit('resumed', '')
 return 1

@@ -2,11 +2,11 @@
 -- ARGV[3] id
 -- Reply: 0 | -2 no such job | {-3, state} not delayed
 local id = ARGV[3]
-local st = get_state(id)
-if not st then return -2 end
+local rec, st = load(id)
+if not rec then return -2 end
 if st.s ~= 'D' then return {-3, visible_state(st.s)} end
 rcall('ZREM', K_DELAYED, id)
-local prio, lifo = header(rcall('HGET', K_JOBS, id))
+local prio, lifo = header(rec)
 push_ready(id, prio, lifo, false, st)
 emit('promoted', id)
 return 0

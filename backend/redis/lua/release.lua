@@ -3,10 +3,10 @@
 -- ARGV[3] id, [4] token
 -- Reply: 0 released | -1 lock lost | -2 no such job
 local id = ARGV[3]
-local st, code = check_lock(id, ARGV[4])
-if not st then return code end
-unlock(id)
-local prio, lifo = header(rcall('HGET', K_JOBS, id))
+local rec, st = check_lock(id, ARGV[4])
+if not rec then return st end
+rcall('LREM', K_ACTIVE, 1, id)
+local prio, lifo = header(rec)
 push_ready(id, prio, lifo, true, st)
 emit('released', id)
 return 0

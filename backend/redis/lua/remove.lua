@@ -2,15 +2,15 @@
 -- ARGV[3] id
 -- Reply: 0 | -2 no such job | -4 active
 local id = ARGV[3]
-local st = get_state(id)
-if not st then return -2 end
-if st.s == 'A' or rcall('HEXISTS', K_LOCKS, id) == 1 then return -4 end
+local rec, st = load(id)
+if not rec then return -2 end
+if st.s == 'A' then return -4 end
 if st.s == 'W' then
   rcall('LREM', K_WAIT, 1, id)
   rcall('LREM', K_PAUSED, 1, id)
 elseif st.s == 'P' then
-  if rcall('HGET', K_META, 'fd') == id then
-    rcall('HDEL', K_META, 'fd', 'fs')
+  if meta().fd == id then
+    clear_fed()
     rcall('LREM', K_WAIT, 1, id)
   end
   rcall('ZREM', K_PRIO, id)

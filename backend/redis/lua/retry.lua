@@ -2,25 +2,33 @@
 -- ARGV[3] mode: 'id' or 'bulk'; for 'id' ARGV[4] is the job id; for 'bulk'
 --     ARGV[4] is the state letter (F or C) and ARGV[5] the most to move, oldest first.
 -- Reply: id mode: 0 | -2 no such job | {-3, state} wrong state; bulk mode: number moved
-local function retry(id, st)
+local function retry(id, rec)
   rcall('ZREM', K_FAILED, id)
   rcall('ZREM', K_COMPLETED, id)
-  rcall('HDEL', K_INFO, 'r:' .. id, 'e:' .. id, 's:' .. id)
-  local fresh = fresh_state('W')
-  local prio, lifo = header(rcall('HGET', K_JOBS, id))
-  push_ready(id, prio, lifo, false, fresh)
+  rcall('HDEL', K_JOBS, 'r:' .. id, 'e:' .. id, 't:' .. id)
+  local prio, lifo = header(rec)
+  push_ready(id, prio, lifo, false, decode_state(nil, rec))
   emit('waiting', id)
 end
 if ARGV[3] == 'id' then
   local id = ARGV[4]
-  local st = get_state(id)
-  if not st then return -2 end
+  local rec, st = load(id)
+  if not rec then return -2 end
   if st.s ~= 'F' and st.s ~= 'C' then return {-3, visible_state(st.s)} end
-  retry(id, st)
+  retry(id, rec)
   return 0
 end
 local zkey = K_FAILED
 if ARGV[4] == 'C' then zkey = K_COMPLETED end
 local ids = rcall('ZRANGE', zkey, 0, tonumber(ARGV[5]) - 1)
-for _, id in ipairs(ids) do retry(id, get_state(id) or fresh_state('W')) end
-return #ids
+local moved = 0
+for _, id in ipairs(ids) do
+  local rec = rcall('HGET', K_JOBS, 'j:' .. id)
+  if rec then
+    retry(id, rec)
+    moved = moved + 1
+  else
+    rcall('ZREM', zkey, id)
+  end
+end
+return moved

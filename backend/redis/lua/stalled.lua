@@ -10,47 +10,44 @@ local guard = tonumber(rcall('HGET', K_META, 'sg') or '0')
 if interval > 0 and guard > NOW then return {-1} end
 rcall('HSET', K_META, 'sg', int(NOW + interval))
 
-local function lock_live(id)
-  local l = rcall('HGET', K_LOCKS, id)
-  if not l then return false end
-  local exp = string.match(l, ' (%d+)$')
-  return exp ~= nil and tonumber(exp) > NOW
+-- unlocked reports whether an id in active has no live lock.
+local function unlocked(id)
+  if id == MARKER then return true end
+  local rec, st = load(id)
+  return rec == nil or st.s ~= 'A' or st.le <= NOW
 end
 
 local requeued, failed = {}, {}
 local marked = rcall('SMEMBERS', K_STALLED)
 rcall('DEL', K_STALLED)
 for _, id in ipairs(marked) do
-  if not lock_live(id) and rcall('LREM', K_ACTIVE, 1, id) == 1 then
+  if unlocked(id) and rcall('LREM', K_ACTIVE, 1, id) == 1 then
+    local rec, st = nil, nil
+    if id ~= MARKER then rec, st = load(id) end
     if id == MARKER then
       rcall('HDEL', K_META, 'mk')
-    else
-      rcall('HDEL', K_LOCKS, id)
-      local rec = rcall('HGET', K_JOBS, id)
-      local st = get_state(id)
-      if rec and st then
-        st.stalled = st.stalled + 1
-        if st.stalled > max_stalled then
-          st.made = st.made + 1
-          st.s = 'F'
-          local reason = 'job stalled more than allowable limit (' .. max_stalled .. ')'
-          rcall('HSET', K_INFO, 'e:' .. id, reason)
-          metrics_add(true)
-          emit('failed', id, reason)
-          local rf = job_opts(rec).rf or {}
-          finish(id, st, K_FAILED, rf.r == true, tonumber(rf.l or 0), math.floor(tonumber(rf.f or 0) / 1000000))
-          failed[#failed + 1] = id
-        else
-          local prio, lifo = header(rec)
-          push_ready(id, prio, lifo, true, st)
-          emit('stalled', id)
-          requeued[#requeued + 1] = id
-        end
+    elseif rec then
+      st.stalled = st.stalled + 1
+      if st.stalled > max_stalled then
+        st.made, st.s = st.made + 1, 'F'
+        local reason = 'job stalled more than allowable limit (' .. max_stalled .. ')'
+        rcall('HSET', K_JOBS, 'e:' .. id, reason)
+        metrics_add(true)
+        local ev = emit('failed', id, reason)
+        local remove, keep_last, keep_for = fail_retention(rec)
+        finish(id, st, K_FAILED, ev, remove, keep_last, keep_for)
+        failed[#failed + 1] = id
+      else
+        local prio, lifo = header(rec)
+        push_ready(id, prio, lifo, true, st)
+        emit('stalled', id)
+        requeued[#requeued + 1] = id
       end
     end
   end
 end
 for _, id in ipairs(rcall('LRANGE', K_ACTIVE, 0, max_jobs - 1)) do
-  if not lock_live(id) then rcall('SADD', K_STALLED, id) end
+  if unlocked(id) then rcall('SADD', K_STALLED, id) end
 end
+retain_all()
 return {0, requeued, failed}

@@ -9,5 +9,6 @@ if id == MARKER then
   rcall('HDEL', K_META, 'mk')
   return 0
 end
-if rcall('HEXISTS', K_LOCKS, id) == 0 then hand_back(id) end
+local rec, st = load(id)
+if rec and st.s ~= 'A' then hand_back(id, rec) end
 return 0
