@@ -30,15 +30,18 @@ type batchCall struct {
 	args  []any
 	reply any
 	err   error
-	wake  chan bool // true: lead the next batch; false: your reply is set
+	wake  chan bool // true: lead the next batch; false: your reply is set (nil for a leader)
 }
 
 // do runs one item through the batcher and returns its reply.
 func (bt *batcher) do(ctx context.Context, args []any) (any, error) {
-	c := &batchCall{args: args, wake: make(chan bool, 1)}
+	c := &batchCall{args: args}
 	bt.mu.Lock()
-	bt.queue = append(bt.queue, c)
 	lead := !bt.busy
+	if !lead {
+		c.wake = make(chan bool, 1) // only a waiting caller needs one
+	}
+	bt.queue = append(bt.queue, c)
 	bt.busy = true
 	bt.mu.Unlock()
 	if !lead && !<-c.wake {
@@ -48,7 +51,10 @@ func (bt *batcher) do(ctx context.Context, args []any) (any, error) {
 	bt.mu.Lock()
 	n := min(len(bt.queue), bt.max)
 	batch := bt.queue[:n:n]
-	bt.queue = append([]*batchCall(nil), bt.queue[n:]...)
+	bt.queue = bt.queue[n:]
+	if len(bt.queue) == 0 {
+		bt.queue = nil // let the next append start a fresh array
+	}
 	bt.mu.Unlock()
 
 	items := make([][]any, n)

@@ -240,32 +240,46 @@ func decodeState(j *backend.Job, raw string) error {
 	return nil
 }
 
-// decodeJob decodes a job reply {1, id, record, state, reason, stacks,
-// progress, result}. On a record that does not decode it returns the ID and
-// a *backend.CorruptJobError.
-func decodeJob(v []any) (*backend.Job, error) {
-	if len(v) != 8 {
-		return nil, fmt.Errorf("redis: job reply has %d elements, want 8", len(v))
+// decodeJob decodes a job reply (lua/lib.lua job_reply): "J" and seven
+// length-prefixed fields. On a stored job that does not decode it returns the
+// job's ID and a *backend.CorruptJobError.
+func decodeJob(reply string) (*backend.Job, error) {
+	var f [7]string
+	rest, ok := strings.CutPrefix(reply, "J")
+	for i := range f {
+		if !ok {
+			break
+		}
+		var n int64
+		n, rest, ok = nextField(rest)
+		if ok && n <= int64(len(rest)) {
+			f[i], rest = rest[:n], rest[n:]
+		} else {
+			ok = false
+		}
 	}
-	id := str(v[1])
+	if !ok || rest != "" {
+		return nil, fmt.Errorf("redis: malformed job reply %.60q", reply)
+	}
+	id := f[0]
 	j := &backend.Job{ID: id}
-	if err := decodeRecord(j, str(v[2])); err != nil {
+	if err := decodeRecord(j, f[1]); err != nil {
 		return j, &backend.CorruptJobError{JobID: id, Reason: err.Error()}
 	}
-	if err := decodeState(j, str(v[3])); err != nil {
+	if err := decodeState(j, f[2]); err != nil {
 		return j, &backend.CorruptJobError{JobID: id, Reason: err.Error()}
 	}
-	j.FailedReason = str(v[4])
-	if s := str(v[5]); s != "" {
-		if err := json.Unmarshal([]byte(s), &j.Stacktrace); err != nil {
+	j.FailedReason = f[3]
+	if f[4] != "" {
+		if err := json.Unmarshal([]byte(f[4]), &j.Stacktrace); err != nil {
 			return j, &backend.CorruptJobError{JobID: id, Reason: "stack traces: " + err.Error()}
 		}
 	}
-	if p := str(v[6]); p != "" {
-		j.Progress = []byte(p)
+	if f[5] != "" {
+		j.Progress = []byte(f[5])
 	}
-	if r := str(v[7]); r != "" {
-		j.ReturnValue = []byte(r)
+	if f[6] != "" {
+		j.ReturnValue = []byte(f[6])
 	}
 	return j, nil
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -16,6 +17,11 @@ type goredisConn struct {
 	rdb          redis.UniversalClient
 	blockers     blockers
 	blockTimeout time.Duration
+	// boxed caches the []any form of long-lived key slices (a queue's keys,
+	// which the backend builds once), by the address of their first
+	// element: boxing 14 strings per call was a third of a call's
+	// allocations.
+	boxed sync.Map
 }
 
 var (
@@ -24,14 +30,36 @@ var (
 )
 
 func (c *goredisConn) Eval(ctx context.Context, s *Script, keys []string, args ...any) (any, error) {
-	v, err := c.rdb.EvalSha(ctx, s.hash, keys, args...).Result()
+	v, err := c.rdb.Do(ctx, c.command("evalsha", s.hash, keys, args)...).Result()
 	if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
-		v, err = c.rdb.Eval(ctx, s.src, keys, args...).Result()
+		v, err = c.rdb.Do(ctx, c.command("eval", s.src, keys, args)...).Result()
 	}
 	if errors.Is(err, redis.Nil) {
 		return nil, nil
 	}
 	return v, err
+}
+
+// command builds EVALSHA/EVAL's arguments with the keys boxed once.
+func (c *goredisConn) command(verb, script string, keys []string, args []any) []any {
+	cmd := make([]any, 0, 3+len(keys)+len(args))
+	cmd = append(cmd, verb, script, len(keys))
+	if len(keys) > 1 {
+		boxed, ok := c.boxed.Load(&keys[0])
+		if !ok {
+			b := make([]any, len(keys))
+			for i, k := range keys {
+				b[i] = k
+			}
+			boxed, _ = c.boxed.LoadOrStore(&keys[0], b)
+		}
+		cmd = append(cmd, boxed.([]any)...)
+	} else {
+		for _, k := range keys {
+			cmd = append(cmd, k)
+		}
+	}
+	return append(cmd, args...)
 }
 
 func (c *goredisConn) EvalBatch(ctx context.Context, s *Script, keys []string, calls [][]any) ([]any, error) {
@@ -42,7 +70,7 @@ func (c *goredisConn) EvalBatch(ctx context.Context, s *Script, keys []string, c
 	pipe := c.rdb.Pipeline()
 	cmds := make([]*redis.Cmd, len(calls))
 	for i, args := range calls {
-		cmds[i] = pipe.EvalSha(ctx, s.hash, keys, args...)
+		cmds[i] = pipe.Do(ctx, c.command("evalsha", s.hash, keys, args)...)
 	}
 	_, err := pipe.Exec(ctx)
 	out := make([]any, len(cmds))

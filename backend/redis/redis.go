@@ -59,6 +59,8 @@ func WithPollInterval(min, max time.Duration) Option {
 
 // Backend is fila's Redis backend. It is safe for concurrent use.
 type Backend struct {
+	// fixed are ARGV[1] and ARGV[2] of every script, boxed once.
+	fixed   []any
 	conn    Conn
 	blocker Blocker // nil: the transport cannot block, so claims poll
 	opts    options
@@ -105,7 +107,8 @@ func NewWithConn(c Conn, opts ...Option) *Backend {
 }
 
 func newBackend(c Conn, o options) *Backend {
-	b := &Backend{conn: c, opts: o, s: loadScripts()}
+	b := &Backend{conn: c, opts: o, s: loadScripts(),
+		fixed: []any{strconv.Itoa(o.eventsMaxLen), strconv.Itoa(o.metricsMinutes)}}
 	b.blocker, _ = c.(Blocker)
 	return b
 }
@@ -199,7 +202,7 @@ func (b *Backend) run(ctx context.Context, s *Script, q *queueInfo, args ...any)
 		return nil, backend.ErrClosed
 	}
 	all := make([]any, 0, len(args)+2)
-	all = append(all, b.opts.eventsMaxLen, b.opts.metricsMinutes)
+	all = append(all, b.fixed...)
 	all = append(all, args...)
 	v, err := b.conn.Eval(ctx, s, q.keys, all...)
 	if err != nil {
@@ -347,7 +350,7 @@ func (b *Backend) JobGet(ctx context.Context, p *backend.JobGetParams) (*backend
 	if err := code(v, p.ID); err != nil {
 		return nil, err
 	}
-	return decodeJob(v.([]any))
+	return decodeJob(str(v))
 }
 
 // JobList implements backend.Backend.
@@ -367,7 +370,7 @@ func (b *Backend) JobList(ctx context.Context, p *backend.JobListParams) ([]*bac
 	arr, _ := v.([]any)
 	out := make([]*backend.Job, 0, len(arr))
 	for _, e := range arr {
-		j, err := decodeJob(e.([]any))
+		j, err := decodeJob(str(e))
 		if err != nil {
 			return nil, err
 		}
@@ -389,20 +392,12 @@ func claimArgs(p *backend.JobClaimParams) []any {
 // delayed due time. A job whose record does not decode is failed on the
 // spot (its claim holds the lock) and reported as corrupt.
 func (b *Backend) claimResult(ctx context.Context, q *queueInfo, p *backend.JobClaimParams, v any) (*backend.JobClaimResult, error) {
-	arr, ok := v.([]any)
-	if !ok || len(arr) < 2 {
-		if err := code(v, ""); err != nil {
-			return nil, err
-		}
-		return nil, fmt.Errorf("redis: malformed claim reply %v", v)
-	}
-	switch num(arr[0]) {
-	case 1:
-		j, err := decodeJob(arr)
+	if reply, ok := v.(string); ok {
+		j, err := decodeJob(reply)
 		var bad *backend.CorruptJobError
 		if errors.As(err, &bad) {
 			// A job that cannot be decoded fails for good, kept for inspection.
-			item := append([]any{"f", j.ID, p.Token, bad.Error(), "", 10, 0, 0}, finishArgs(backend.Retention{}, nil)...)
+			item := finishItemArgs([8]any{"f", j.ID, p.Token, bad.Error(), "", 10, 0, 0}, backend.Retention{}, nil)
 			if _, ferr := q.finishes.do(ctx, item); ferr != nil {
 				return nil, ferr
 			}
@@ -413,6 +408,15 @@ func (b *Backend) claimResult(ctx context.Context, q *queueInfo, p *backend.JobC
 		}
 		q.poll.Store(0)
 		return &backend.JobClaimResult{Job: j}, nil
+	}
+	arr, ok := v.([]any)
+	if !ok || len(arr) < 2 {
+		if err := code(v, ""); err != nil {
+			return nil, err
+		}
+		return nil, fmt.Errorf("redis: malformed claim reply %v", v)
+	}
+	switch num(arr[0]) {
 	case 0:
 		due := num(arr[1])
 		if due < 0 {
@@ -528,23 +532,30 @@ func (b *Backend) unclaim(q *queueInfo, id string) {
 	_, _ = b.run(ctx, b.s.unclaim, q, id) // on failure the stalled check returns it
 }
 
-// finishArgs are the retention and next-claim values of a finish.lua item.
-func finishArgs(r backend.Retention, next *backend.JobClaimParams) []any {
+// finishItem builds a finish.lua item: the 8 outcome values given, then
+// retention and the next claim.
+func finishItemArgs(outcome [8]any, r backend.Retention, next *backend.JobClaimParams) []any {
+	item := make([]any, 0, 15)
+	item = append(item, outcome[:]...)
 	remove := 0
 	if r.Remove {
 		remove = 1
 	}
-	args := []any{remove, r.KeepLast, ms(r.KeepFor)}
+	item = append(item, remove, r.KeepLast, ms(r.KeepFor))
 	if next == nil {
-		return append(args, "", 0, 0, 0)
+		return append(item, "", 0, 0, 0)
 	}
-	return append(args, claimArgs(next)...)
+	lmax, lper := 0, int64(0)
+	if next.Limit != nil && next.Limit.Max > 0 {
+		lmax, lper = next.Limit.Max, ms(next.Limit.Per)
+	}
+	return append(item, next.Token, ms(next.LockDuration), lmax, lper)
 }
 
 // JobComplete implements backend.Backend. Concurrent calls are merged into
 // one script call (see batcher).
 func (b *Backend) JobComplete(ctx context.Context, p *backend.JobCompleteParams) (*backend.JobClaimResult, error) {
-	item := append([]any{"c", p.ID, p.Token, string(p.ReturnValue), "", 0, 0, 0}, finishArgs(p.Retention, p.Next)...)
+	item := finishItemArgs([8]any{"c", p.ID, p.Token, string(p.ReturnValue), "", 0, 0, 0}, p.Retention, p.Next)
 	return b.finishItem(ctx, b.queue(p.Queue), p.ID, p.Next, item)
 }
 
@@ -558,7 +569,7 @@ func (b *Backend) JobFail(ctx context.Context, p *backend.JobFailParams) (*backe
 	if p.Retry {
 		retry = 1
 	}
-	item := append([]any{"f", p.ID, p.Token, p.Reason, p.Stacktrace, keep, retry, ms(p.RetryDelay)}, finishArgs(p.Retention, p.Next)...)
+	item := finishItemArgs([8]any{"f", p.ID, p.Token, p.Reason, p.Stacktrace, keep, retry, ms(p.RetryDelay)}, p.Retention, p.Next)
 	return b.finishItem(ctx, b.queue(p.Queue), p.ID, p.Next, item)
 }
 

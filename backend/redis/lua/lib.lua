@@ -155,11 +155,16 @@ local function visible_state(s)
   return s
 end
 
--- job_reply is a job as the backend decodes it:
--- {1, id, record, state, reason, stacks, progress, result}.
+-- job_reply is a job as the backend decodes it: one string, "J" and seven
+-- length-prefixed fields "<len>:<bytes>" (id, record, state, reason,
+-- stacks, progress, result). One bulk string instead of an array of eight
+-- saves the client a dozen allocations per job.
 local function job_reply(id, rec, st, v)
   v = v or rcall('HMGET', K_JOBS, 'e:' .. id, 't:' .. id, 'p:' .. id, 'r:' .. id)
-  return {1, id, rec, encode_state(st, visible_state(st.s)), v[1] or '', v[2] or '', v[3] or '', v[4] or ''}
+  local state = encode_state(st, visible_state(st.s))
+  local e, t, p, r = v[1] or '', v[2] or '', v[3] or '', v[4] or ''
+  return 'J' .. #id .. ':' .. id .. #rec .. ':' .. rec .. #state .. ':' .. state .. #e .. ':' .. e ..
+    #t .. ':' .. t .. #p .. ':' .. p .. #r .. ':' .. r
 end
 
 -- fail_retention reads RemoveOnFail from a record's options
@@ -370,7 +375,7 @@ local function activate(id, rec, st, token, lock_ms, fields)
 end
 
 -- claim_next moves the next ready job to active under a lock. Replies:
--- {1, job...} claimed; {0, ms until the next delayed job or -1}; {2, ms} rate limited.
+-- a job_reply string when claimed; {0, ms until the next delayed job or -1}; {2, ms} rate limited.
 local function claim_next(token, lock_ms, lmax, lper)
   promote_due(1000)
   if is_paused() then return {0, next_due()} end
