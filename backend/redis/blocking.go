@@ -77,31 +77,61 @@ func newBlocker(base *redis.Client, readTimeout time.Duration) *blocker {
 	return bl
 }
 
-// interrupt ends the blocker's pending command: CLIENT UNBLOCK, repeated
-// until the call returns (the command may not have reached the server yet),
-// or a closed socket when the server cannot unblock. It reports whether the
-// socket was closed.
-func (bl *blocker) interrupt(base *redis.Client, done <-chan struct{}) (closed bool) {
+// unblock ends the blocker's pending command from the server side with
+// CLIENT UNBLOCK, repeated until the call returns (the command may not have
+// reached the server yet). It reports false when the server cannot unblock.
+func (bl *blocker) unblock(base *redis.Client, done <-chan struct{}) bool {
 	bl.mu.Lock()
-	id, conn := bl.id, bl.conn
+	id := bl.id
 	bl.mu.Unlock()
-	for id != 0 {
+	if id == 0 {
+		return false
+	}
+	for {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		err := base.ClientUnblock(ctx, id).Err()
 		cancel()
 		if err != nil {
-			break
+			return false
 		}
 		select {
 		case <-done:
-			return false
+			return true
 		case <-time.After(2 * time.Millisecond):
 		}
 	}
-	if conn != nil {
-		_ = conn.Close()
+}
+
+// interrupt ends the blocker's pending command: by unblock, or by closing
+// the socket when the server cannot unblock. It reports whether the socket
+// was closed.
+func (bl *blocker) interrupt(base *redis.Client, done <-chan struct{}) (closed bool) {
+	if bl.unblock(base, done) {
+		return false
 	}
+	bl.mu.Lock()
+	if bl.conn != nil {
+		_ = bl.conn.Close()
+	}
+	bl.mu.Unlock()
 	return true
+}
+
+// canUnblock reports whether the blocker's server has CLIENT ID (and so
+// CLIENT UNBLOCK). A blocker that has not connected yet connects first.
+func (bl *blocker) canUnblock(ctx context.Context) bool {
+	bl.mu.Lock()
+	connected, id := bl.conn != nil, bl.id
+	bl.mu.Unlock()
+	if !connected {
+		if bl.client.Ping(ctx).Err() != nil {
+			return false
+		}
+		bl.mu.Lock()
+		id = bl.id
+		bl.mu.Unlock()
+	}
+	return id != 0
 }
 
 // blockers pools idle blockers by node address.
@@ -198,20 +228,30 @@ type blockingConn interface {
 // node that serves key. When ctx ends first, the command is ended at once
 // and blocking returns ctx.Err(); fn's own results are still set (a BLMOVE
 // may have moved an ID just before), and the caller must account for them.
-// Without a blocker (see nodeFor) fn runs on the user's client.
-func (c *goredisConn) blocking(ctx context.Context, key string, fn func(ctx context.Context, c blockingConn) error) error {
+//
+// Redis times blocking commands out from its 10 Hz cron, up to 100ms late.
+// When wakeAt is set and the server has CLIENT UNBLOCK, fn gets precise
+// true; it should then give the server a longer timeout, and blocking ends
+// the command at wakeAt itself, as if it had timed out. Without a blocker
+// (see nodeFor) fn runs on the user's client.
+func (c *goredisConn) blocking(ctx context.Context, key string, wakeAt time.Duration, fn func(ctx context.Context, c blockingConn, precise bool) error) error {
 	base, err := nodeFor(ctx, c.rdb, key)
 	if err != nil {
 		return err
 	}
 	if base == nil {
-		return fn(ctx, c.rdb)
+		return fn(ctx, c.rdb, false)
 	}
 	bl := c.blockers.get(base, c.blockTimeout+10*time.Second)
 	done := make(chan struct{})
+	precise := wakeAt > 0 && bl.canUnblock(ctx)
+	if precise {
+		wake := time.AfterFunc(wakeAt, func() { bl.unblock(base, done) })
+		defer wake.Stop()
+	}
 	closed := make(chan bool, 1)
 	stop := context.AfterFunc(ctx, func() { closed <- bl.interrupt(base, done) })
-	err = fn(context.WithoutCancel(ctx), bl.client)
+	err = fn(context.WithoutCancel(ctx), bl.client, precise)
 	close(done)
 	if !stop() {
 		if <-closed {

@@ -122,11 +122,21 @@ func (c *goredisConn) BLMove(ctx context.Context, src, dst string, timeout time.
 	if !c.cancellable() {
 		timeout = min(timeout, time.Second)
 	}
+	// A block shorter than the block timeout ends at a delayed job's due
+	// time and must end then, not at Redis' next 100ms tick.
+	var wakeAt time.Duration
+	if timeout < c.blockTimeout {
+		wakeAt = max(timeout, time.Millisecond)
+	}
 	var id string
-	err := c.blocking(ctx, src, func(ctx context.Context, bc blockingConn) error {
-		// Not BLMove: go-redis rounds its timeout to whole seconds, and
-		// delayed jobs need millisecond blocks (Redis >= 6 takes decimals).
-		secs := strconv.FormatFloat(max(timeout, time.Millisecond).Seconds(), 'f', 3, 64)
+	err := c.blocking(ctx, src, wakeAt, func(ctx context.Context, bc blockingConn, precise bool) error {
+		server := timeout
+		if precise {
+			server += time.Second // the client ends it at wakeAt; this is a backstop
+		}
+		// Not BLMove: go-redis rounds its timeout to whole seconds (Redis
+		// >= 6 takes decimals).
+		secs := strconv.FormatFloat(max(server, time.Millisecond).Seconds(), 'f', 3, 64)
 		var err error
 		id, err = bc.Do(ctx, "BLMOVE", src, dst, "RIGHT", "LEFT", secs).Text()
 		return err
@@ -149,7 +159,7 @@ func (c *goredisConn) XRead(ctx context.Context, key, after string, count int, b
 	}
 	args := &redis.XReadArgs{Streams: []string{key, after}, Count: int64(count), Block: max(block, time.Millisecond)}
 	var streams []redis.XStream
-	err := c.blocking(ctx, key, func(ctx context.Context, bc blockingConn) error {
+	err := c.blocking(ctx, key, 0, func(ctx context.Context, bc blockingConn, _ bool) error {
 		var err error
 		streams, err = bc.XRead(ctx, args).Result()
 		return err

@@ -89,7 +89,8 @@ func (b *bench) runAll(ctx context.Context) ([]result, error) {
 		steps = append(steps, step{"latency", func() (result, error) { return b.median(func() (result, error) { return b.latency(ctx) }) }})
 	}
 	if s["delayed"] {
-		steps = append(steps, step{"delayed", func() (result, error) { return b.delayed(ctx) }})
+		steps = append(steps, step{"delayed", func() (result, error) { return b.delayed(ctx) }},
+			step{"delayed", func() (result, error) { return b.delayedSpread(ctx) }})
 	}
 	if s["limiter"] {
 		steps = append(steps, step{"limiter", func() (result, error) { return b.limiter(ctx) }})
@@ -340,6 +341,53 @@ func (b *bench) delayed(ctx context.Context) (result, error) {
 	r.Extra = map[string]float64{"avg_late_ms": float64(sum) / n / float64(time.Millisecond), "started_early": float64(early)}
 	b.finish(ctx, q, &r, a, z)
 	r.JobsPerSec = 0 // the timed span includes the lead; throughput is not this scenario's figure
+	return r, nil
+}
+
+// delayedSpread: 500 jobs due one by one, 10ms apart, added up front to an
+// idle worker: how late each starts. This is the timing of delays and
+// retries, without the queueing delay of a flood.
+func (b *bench) delayedSpread(ctx context.Context) (result, error) {
+	q := b.queue()
+	const n = 500
+	gap := 10 * time.Millisecond
+	first := time.Now().Add(time.Second)
+	late := make([]time.Duration, n)
+	var done atomic.Int64
+	all := make(chan struct{})
+	stop := b.runWorkers(q, 1, fila.WorkerOptions{Concurrency: 10}, func(_ context.Context, job *fila.Job) (any, error) {
+		i := indexOf(job)
+		late[i] = time.Since(first.Add(time.Duration(i) * gap))
+		if done.Add(1) == n {
+			close(all)
+		}
+		return nil, nil
+	})
+	a := take(ctx, b.admin)
+	err := b.bulk(ctx, q, n, 500, func(i int) *fila.JobOptions {
+		return &fila.JobOptions{Delay: time.Until(first.Add(time.Duration(i) * gap)), RemoveOnComplete: fila.RemoveJob}
+	})
+	if err != nil {
+		stop()
+		return result{}, err
+	}
+	<-all
+	z := take(ctx, b.admin)
+	stop()
+	var sum time.Duration
+	early := 0
+	for _, l := range late {
+		sum += l
+		if l < 0 {
+			early++
+		}
+	}
+	r := result{Scenario: "delayed", Variant: "500 due 10ms apart", Concurrency: 10, Jobs: n}
+	p50, p95, p99, mx := percentiles(late)
+	r.P50ms, r.P95ms, r.P99ms, r.MaxMs = &p50, &p95, &p99, &mx
+	r.Extra = map[string]float64{"avg_late_ms": float64(sum) / n / float64(time.Millisecond), "started_early": float64(early)}
+	b.finish(ctx, q, &r, a, z)
+	r.JobsPerSec = 0
 	return r, nil
 }
 
