@@ -11,6 +11,7 @@ import (
 // an EVAL fallback.
 type Script struct {
 	name, src, hash string
+	fn              string // its function name in the library, for FCALL; "" if it has none
 }
 
 func newScript(name, src string) *Script {

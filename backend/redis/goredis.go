@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -17,6 +19,12 @@ type goredisConn struct {
 	rdb          redis.UniversalClient
 	blockers     blockers
 	blockTimeout time.Duration
+	// library is fila's function library; functions says whether the
+	// server has it loaded (see useFunctions).
+	library   string
+	functions atomic.Int32
+	loadMu    sync.Mutex
+	retryLoad time.Time // after a network error, when to try loading again
 	// boxed caches the []any form of long-lived key slices (a queue's keys,
 	// which the backend builds once), by the address of their first
 	// element: boxing 14 strings per call was a third of a call's
@@ -29,7 +37,78 @@ var (
 	_ Blocker = (*goredisConn)(nil)
 )
 
+// Function library states.
+const (
+	functionsUnknown int32 = iota
+	functionsLoaded
+	functionsUnsupported
+)
+
+// useFunctions reports whether scripts can run as FCALL: it loads the
+// library on the first call (on every master of a Cluster) and remembers a
+// server without functions (Redis < 7, miniredis), which then gets EVALSHA.
+func (c *goredisConn) useFunctions(ctx context.Context) bool {
+	switch c.functions.Load() {
+	case functionsLoaded:
+		return true
+	case functionsUnsupported:
+		return false
+	}
+	return c.loadLibrary(ctx) == nil
+}
+
+func (c *goredisConn) loadLibrary(ctx context.Context) error {
+	c.loadMu.Lock()
+	defer c.loadMu.Unlock()
+	if time.Now().Before(c.retryLoad) {
+		return errors.New("function library: waiting to retry the load")
+	}
+	load := func(ctx context.Context, cl *redis.Client) error {
+		return cl.FunctionLoadReplace(ctx, c.library).Err()
+	}
+	var err error
+	switch r := c.rdb.(type) {
+	case *redis.Client:
+		err = load(ctx, r)
+	case *redis.ClusterClient:
+		err = r.ForEachMaster(ctx, load)
+	default:
+		c.functions.Store(functionsUnsupported)
+		return errors.ErrUnsupported
+	}
+	var serverErr redis.Error
+	switch {
+	case err == nil:
+		c.functions.Store(functionsLoaded)
+	case errors.As(err, &serverErr):
+		// The server refused (no FUNCTION command, or it rejects the
+		// library): EVALSHA works everywhere, so use it from now on.
+		c.functions.Store(functionsUnsupported)
+	default:
+		c.retryLoad = time.Now().Add(5 * time.Second) // a network error: EVALSHA meanwhile
+	}
+	return err
+}
+
+// isFunctionMissing reports a server that lost the library (restarted
+// without persistence, a new Cluster node).
+func isFunctionMissing(err error) bool {
+	return err != nil && strings.Contains(strings.ToLower(err.Error()), "function not found")
+}
+
 func (c *goredisConn) Eval(ctx context.Context, s *Script, keys []string, args ...any) (any, error) {
+	if s.fn != "" && c.useFunctions(ctx) {
+		v, err := c.rdb.Do(ctx, c.command("fcall", s.fn, keys, args)...).Result()
+		if isFunctionMissing(err) && c.loadLibrary(ctx) == nil {
+			v, err = c.rdb.Do(ctx, c.command("fcall", s.fn, keys, args)...).Result()
+		}
+		if errors.Is(err, redis.Nil) {
+			return nil, nil
+		}
+		if !isFunctionMissing(err) {
+			return v, err
+		}
+	}
 	v, err := c.rdb.Do(ctx, c.command("evalsha", s.hash, keys, args)...).Result()
 	if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
 		v, err = c.rdb.Do(ctx, c.command("eval", s.src, keys, args)...).Result()
@@ -67,10 +146,14 @@ func (c *goredisConn) EvalBatch(ctx context.Context, s *Script, keys []string, c
 		v, err := c.Eval(ctx, s, keys, calls[0]...)
 		return []any{v}, err
 	}
+	verb, name := "evalsha", s.hash
+	if s.fn != "" && c.useFunctions(ctx) {
+		verb, name = "fcall", s.fn
+	}
 	pipe := c.rdb.Pipeline()
 	cmds := make([]*redis.Cmd, len(calls))
 	for i, args := range calls {
-		cmds[i] = pipe.Do(ctx, c.command("evalsha", s.hash, keys, args)...)
+		cmds[i] = pipe.Do(ctx, c.command(verb, name, keys, args)...)
 	}
 	_, err := pipe.Exec(ctx)
 	out := make([]any, len(cmds))
@@ -80,9 +163,9 @@ func (c *goredisConn) EvalBatch(ctx context.Context, s *Script, keys []string, c
 		switch e := cmd.Err(); {
 		case e == nil || errors.Is(e, redis.Nil):
 			out[i] = cmd.Val()
-		case redis.HasErrorPrefix(e, "NOSCRIPT"):
-			// The server (restarted, or a new Cluster node) lost the script:
-			// those calls did not run, so run them again with EVAL.
+		case redis.HasErrorPrefix(e, "NOSCRIPT") || isFunctionMissing(e):
+			// The server (restarted, or a new Cluster node) lost the script or
+			// library: those calls did not run, so run them again one by one.
 			again, idx = append(again, calls[i]), append(idx, i)
 		default:
 			return nil, e

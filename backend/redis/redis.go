@@ -93,7 +93,9 @@ func New(rdb redis.UniversalClient, opts ...Option) *Backend {
 		panic("redisbackend: New: nil client")
 	}
 	o := buildOptions(opts)
-	return newBackend(&goredisConn{rdb: rdb, blockTimeout: o.blockTimeout}, o)
+	b := newBackend(&goredisConn{rdb: rdb, blockTimeout: o.blockTimeout}, o)
+	b.conn.(*goredisConn).library = b.s.library
+	return b
 }
 
 // NewWithConn returns a backend whose scripts run over c, for transports

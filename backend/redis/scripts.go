@@ -1,7 +1,9 @@
 package redisbackend
 
 import (
+	"crypto/sha1"
 	"embed"
+	"encoding/hex"
 	"strings"
 )
 
@@ -15,22 +17,52 @@ type scripts struct {
 	add, claim, claimMoved, unclaim, finish, release, extend, stalled           *Script
 	progress, log, logs, get, list, remove, retry, promote, events, cursor      *Script
 	counts, info, pause, ratelimit, drain, clean, obliterate, metrics, registry *Script
+	// library is every lib.lua-based script as one Redis function library.
+	library string
+}
+
+// transitions are the scripts built on lib.lua, by file name.
+var transitions = []string{
+	"add", "claim", "claim_moved", "unclaim", "finish", "release", "extend", "stalled", "progress", "log",
+	"logs", "get", "list", "remove", "retry", "promote", "events", "cursor", "counts", "info", "pause",
+	"ratelimit", "drain", "clean", "obliterate", "metrics",
 }
 
 func loadScripts() *scripts {
 	lib := read("lib")
-	mk := func(name string) *Script {
-		return newScript(name, lib+"\n-- "+name+".lua\n"+read(name))
+	bodies := make(map[string]string, len(transitions))
+	version := sha1.New()
+	version.Write([]byte(lib))
+	for _, name := range transitions {
+		bodies[name] = read(name)
+		version.Write([]byte(bodies[name]))
 	}
-	return &scripts{
-		add: mk("add"), claim: mk("claim"), claimMoved: mk("claim_moved"), unclaim: mk("unclaim"),
-		finish: mk("finish"), release: mk("release"), extend: mk("extend"),
-		stalled: mk("stalled"), progress: mk("progress"), log: mk("log"), logs: mk("logs"), get: mk("get"),
-		list: mk("list"), remove: mk("remove"), retry: mk("retry"), promote: mk("promote"),
-		events: mk("events"), cursor: mk("cursor"), counts: mk("counts"), info: mk("info"),
-		pause: mk("pause"), ratelimit: mk("ratelimit"), drain: mk("drain"), clean: mk("clean"),
-		obliterate: mk("obliterate"), metrics: mk("metrics"), registry: newScript("registry", read("registry")),
+	v := hex.EncodeToString(version.Sum(nil))[:10]
+
+	// The same code two ways: an EVAL script per transition (lib, init,
+	// body), and one function library in which each transition is a
+	// function, so lib's definitions run once at load instead of per call.
+	var libSrc strings.Builder
+	libSrc.WriteString("#!lua name=fila_" + v + "\n" + lib + "\n")
+	byName := make(map[string]*Script, len(transitions))
+	for _, name := range transitions {
+		sc := newScript(name, lib+"\ninit(KEYS, ARGV)\n-- "+name+".lua\n"+bodies[name])
+		sc.fn = "fila_" + name + "_" + v
+		byName[name] = sc
+		libSrc.WriteString("redis.register_function('" + sc.fn + "', function(KEYS, ARGV)\ninit(KEYS, ARGV)\n-- " +
+			name + ".lua\n" + bodies[name] + "\nend)\n")
 	}
+	s := &scripts{library: libSrc.String(), registry: newScript("registry", read("registry"))}
+	for name, dst := range map[string]**Script{
+		"add": &s.add, "claim": &s.claim, "claim_moved": &s.claimMoved, "unclaim": &s.unclaim, "finish": &s.finish,
+		"release": &s.release, "extend": &s.extend, "stalled": &s.stalled, "progress": &s.progress, "log": &s.log,
+		"logs": &s.logs, "get": &s.get, "list": &s.list, "remove": &s.remove, "retry": &s.retry, "promote": &s.promote,
+		"events": &s.events, "cursor": &s.cursor, "counts": &s.counts, "info": &s.info, "pause": &s.pause,
+		"ratelimit": &s.ratelimit, "drain": &s.drain, "clean": &s.clean, "obliterate": &s.obliterate, "metrics": &s.metrics,
+	} {
+		*dst = byName[name]
+	}
+	return s
 }
 
 func read(name string) string {

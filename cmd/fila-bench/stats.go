@@ -51,8 +51,8 @@ func take(ctx context.Context, admin *redis.Client) snapshot {
 // clientCommands are the commands fila sends itself; everything else in
 // INFO commandstats ran inside its scripts.
 var clientCommands = map[string]bool{
-	"evalsha": true, "eval": true, "blmove": true, "xread": true, "ping": true,
-	"client|id": true, "client|unblock": true, "client|setinfo": true, "hello": true,
+	"evalsha": true, "eval": true, "fcall": true, "blmove": true, "xread": true, "ping": true,
+	"client|id": true, "client|unblock": true, "client|setinfo": true, "hello": true, "function|load": true,
 }
 
 // delta fills the resource columns of r from two snapshots.
@@ -77,7 +77,7 @@ func (r *result) delta(a, b snapshot) {
 		if clientCommands[cmd] {
 			trips += d
 		}
-		if cmd == "evalsha" || cmd == "eval" {
+		if cmd == "evalsha" || cmd == "eval" || cmd == "fcall" {
 			scripts += d
 		}
 	}

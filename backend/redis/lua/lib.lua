@@ -37,6 +37,7 @@
 --
 -- ARGV[1] is the event stream's approximate maximum length and ARGV[2] the
 -- number of per-minute metric points kept; each script's own ARGV follow.
+-- A script's file is its body: init(KEYS, ARGV) runs before it.
 --
 -- Priority design (see doc.go): a blocked BLMOVE can only see the wait list,
 -- so when wait holds no job without priority, feed() moves the best
@@ -48,28 +49,38 @@
 -- job with one HMGET, the queue's switches with one lazy HMGET, and writes
 -- each only once.
 
-local K_WAIT, K_PAUSED, K_ACTIVE, K_PRIO, K_DELAYED = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
-local K_COMPLETED, K_FAILED, K_JOBS, K_META, K_DEDUP = KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10]
-local K_LIMITER, K_STALLED, K_EVENTS, K_METRICS = KEYS[11], KEYS[12], KEYS[13], KEYS[14]
+-- Per-call state. init sets it at the start of every script run: it is the
+-- same code whether the scripts run through EVAL (init is called at the top
+-- of each script) or as a Redis function library loaded once (init is called
+-- at the top of each registered function), where nothing but function
+-- definitions may run at load time.
+local K_WAIT, K_PAUSED, K_ACTIVE, K_PRIO, K_DELAYED
+local K_COMPLETED, K_FAILED, K_JOBS, K_META, K_DEDUP
+local K_LIMITER, K_STALLED, K_EVENTS, K_METRICS
+local EVENTS_MAX, METRICS_MAX, NOW
+local M       -- the queue's switches, loaded by meta()
+local RETAIN  -- retention rules to apply at the end of the run
 
-local EVENTS_MAX = ARGV[1]
-local METRICS_MAX = tonumber(ARGV[2])
 local MARKER = '0' -- wakes a blocked claim; never a job id (generated ids start at 1)
 local SEQ_SPAN = 4096
 local PRIO_SPAN = 4294967296
 
-local rcall = redis.call
+local rcall -- redis.call, which does not exist while a function library loads
 
-local NOW
-do
+local function init(keys, argv)
+  rcall = redis.call
+  K_WAIT, K_PAUSED, K_ACTIVE, K_PRIO, K_DELAYED = keys[1], keys[2], keys[3], keys[4], keys[5]
+  K_COMPLETED, K_FAILED, K_JOBS, K_META, K_DEDUP = keys[6], keys[7], keys[8], keys[9], keys[10]
+  K_LIMITER, K_STALLED, K_EVENTS, K_METRICS = keys[11], keys[12], keys[13], keys[14]
+  EVENTS_MAX, METRICS_MAX = argv[1], tonumber(argv[2])
   local t = rcall('TIME')
   NOW = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  M, RETAIN = nil, {}
 end
 
 local function int(x) return string.format('%.0f', x) end
 
--- M caches the queue's switches for this script run; meta() loads it once.
-local M
+-- meta loads the queue's switches into M once per run.
 local function meta()
   if not M then
     local v = rcall('HMGET', K_META, 'paused', 'fd', 'fs', 'mk', 'rl', 'nd', 'cm', 'cc', 'cf', 'hp')
@@ -477,7 +488,6 @@ end
 
 -- RETAIN holds the retention rules met in this script run, applied once
 -- at its end by retain_all: a batch of finishes trims its sets once.
-local RETAIN = {}
 
 -- finish files a finished job in its set, or deletes it, per retention.
 -- event_id orders it among the finished jobs.
