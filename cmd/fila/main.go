@@ -1,0 +1,40 @@
+// Command fila inspects and operates fila queues stored in Redis, the way
+// asynq's CLI is used: counts and throughput per queue, job listings and
+// details, and the operator's fixes (retry, promote, remove, clean, pause,
+// resume, drain, obliterate).
+//
+//	fila [-redis URL] [-prefix fila] [-json] [-timeout 30s] <command> [arguments]
+//
+//	fila stats                          # every queue: counts, paused, throughput
+//	fila list outbound failed -limit 20 # a page of failed jobs
+//	fila show outbound 42               # one job with its options and logs
+//	fila retry outbound -all-failed     # put every failed job back to waiting
+//
+// The Redis URL comes from -redis, else $FILA_REDIS_URL, else
+// redis://127.0.0.1:6379; rediss:// URLs connect with TLS. Output is
+// aligned tables for people, or JSON with -json. Errors go to stderr with a
+// non-zero exit status: 1 when an operation failed, 2 for a usage error.
+package main
+
+import (
+	"context"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/redis/go-redis/v9"
+)
+
+func main() {
+	// go-redis logs dial failures on its own; the command reports them once.
+	redis.SetLogger(quietLogger{})
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr, os.Getenv, openRedis)
+	stop()
+	os.Exit(code)
+}
+
+// quietLogger drops go-redis's internal logs.
+type quietLogger struct{}
+
+func (quietLogger) Printf(context.Context, string, ...any) {}
