@@ -11,25 +11,35 @@
 // Every key of a queue shares the hash tag {queue}: "fila:{outbound}:wait",
 // "fila:{outbound}:jobs" and so on, so every script touches one slot and runs
 // on Cluster, while different queues spread over the slots. A queue has a
-// fixed set of 19 keys (listed at the top of lua/lib.lua); jobs are entries
-// in queue-level hashes, not keys of their own. So every key a script touches
-// comes in through KEYS (none is built inside Lua), a job costs one hash
-// entry instead of a key, and removing a queue deletes 19 keys.
+// fixed set of 14 keys (listed at the top of lua/lib.lua). Jobs are not keys
+// of their own: every per-job field lives in the queue's jobs hash under a
+// prefix (j:<id> the record, s:<id> the state and lock, r:, e:, t:, p:, l:
+// for result, reason, stacks, progress and logs). So every key a script
+// touches comes in through KEYS (none is built inside Lua), reading a job is
+// one HMGET and deleting it one HDEL, a waiting job costs one hash entry
+// (about 230 bytes with a 100-byte payload; a job that has not moved since
+// its add has no state entry), and removing a queue deletes 14 keys.
 //
-// Each transition is one Lua script (lua/*.lua, embedded), run with EVALSHA
-// and an EVAL fallback on NOSCRIPT. Times come from Redis' TIME inside the
+// Each transition is one Lua script (lua/*.lua, embedded), sharing
+// lua/lib.lua. On Redis 7 the scripts are loaded once as a function library
+// (FUNCTION LOAD) and run with FCALL, so lib's definitions are not re-run on
+// every call; elsewhere (Redis 6, miniredis, the REST transport) they run
+// with EVALSHA and an EVAL fallback. Times come from Redis' TIME inside the
 // scripts, so the clocks of worker machines never matter.
 //
 // # Claims: BLMOVE with priorities, pause and limits
 //
 // An idle worker blocks on BLMOVE wait -> active; it never polls. The block
 // lasts at most the block timeout (WithBlockTimeout, default 30s) and ends
-// early when the next delayed job is due, so delays and retries fire on time
-// without a scheduler. Each script that touches the delayed set reports the
-// time to the earliest delayed job; when an add makes a job the earliest
-// while wait is empty (so claims may be blocked with a longer timeout), it
-// pushes a wake marker ("0", never a job ID) that a blocked claim takes and
-// discards.
+// when the next delayed job is due, so delays and retries fire on time
+// without a scheduler. Redis times blocking commands out from its 10 Hz
+// cron, up to 100ms late, so a block bounded by a due time is ended by the
+// client at that instant with CLIENT UNBLOCK (Redis gets a later backstop
+// timeout); a server without CLIENT UNBLOCK keeps the coarse timeout. Each
+// script that touches the delayed set reports the time to the earliest
+// delayed job; when an add makes a job the earliest while wait is empty
+// (so claims may be blocked with a longer timeout), it pushes a wake marker
+// ("0", never a job ID) that a blocked claim takes and discards.
 //
 // BLMOVE moves an ID before pause, rate limits and priority can be checked.
 // So:
@@ -47,36 +57,43 @@
 //     jobs always run first.
 //
 // Completing or failing a job checks the lock token, applies retention,
-// appends the event and, when asked, claims the next job in the same script:
-// a busy worker needs one round trip per job.
+// appends the event and, when asked, claims the next job in the same
+// script: a busy worker needs one round trip per job. Concurrent completes
+// and fails of one queue (and concurrent single adds) are merged into one
+// script call by whichever caller arrives first (group commit, no timer),
+// so at concurrency 100 one call carries tens of jobs.
 //
 // # Locks, stalls, limits
 //
-// Locks live in a hash (id -> token and expiry), renewed in one call for all
-// of a worker's jobs. Stalled recovery is two-phase: a job in active without a
-// live lock is marked on one check and requeued on the next, so a job moved by
-// BLMOVE a moment ago and not yet locked is never stolen; a guard field lets
-// at most one check per interval run across all processes. The global rate
-// limit is a sliding log in a sorted set, exact across processes; an
-// on-demand limit (Queue.RateLimit, a handler's RateLimited) stores an
-// until-time that claims respect.
+// A lock is part of the job's state entry (token and expiry), renewed in one
+// call for all of a worker's jobs. Stalled recovery is two-phase: a job in
+// active without a live lock is marked on one check and requeued on the next,
+// so a job moved by BLMOVE a moment ago and not yet locked is never stolen; a
+// guard field lets at most one check per interval run across all processes.
+// The global rate limit is a sliding log in a sorted set, exact across
+// processes; an on-demand limit (Queue.RateLimit, a handler's RateLimited)
+// stores an until-time that claims respect.
 //
 // # Client options
 //
 // Blocking commands run on fila's own one-connection clients, built from the
 // node's options (with MaxRetries -1), because go-redis cannot cancel a
-// command waiting for its reply: fila closes that connection when the
-// context ends. So a blocked claim ends at once on shutdown, and the user's
-// pool never parks a connection in a long block. go-redis sets the read
-// deadline of a blocking command to its block time plus 10s whatever
-// ReadTimeout is, so no read timeout cuts a BLMOVE short. Go's version of
-// BullMQ's "maxRetriesPerRequest: null" rule is therefore only this: leave
-// ContextTimeoutEnabled off on the client you pass, or give fila contexts
-// without deadlines. Dropped connections and Redis restarts are retried with
-// backoff by the worker; nothing is lost, since a job is only ever moved by
-// a script or by BLMOVE into active, where the stalled check finds it.
+// command waiting for its reply: when the context ends, fila ends the
+// command with CLIENT UNBLOCK, or closes that connection on a server without
+// it. So a blocked claim ends at once on shutdown, and the user's pool never
+// parks a connection in a long block. fila sets the read deadline of these
+// connections past the longest block, so no read timeout cuts a BLMOVE
+// short. Go's version of BullMQ's "maxRetriesPerRequest: null" rule is
+// therefore only this: leave ContextTimeoutEnabled off on the client you
+// pass, or give fila contexts without deadlines. Dropped connections and
+// Redis restarts are retried with backoff by the worker; nothing is lost,
+// since a job is only ever moved by a script or by BLMOVE into active, where
+// the stalled check finds it.
 //
 // Clients other than *redis.Client and *redis.ClusterClient (a Ring, a
 // wrapper) work, but their blocks are kept to one second since they cannot be
-// cancelled.
+// cancelled, and their scripts run with EVALSHA.
+//
+// Other transports run the same scripts through NewWithConn and a Conn;
+// without blocking commands, claims poll (backend/upstash).
 package redisbackend

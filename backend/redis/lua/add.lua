@@ -35,17 +35,21 @@ for i = 0, tonumber(ARGV[3]) - 1 do
     if dup then
       out[#out + 1] = {2, dup, '', 0}
     else
-      while id == '' do
-        id = tostring(rcall('HINCRBY', K_META, 'id', 1))
-        if rcall('HEXISTS', K_JOBS, 'j:' .. id) == 1 then id = '' end
+      local l = '0'
+      if lifo then l = '1' end
+      local rec = int(NOW) .. ':' .. int(prio) .. ':' .. l .. ':' .. body
+      if id ~= '' then
+        rcall('HSET', K_JOBS, 'j:' .. id, rec)
+      else
+        -- A generated id is never taken, but HSETNX makes sure of it.
+        repeat
+          id = tostring(rcall('HINCRBY', K_META, 'id', 1))
+        until rcall('HSETNX', K_JOBS, 'j:' .. id, rec) == 1
       end
       if did ~= '' then
         rcall('ZADD', K_DEDUP, int(NOW + dttl), did)
         rcall('HSET', K_JOBS, 'd:' .. did, id)
       end
-      local l = '0'
-      if lifo then l = '1' end
-      rcall('HSET', K_JOBS, 'j:' .. id, int(NOW) .. ':' .. int(prio) .. ':' .. l .. ':' .. body)
       local s
       if delay > 0 then
         st = decode_state(nil, nil)
