@@ -60,6 +60,7 @@ local K_LIMITER, K_STALLED, K_EVENTS, K_METRICS
 local EVENTS_MAX, METRICS_MAX, NOW
 local M       -- the queue's switches, loaded by meta()
 local RETAIN  -- retention rules to apply at the end of the run
+local DONE    -- {completed, failed} counted in this run, written at its end
 
 local MARKER = '0' -- wakes a blocked claim; never a job id (generated ids start at 1)
 local SEQ_SPAN = 4096
@@ -75,7 +76,7 @@ local function init(keys, argv)
   EVENTS_MAX, METRICS_MAX = argv[1], tonumber(argv[2])
   local t = rcall('TIME')
   NOW = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-  M, RETAIN = nil, {}
+  M, RETAIN, DONE = nil, {}, {0, 0}
 end
 
 local function int(x) return string.format('%.0f', x) end
@@ -467,11 +468,21 @@ local function retain(zkey, keep_last, keep_for)
   end
 end
 
+-- metrics_add counts a finished job; flush writes the counts once per run.
 local function metrics_add(failed)
+  if failed then DONE[2] = DONE[2] + 1 else DONE[1] = DONE[1] + 1 end
+end
+
+local function metrics_flush()
+  local c, f = DONE[1], DONE[2]
+  if c + f == 0 then return end
+  DONE = {0, 0}
   local m = meta()
   local minute = math.floor(NOW / 60000)
   if m.cm == minute then
-    if failed then rcall('HINCRBY', K_META, 'cf', 1) else rcall('HINCRBY', K_META, 'cc', 1) end
+    if c > 0 then rcall('HINCRBY', K_META, 'cc', c) end
+    if f > 0 then rcall('HINCRBY', K_META, 'cf', f) end
+    m.cc, m.cf = m.cc + c, m.cf + f
     return
   end
   if m.cm >= 0 then
@@ -480,10 +491,8 @@ local function metrics_add(failed)
     for _ = 2, gap do rcall('LPUSH', K_METRICS, '0 0') end
     rcall('LTRIM', K_METRICS, 0, METRICS_MAX - 2)
   end
-  local cc, cf = 1, 0
-  if failed then cc, cf = 0, 1 end
-  rcall('HSET', K_META, 'cm', minute, 'cc', cc, 'cf', cf)
-  m.cm, m.cc, m.cf = minute, cc, cf
+  rcall('HSET', K_META, 'cm', minute, 'cc', c, 'cf', f)
+  m.cm, m.cc, m.cf = minute, c, f
 end
 
 -- RETAIN holds the retention rules met in this script run, applied once
@@ -504,10 +513,12 @@ local function finish(id, st, zkey, event_id, remove, keep_last, keep_for)
   end
 end
 
--- retain_all applies the retention rules that finish recorded.
-local function retain_all()
+-- flush ends a run that finished jobs: the retention rules finish recorded
+-- and the metrics counts, once each.
+local function flush()
   for _, r in pairs(RETAIN) do retain(r[1], r[2], r[3]) end
   RETAIN = {}
+  metrics_flush()
 end
 
 -- complete_job records a completion of an active job held by token. It

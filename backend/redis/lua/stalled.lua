@@ -49,5 +49,5 @@ end
 for _, id in ipairs(rcall('LRANGE', K_ACTIVE, 0, max_jobs - 1)) do
   if unlocked(id) then rcall('SADD', K_STALLED, id) end
 end
-retain_all()
+flush()
 return {0, requeued, failed}
