@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
@@ -279,4 +280,50 @@ func TestRedisMemoryStaysBoundedWithKeepLast(t *testing.T) {
 		before, peak, after, after-before)
 	// 1,000 kept jobs (~0.3 MB) and a stream capped near 10,000 events (~1-2 MB).
 	require.Less(t, after-before, int64(8<<20), "memory after the run should not grow with the number of jobs")
+}
+
+// Regression: with Concurrency > 1 a retry's backoff must fire on time. The
+// failing job's own script pushed the wake marker and its chained claim took
+// it, so the worker's claim already blocked in BLMOVE slept its whole block
+// timeout (30s) before the retry ran.
+func TestRedisRetryFiresOnTimeWithConcurrency(t *testing.T) {
+	check := func(t *testing.T, be *redisbackend.Backend) {
+		q := fila.NewQueue(be, "retry-timing")
+		var mu sync.Mutex
+		var starts []time.Time
+		runWorker(t, fila.NewWorker(be, "retry-timing", func(ctx context.Context, j *fila.Job) (any, error) {
+			mu.Lock()
+			starts = append(starts, time.Now())
+			mu.Unlock()
+			if j.AttemptsMade == 0 {
+				return nil, fmt.Errorf("first attempt fails")
+			}
+			return nil, nil
+		}, fila.WorkerOptions{Concurrency: 4, StalledInterval: time.Hour}))
+		time.Sleep(300 * time.Millisecond) // every claim slot blocked in BLMOVE
+		job, err := q.Add(context.Background(), "j", nil, &fila.JobOptions{Attempts: 2,
+			Backoff: fila.Backoff{Type: fila.BackoffFixed, Delay: 200 * time.Millisecond}})
+		require.NoError(t, err)
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		done, err := job.WaitUntilFinished(ctx)
+		require.NoError(t, err)
+		require.Equal(t, fila.StateCompleted, done.State)
+		mu.Lock()
+		defer mu.Unlock()
+		require.Len(t, starts, 2)
+		gap := starts[1].Sub(starts[0])
+		require.GreaterOrEqual(t, gap, 200*time.Millisecond)
+		require.Less(t, gap, 2*time.Second, "the retry waited for a block timeout instead of its backoff")
+	}
+	t.Run("miniredis", func(t *testing.T) {
+		mr := miniredis.RunT(t)
+		rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
+		be := redisbackend.New(rdb)
+		t.Cleanup(func() { be.Close(); rdb.Close() })
+		check(t, be)
+	})
+	t.Run("redis-server", func(t *testing.T) {
+		check(t, startRedis(t, nil).be)
+	})
 }

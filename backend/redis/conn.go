@@ -12,6 +12,7 @@ import (
 type Script struct {
 	name, src, hash string
 	fn              string // its function name in the library, for FCALL; "" if it has none
+	readies         bool   // it can make jobs claimable: wake this process's polling claims
 }
 
 func newScript(name, src string) *Script {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"strconv"
 	"strings"
@@ -68,6 +69,7 @@ type Backend struct {
 
 	queues sync.Map // queue name -> *queueInfo
 	closed atomic.Bool
+	done   chan struct{} // closed by Close: ends polling sleeps
 }
 
 var _ backend.Backend = (*Backend)(nil)
@@ -83,6 +85,50 @@ type queueInfo struct {
 	dueAt atomic.Int64
 	// poll is the current idle poll interval (ns) of a polling transport.
 	poll atomic.Int64
+	// wake is closed when this process makes a job of the queue ready, so
+	// its polling claims look at once instead of sleeping out the interval.
+	// earlier is closed when this process learns that the next delayed job
+	// is due sooner than it knew, so its blocked claims re-block with the
+	// new bound (the wake marker for that may have been taken by one of its
+	// own busy claims).
+	wakeMu sync.Mutex
+	wake   chan struct{}
+	sooner chan struct{}
+}
+
+func (q *queueInfo) wakeChan() chan struct{}   { return q.chanOf(&q.wake) }
+func (q *queueInfo) soonerChan() chan struct{} { return q.chanOf(&q.sooner) }
+
+// signal wakes this process's polling claims of the queue.
+func (q *queueInfo) signal() { q.fire(&q.wake) }
+
+// chanOf returns the channel the next fire closes.
+func (q *queueInfo) chanOf(c *chan struct{}) chan struct{} {
+	q.wakeMu.Lock()
+	defer q.wakeMu.Unlock()
+	if *c == nil {
+		*c = make(chan struct{})
+	}
+	return *c
+}
+
+func (q *queueInfo) fire(c *chan struct{}) {
+	q.wakeMu.Lock()
+	if *c != nil {
+		close(*c)
+		*c = nil
+	}
+	q.wakeMu.Unlock()
+}
+
+// setDue records the next delayed job's local due time (ns; -1: none) and,
+// when it is sooner than what blocked claims were bounded by, wakes them.
+func (q *queueInfo) setDue(due int64) {
+	old := q.dueAt.Swap(due)
+	if due > 0 && (old < 0 || due < old) {
+		q.fire(&q.sooner)
+		q.fire(&q.wake)
+	}
 }
 
 // New returns a Redis backend over rdb: a *redis.Client (single node, TLS,
@@ -109,7 +155,7 @@ func NewWithConn(c Conn, opts ...Option) *Backend {
 }
 
 func newBackend(c Conn, o options) *Backend {
-	b := &Backend{conn: c, opts: o, s: loadScripts(),
+	b := &Backend{conn: c, opts: o, s: loadScripts(), done: make(chan struct{}),
 		fixed: []any{strconv.Itoa(o.eventsMaxLen), strconv.Itoa(o.metricsMinutes)}}
 	b.blocker, _ = c.(Blocker)
 	return b
@@ -209,6 +255,9 @@ func (b *Backend) run(ctx context.Context, s *Script, q *queueInfo, args ...any)
 	v, err := b.conn.Eval(ctx, s, q.keys, all...)
 	if err != nil {
 		return nil, fmt.Errorf("redis: %s: %w", s.name, err)
+	}
+	if s.readies {
+		q.signal()
 	}
 	return v, nil
 }
@@ -312,6 +361,7 @@ func (b *Backend) JobAdd(ctx context.Context, p *backend.JobAddParams) ([]backen
 	if len(out) != len(p.Jobs) {
 		return nil, fmt.Errorf("redis: add returned %d results for %d jobs", len(out), len(p.Jobs))
 	}
+	q.signal()
 	b.register(ctx, p.Queue, q)
 	return out, nil
 }
@@ -422,9 +472,9 @@ func (b *Backend) claimResult(ctx context.Context, q *queueInfo, p *backend.JobC
 	case 0:
 		due := num(arr[1])
 		if due < 0 {
-			q.dueAt.Store(-1)
+			q.setDue(-1)
 		} else {
-			q.dueAt.Store(time.Now().Add(time.Duration(due) * time.Millisecond).UnixNano())
+			q.setDue(time.Now().Add(time.Duration(due) * time.Millisecond).UnixNano())
 		}
 		return &backend.JobClaimResult{}, nil
 	case 2:
@@ -463,8 +513,8 @@ func (b *Backend) JobClaim(ctx context.Context, p *backend.JobClaimParams) (*bac
 			if time.Until(deadline) <= 0 {
 				return &backend.JobClaimResult{}, nil
 			}
-			if !sleepCtx(ctx, min(wait, b.nextPoll(q))) {
-				return nil, ctx.Err()
+			if err := b.pollWait(ctx, q, min(wait, b.nextPoll(q))); err != nil {
+				return nil, err
 			}
 			continue
 		}
@@ -476,7 +526,7 @@ func (b *Backend) JobClaim(ctx context.Context, p *backend.JobClaimParams) (*bac
 			q.dueAt.Store(0) // due now: claim again
 			continue
 		}
-		id, err := b.blocker.BLMove(ctx, q.keys[keyWait], q.keys[keyActive], wait)
+		id, err := b.blockUntilSooner(ctx, q, wait)
 		if err != nil {
 			if ctx.Err() != nil {
 				if id != "" {
@@ -501,6 +551,30 @@ func (b *Backend) JobClaim(ctx context.Context, p *backend.JobClaimParams) (*bac
 	}
 }
 
+// errSooner ends a blocked claim whose bound a sooner delayed job changed.
+var errSooner = errors.New("a delayed job is due sooner")
+
+// blockUntilSooner runs BLMOVE for up to wait, ended early (like a timeout)
+// when this process learns of a sooner delayed job (queueInfo.setDue). It
+// returns the moved id, or "" when the block ended without one.
+func (b *Backend) blockUntilSooner(ctx context.Context, q *queueInfo, wait time.Duration) (string, error) {
+	sooner := q.soonerChan()
+	bctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	go func() {
+		select {
+		case <-sooner:
+			cancel(errSooner)
+		case <-bctx.Done():
+		}
+	}()
+	id, err := b.blocker.BLMove(bctx, q.keys[keyWait], q.keys[keyActive], wait)
+	if err != nil && ctx.Err() == nil && errors.Is(context.Cause(bctx), errSooner) {
+		return id, nil // a job moved in that instant is claimed as usual
+	}
+	return id, err
+}
+
 // nextPoll returns how long an idle polling claim sleeps, doubling the
 // queue's interval up to the maximum; a claimed job resets it.
 func (b *Backend) nextPoll(q *queueInfo) time.Duration {
@@ -513,17 +587,25 @@ func (b *Backend) nextPoll(q *queueInfo) time.Duration {
 	}
 }
 
-func sleepCtx(ctx context.Context, d time.Duration) bool {
-	if d <= 0 {
-		return ctx.Err() == nil
+// pollWait sleeps d between polls, or less: a local change to the queue
+// (q.signal) ends it early. It fails when ctx ends or the backend closes.
+// q may be nil (no local wake-ups).
+func (b *Backend) pollWait(ctx context.Context, q *queueInfo, d time.Duration) error {
+	var wake chan struct{}
+	if q != nil {
+		wake = q.wakeChan()
 	}
-	t := time.NewTimer(d)
+	t := time.NewTimer(max(d, 0))
 	defer t.Stop()
 	select {
 	case <-t.C:
-		return true
+		return nil
+	case <-wake:
+		return nil
 	case <-ctx.Done():
-		return false
+		return ctx.Err()
+	case <-b.done:
+		return backend.ErrClosed
 	}
 }
 
@@ -973,8 +1055,8 @@ func (b *Backend) EventsRead(ctx context.Context, p *backend.EventsReadParams) (
 		if len(out) > 0 || left <= 0 {
 			return out, nil
 		}
-		if !sleepCtx(ctx, min(interval, left)) {
-			return nil, ctx.Err()
+		if err := b.pollWait(ctx, nil, min(interval, left)); err != nil {
+			return nil, err
 		}
 		interval = min(interval*2, b.opts.pollMax)
 	}
@@ -1016,8 +1098,9 @@ func (b *Backend) Close() error {
 	if b.closed.Swap(true) {
 		return nil
 	}
-	if b.blocker != nil {
-		return b.blocker.Close()
+	close(b.done)
+	if c, ok := b.conn.(io.Closer); ok {
+		return c.Close()
 	}
 	return nil
 }

@@ -52,6 +52,9 @@ func loadScripts() *scripts {
 		libSrc.WriteString("redis.register_function('" + sc.fn + "', function(KEYS, ARGV)\ninit(KEYS, ARGV)\n-- " +
 			name + ".lua\n" + bodies[name] + "\nend)\n")
 	}
+	for _, name := range []string{"release", "retry", "promote", "pause", "unclaim", "stalled", "add"} {
+		byName[name].readies = true
+	}
 	s := &scripts{library: libSrc.String(), registry: newScript("registry", read("registry"))}
 	for name, dst := range map[string]**Script{
 		"add": &s.add, "claim": &s.claim, "claim_moved": &s.claimMoved, "unclaim": &s.unclaim, "finish": &s.finish,
