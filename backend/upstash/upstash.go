@@ -1,0 +1,32 @@
+package upstash
+
+import (
+	redisbackend "github.com/fila-go/fila/backend/redis"
+)
+
+// New returns fila's Redis backend running over the REST endpoint in cfg:
+// the same Lua scripts as backend/redis, sent through a REST Conn, with
+// claims and event reads that poll (see the package doc). opts tune the
+// shared backend (key prefix, event stream length...); cfg's poll interval
+// is applied first, so a redisbackend.WithPollInterval in opts overrides it.
+// Nothing is sent until the first call; use Ping to check the URL and
+// token. Close ends polling calls and closes the idle HTTP connections the
+// backend opened (a Config.HTTPClient stays open).
+func New(cfg Config, opts ...redisbackend.Option) (*redisbackend.Backend, error) {
+	conn, err := NewConn(cfg)
+	if err != nil {
+		return nil, err
+	}
+	all := append([]redisbackend.Option{redisbackend.WithPollInterval(conn.cfg.PollMin, conn.cfg.PollMax)}, opts...)
+	return redisbackend.NewWithConn(conn, all...), nil
+}
+
+// NewFromEnv is New with ConfigFromEnv: the URL and token from
+// UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN, defaults otherwise.
+func NewFromEnv(opts ...redisbackend.Option) (*redisbackend.Backend, error) {
+	cfg, err := ConfigFromEnv()
+	if err != nil {
+		return nil, err
+	}
+	return New(cfg, opts...)
+}
