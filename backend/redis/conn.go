@@ -20,6 +20,11 @@ func newScript(name, src string) *Script {
 	return &Script{name: name, src: src, hash: hex.EncodeToString(sum[:])}
 }
 
+// NewScript returns a Lua script that runs over any Conn with EVALSHA and
+// an EVAL fallback: for an application's own atomic steps next to fila's,
+// on whichever transport its queues use.
+func NewScript(name, src string) *Script { return newScript(name, src) }
+
 // Name is the script's file name without .lua.
 func (s *Script) Name() string { return s.name }
 

@@ -14,8 +14,8 @@ import (
 
 	redisbackend "github.com/fila-go/fila/backend/redis"
 	"github.com/fila-go/fila/backend/upstash"
-	"github.com/fila-go/fila/backend/upstash/internal/emulator"
 	"github.com/fila-go/fila/internal/redistest"
+	"github.com/fila-go/fila/internal/upstashemu"
 )
 
 // TestMain fails the package when a goroutine outlives the tests: every
@@ -29,7 +29,7 @@ const testToken = "test-token"
 // bundle is an emulator in front of a Redis, and what a test needs to reach
 // it.
 type bundle struct {
-	emu *emulator.Server
+	emu *upstashemu.Server
 	srv *httptest.Server
 	rdb *redis.Client
 	// wrap, when set, runs in front of the emulator (fault injection).
@@ -47,7 +47,7 @@ func (b *bundle) setWrap(f wrapFunc) { b.wrap.Store(&f) }
 // ends.
 func newBundle(t testing.TB, rdb *redis.Client) *bundle {
 	t.Helper()
-	b := &bundle{emu: emulator.New(rdb, testToken), rdb: rdb}
+	b := &bundle{emu: upstashemu.New(rdb, testToken), rdb: rdb}
 	b.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if f := b.wrap.Load(); f != nil {
 			(*f)(w, r, b.emu)

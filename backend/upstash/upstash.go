@@ -17,8 +17,15 @@ func New(cfg Config, opts ...redisbackend.Option) (*redisbackend.Backend, error)
 	if err != nil {
 		return nil, err
 	}
+	return NewBackend(conn, opts...), nil
+}
+
+// NewBackend returns the backend over an existing Conn, for an application
+// that also runs its own scripts on that Conn (redisbackend.NewScript).
+// Closing the backend closes the Conn.
+func NewBackend(conn *Conn, opts ...redisbackend.Option) *redisbackend.Backend {
 	all := append([]redisbackend.Option{redisbackend.WithPollInterval(conn.cfg.PollMin, conn.cfg.PollMax)}, opts...)
-	return redisbackend.NewWithConn(conn, all...), nil
+	return redisbackend.NewWithConn(conn, all...)
 }
 
 // NewFromEnv is New with ConfigFromEnv: the URL and token from

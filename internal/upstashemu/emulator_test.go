@@ -1,4 +1,4 @@
-package emulator_test
+package upstashemu_test
 
 import (
 	"encoding/base64"
@@ -14,7 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
-	"github.com/fila-go/fila/backend/upstash/internal/emulator"
+	"github.com/fila-go/fila/internal/upstashemu"
 )
 
 func TestMain(m *testing.M) {
@@ -24,7 +24,7 @@ func TestMain(m *testing.M) {
 type bundle struct {
 	t   *testing.T
 	srv *httptest.Server
-	emu *emulator.Server
+	emu *upstashemu.Server
 }
 
 func setup(t *testing.T) *bundle {
@@ -32,7 +32,7 @@ func setup(t *testing.T) *bundle {
 	t.Parallel()
 	mr := miniredis.RunT(t)
 	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr(), Protocol: 2})
-	emu := emulator.New(rdb, "tok")
+	emu := upstashemu.New(rdb, "tok")
 	srv := httptest.NewServer(emu)
 	t.Cleanup(func() { srv.Close(); rdb.Close() })
 	return &bundle{t: t, srv: srv, emu: emu}

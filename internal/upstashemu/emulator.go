@@ -1,4 +1,4 @@
-// Package emulator is test code: an HTTP handler that speaks Upstash's Redis
+// Package upstashemu is test code: an HTTP handler that speaks Upstash's Redis
 // REST protocol in front of a real Redis (or miniredis) reached through a
 // go-redis client, so backend/upstash can be tested without the service.
 //
@@ -24,7 +24,7 @@
 // WATCH, SUBSCRIBE...), so a test fails if the client ever sends one. The
 // texts of the errors it makes up itself are its own; Upstash's may differ.
 // Path-form commands (GET /get/foo) are not implemented.
-package emulator
+package upstashemu
 
 import (
 	"bytes"
