@@ -1,0 +1,239 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/fila-go/fila"
+	"github.com/fila-go/fila/examples/whatsapp/cloudapi"
+	"github.com/fila-go/fila/examples/whatsapp/fakegraph"
+)
+
+func TestOutboundFailures(t *testing.T) {
+	t.Parallel()
+	for _, be := range testBackends {
+		t.Run(be, func(t *testing.T) {
+			t.Parallel()
+
+			t.Run("two 500s then success: sent once, after exponential backoff", func(t *testing.T) {
+				t.Parallel()
+				b := setup(t, be)
+				b.fake.Script(fakegraph.Send, fakegraph.ServerError(), fakegraph.ServerError())
+				b.postText("wamid.retry.1", "hours?")
+				b.waitAccepted(fakegraph.Send, 1)
+				b.waitIdle()
+
+				calls := fakegraph.Filter(b.fake.Calls(), fakegraph.Send, false)
+				require.Len(t, calls, 3)
+				require.Equal(t, []int{500, 500, 200}, []int{calls[0].Status, calls[1].Status, calls[2].Status})
+				base := b.cfg.Queues.Outbound.Job.Backoff.Delay
+				require.GreaterOrEqual(t, calls[1].At.Sub(calls[0].At), base, "first retry after Delay")
+				require.GreaterOrEqual(t, calls[2].At.Sub(calls[1].At), 2*base, "second retry after 2 x Delay")
+				require.Len(t, b.fake.Accepted(fakegraph.Send), 1)
+
+				job, err := b.app.queues.outbound.GetJob(context.Background(), sendKey("wamid.retry.1"))
+				require.NoError(t, err)
+				require.Equal(t, fila.StateCompleted, job.State)
+				require.Equal(t, 3, job.AttemptsMade)
+			})
+
+			t.Run("a 400 fails the job at once, visible in the failed count", func(t *testing.T) {
+				t.Parallel()
+				b := setup(t, be)
+				b.fake.Script(fakegraph.Send, fakegraph.InvalidParameter())
+				b.postText("wamid.fail.1", "hours?")
+				require.Eventually(t, func() bool { return b.counts()[queueOutbound].Failed == 1 }, 10*time.Second, 10*time.Millisecond)
+				time.Sleep(3 * b.cfg.Queues.Outbound.Job.Backoff.Delay) // a retry would have come by now
+				b.waitIdle()
+
+				require.Len(t, fakegraph.Filter(b.fake.Calls(), fakegraph.Send, false), 1, "no retry")
+				job, err := b.app.queues.outbound.GetJob(context.Background(), sendKey("wamid.fail.1"))
+				require.NoError(t, err)
+				require.Equal(t, fila.StateFailed, job.State)
+				require.Equal(t, 1, job.AttemptsMade)
+				require.Contains(t, job.FailedReason, "HTTP 400, code 100")
+				require.Equal(t, int64(1), b.counts()[queueOutbound].Completed, "the read receipt went out")
+			})
+
+			t.Run("a throughput error pauses outbound claims, then they resume and nothing is lost", func(t *testing.T) {
+				t.Parallel()
+				b := setup(t, be)
+				b.fake.Script(fakegraph.Send, fakegraph.Throughput())
+				const n = 6
+				for i := range n {
+					b.postText(fmt.Sprintf("wamid.tp.%d", i), "hours?")
+				}
+				b.waitAccepted(fakegraph.Send, n)
+				b.waitAccepted(fakegraph.Read, n)
+				b.waitIdle()
+
+				calls := b.fake.Calls()
+				i := slices.IndexFunc(calls, func(c fakegraph.Call) bool { return c.Code == cloudapi.CodeThroughput })
+				require.GreaterOrEqual(t, i, 0)
+				limitedAt := calls[i].At
+				// The pause starts when the worker hears the error, a moment
+				// after the fake answered it; calls claimed before then may
+				// still land just after it (by up to hundreds of ms on a loaded
+				// machine under -race). No call may land in the rest of the 2s.
+				for _, c := range calls[i+1:] {
+					d := c.At.Sub(limitedAt)
+					require.False(t, d > 500*time.Millisecond && d < 2*time.Second,
+						"a %s call %s after the throughput error, during the pause", c.Kind, d)
+				}
+				require.Greater(t, calls[len(calls)-1].At.Sub(limitedAt), 2*time.Second, "claims resumed after the pause")
+				requireOncePerMessage(t, b.fake.Accepted(fakegraph.Send), n)
+				require.Len(t, b.fake.Accepted(fakegraph.Read), n)
+				c := b.counts()[queueOutbound]
+				require.Equal(t, int64(2*n), c.Completed)
+				require.Zero(t, c.Failed)
+
+				limited, err := b.app.queues.outbound.GetJob(context.Background(), sendKey(calls[i].ReplyTo))
+				require.NoError(t, err)
+				require.Equal(t, 1, limited.AttemptsMade, "the rate-limited attempt was not spent")
+				require.GreaterOrEqual(t, limited.ProcessedAt.Sub(limitedAt), 2*time.Second-5*time.Millisecond,
+					"claimed again only after the pause (backend clock, ms precision)")
+			})
+
+			t.Run("a 429 with Retry-After pauses outbound for that long", func(t *testing.T) {
+				t.Parallel()
+				b := setup(t, be)
+				b.fake.Script(fakegraph.Send, fakegraph.TooManyRequests(time.Second))
+				b.postText("wamid.429.1", "hours?")
+				b.waitAccepted(fakegraph.Send, 1)
+				b.waitIdle()
+				calls := fakegraph.Filter(b.fake.Calls(), fakegraph.Send, false)
+				require.Len(t, calls, 2)
+				require.Equal(t, http.StatusTooManyRequests, calls[0].Status)
+				require.GreaterOrEqual(t, calls[1].At.Sub(calls[0].At), time.Second)
+			})
+		})
+	}
+}
+
+func TestRepliesDueAtOnceAreSentAtMostTenPerSecond(t *testing.T) {
+	t.Parallel()
+	for _, be := range testBackends {
+		t.Run(be, func(t *testing.T) {
+			t.Parallel()
+			b := setup(t, be)
+			const n = 50
+			jobs := make([]fila.BulkJob, n)
+			for i := range jobs {
+				key := sendKey(fmt.Sprintf("wamid.burst.%d", i))
+				jobs[i] = fila.BulkJob{Name: jobSend, Data: mustJSON(t, OutboundJob{
+					PhoneNumberID: testPhoneNumberID, To: testUser, Text: "burst", ReplyTo: key,
+				}), Options: &fila.JobOptions{JobID: key}}
+			}
+			_, err := b.app.queues.outbound.AddBulk(context.Background(), jobs)
+			require.NoError(t, err)
+			b.waitAccepted(fakegraph.Send, n)
+
+			// Exact: the claims, timed by the backend's clock (the limiter's),
+			// never exceed 10 in any 1s window.
+			var claimed, arrived []time.Time
+			for _, j := range jobs {
+				job, err := b.app.queues.outbound.GetJob(context.Background(), j.Options.JobID)
+				require.NoError(t, err)
+				claimed = append(claimed, job.ProcessedAt)
+			}
+			requireAtMostPerWindow(t, claimed, 10, time.Second)
+			// At the fake: each call arrives a little after its claim, and on a
+			// loaded machine under -race that delay varies by hundreds of ms,
+			// so windows are checked 0.5s shorter, and the span for the rate.
+			for _, c := range b.fake.Accepted(fakegraph.Send) {
+				arrived = append(arrived, c.At)
+			}
+			requireAtMostPerWindow(t, arrived, 10, 500*time.Millisecond)
+			slices.SortFunc(arrived, time.Time.Compare)
+			require.GreaterOrEqual(t, arrived[n-1].Sub(arrived[0]), 3500*time.Millisecond, "50 sends at 10/s span at least 4s")
+			requireOncePerMessage(t, b.fake.Accepted(fakegraph.Send), n)
+		})
+	}
+}
+
+func TestJobErrorPolicy(t *testing.T) {
+	t.Parallel()
+	apiErr := func(status, code int, retryAfter time.Duration) error {
+		return fmt.Errorf("wrapped: %w", &cloudapi.APIError{Op: "send text", HTTPStatus: status, Code: code, RetryAfter: retryAfter})
+	}
+	rateLimited := func(t *testing.T, err error) time.Duration {
+		t.Helper()
+		rl, ok := errors.AsType[*fila.RateLimitError](err)
+		require.True(t, ok, "want fila.RateLimited, got %v", err)
+		return rl.Delay
+	}
+	cases := []struct {
+		name string
+		err  error
+		want string // "retry", "unrecoverable" or a rate-limit duration
+	}{
+		{"a network error is retried", errors.New("dial tcp: connection refused"), "retry"},
+		{"a 500 is retried", apiErr(500, cloudapi.CodeSomethingWentWrong, 0), "retry"},
+		{"a 503 without a code is retried", apiErr(503, 0, 0), "retry"},
+		{"Meta's temporary code 2 is retried even as a 400", apiErr(400, cloudapi.CodeTemporaryService, 0), "retry"},
+		{"a 400 invalid parameter is unrecoverable", apiErr(400, 100, 0), "unrecoverable"},
+		{"outside the 24-hour window is unrecoverable", apiErr(400, cloudapi.CodeReengagement, 0), "unrecoverable"},
+		{"an invalid token is unrecoverable", apiErr(401, cloudapi.CodeAccessToken, 0), "unrecoverable"},
+		{"130429 pauses for 2s", apiErr(400, cloudapi.CodeThroughput, 0), "2s"},
+		{"131056 pauses for 6s", apiErr(429, cloudapi.CodePairRateLimit, 0), "6s"},
+		{"80007 pauses for a minute", apiErr(400, cloudapi.CodeWABARateLimit, 0), "1m0s"},
+		{"code 4 pauses for a minute", apiErr(400, cloudapi.CodeAppRateLimit, 0), "1m0s"},
+		{"a bare 429 pauses for 5s", apiErr(429, 0, 0), "5s"},
+		{"Retry-After wins over the default", apiErr(429, cloudapi.CodePairRateLimit, 17*time.Second), "17s"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			got := jobError(c.err)
+			require.ErrorIs(t, got, c.err)
+			switch c.want {
+			case "retry":
+				require.False(t, fila.IsUnrecoverable(got))
+				_, limited := errors.AsType[*fila.RateLimitError](got)
+				require.False(t, limited)
+			case "unrecoverable":
+				require.True(t, fila.IsUnrecoverable(got))
+			default:
+				require.False(t, fila.IsUnrecoverable(got))
+				require.Equal(t, c.want, rateLimited(t, got).String())
+			}
+		})
+	}
+}
+
+// requireAtMostPerWindow checks that no window of length w starting at one
+// of the times holds more than max of them.
+func requireAtMostPerWindow(t *testing.T, times []time.Time, max int, w time.Duration) {
+	t.Helper()
+	times = slices.Clone(times)
+	slices.SortFunc(times, time.Time.Compare)
+	for i, start := range times {
+		in := 0
+		for _, u := range times[i:] {
+			if u.Sub(start) < w {
+				in++
+			}
+		}
+		require.LessOrEqual(t, in, max, "%d in the %s from #%d (%s)", in, w, i, start.Format("15:04:05.000"))
+	}
+}
+
+// requireOncePerMessage checks that each of n inbound messages got exactly
+// one reply.
+func requireOncePerMessage(t *testing.T, sends []fakegraph.Call, n int) {
+	t.Helper()
+	seen := map[string]int{}
+	for _, s := range sends {
+		seen[s.ReplyTo]++
+	}
+	require.Len(t, seen, n, "replies: %v", seen)
+	for id, k := range seen {
+		require.Equal(t, 1, k, "replies to %s", id)
+	}
+}
