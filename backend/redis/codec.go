@@ -179,7 +179,8 @@ func decodeRecord(j *backend.Job, rec string) error {
 		return errRecord
 	}
 	olen, rest, ok := nextField(rest)
-	if !ok || nlen+olen > int64(len(rest)) {
+	// Compare each length on its own: their sum can overflow int64.
+	if !ok || nlen > int64(len(rest)) || olen > int64(len(rest))-nlen {
 		return errRecord
 	}
 	j.Name = rest[:nlen]
