@@ -70,7 +70,12 @@ type Backend struct {
 	queues sync.Map // queue name -> *queueInfo
 	closed atomic.Bool
 	done   chan struct{} // closed by Close: ends polling sleeps
+	epoch  time.Time     // the origin of mono
 }
+
+// mono reads a monotonic clock in ns: due times kept between calls must not
+// move when the machine's wall clock is stepped.
+func (b *Backend) mono() int64 { return int64(time.Since(b.epoch)) + 1 }
 
 var _ backend.Backend = (*Backend)(nil)
 
@@ -80,8 +85,9 @@ type queueInfo struct {
 	adds       batcher // single-job adds, merged into one add.lua call
 	finishes   batcher // completes and fails, merged into one finish.lua call
 	registered atomic.Bool
-	// dueAt is the local time (UnixNano) of the next delayed job as last
-	// reported by a script; 0 means unknown, -1 none.
+	// dueAt is when the next delayed job is due, as last reported by a
+	// script, on the backend's monotonic clock (Backend.mono); 0 means
+	// unknown, -1 none.
 	dueAt atomic.Int64
 	// poll is the current idle poll interval (ns) of a polling transport.
 	poll atomic.Int64
@@ -155,7 +161,7 @@ func NewWithConn(c Conn, opts ...Option) *Backend {
 }
 
 func newBackend(c Conn, o options) *Backend {
-	b := &Backend{conn: c, opts: o, s: loadScripts(), done: make(chan struct{}),
+	b := &Backend{conn: c, opts: o, s: loadScripts(), done: make(chan struct{}), epoch: time.Now(),
 		fixed: []any{strconv.Itoa(o.eventsMaxLen), strconv.Itoa(o.metricsMinutes)}}
 	b.blocker, _ = c.(Blocker)
 	return b
@@ -423,7 +429,13 @@ func (b *Backend) JobList(ctx context.Context, p *backend.JobListParams) ([]*bac
 	out := make([]*backend.Job, 0, len(arr))
 	for _, e := range arr {
 		j, err := decodeJob(str(e))
-		if err != nil {
+		var bad *backend.CorruptJobError
+		switch {
+		case errors.As(err, &bad):
+			// Listed as far as it decodes, so one corrupt job does not hide
+			// the page; claiming it moves it to failed with this reason.
+			j.FailedReason = bad.Error()
+		case err != nil:
 			return nil, err
 		}
 		out = append(out, j)
@@ -474,7 +486,7 @@ func (b *Backend) claimResult(ctx context.Context, q *queueInfo, p *backend.JobC
 		if due < 0 {
 			q.setDue(-1)
 		} else {
-			q.setDue(time.Now().Add(time.Duration(due) * time.Millisecond).UnixNano())
+			q.setDue(b.mono() + int64(time.Duration(due)*time.Millisecond))
 		}
 		return &backend.JobClaimResult{}, nil
 	case 2:
@@ -494,7 +506,7 @@ func (b *Backend) JobClaim(ctx context.Context, p *backend.JobClaimParams) (*bac
 	deadline := time.Now().Add(p.Wait)
 	for {
 		due := q.dueAt.Load()
-		if p.Wait <= 0 || b.blocker == nil || due == 0 || (due > 0 && time.Now().UnixNano() >= due) {
+		if p.Wait <= 0 || b.blocker == nil || due == 0 || (due > 0 && b.mono() >= due) {
 			v, err := b.run(ctx, b.s.claim, q, claimArgs(p)...)
 			if err != nil {
 				return nil, err
@@ -507,7 +519,7 @@ func (b *Backend) JobClaim(ctx context.Context, p *backend.JobClaimParams) (*bac
 		}
 		wait := time.Until(deadline)
 		if due > 0 {
-			wait = min(wait, time.Duration(due-time.Now().UnixNano()))
+			wait = min(wait, time.Duration(due-b.mono()))
 		}
 		if b.blocker == nil {
 			if time.Until(deadline) <= 0 {

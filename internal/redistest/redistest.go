@@ -90,6 +90,7 @@ func (s *Server) start() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	cmd := exec.Command(s.args[0], s.args[1:]...)
+	cmd.SysProcAttr = procAttr()
 	log, err := os.Create(filepath.Join(s.Dir, fmt.Sprintf("redis-%d.log", time.Now().UnixNano())))
 	if err != nil {
 		s.t.Fatalf("redistest: %v", err)
