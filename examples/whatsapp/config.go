@@ -107,19 +107,22 @@ func loadConfig(args []string, getenv func(string) string, usage io.Writer) (Con
 	c := Config{
 		Role: Role(*role), Demo: *demo || getenv("DEMO") == "1",
 		Host: getenv("HOST"), Port: orDefault(getenv("PORT"), "8080"),
-		Storage:     loadStorageConfig(getenv),
 		VerifyToken: getenv("WHATSAPP_VERIFY_TOKEN"), AppSecret: getenv("WHATSAPP_APP_SECRET"),
 		AccessToken: getenv("WHATSAPP_ACCESS_TOKEN"), APIURL: getenv("WHATSAPP_API_URL"),
 		LogJSON: strings.EqualFold(getenv("LOG_FORMAT"), "json"),
 	}
 	var errs []error
+	var storageErr error
+	if c.Storage, storageErr = loadStorageConfig(getenv); storageErr != nil {
+		errs = append(errs, storageErr)
+	}
 	switch c.Role {
 	case RoleWeb, RoleWorker, RoleAll:
 	default:
 		errs = append(errs, fmt.Errorf("config: -role is %q; use web, worker or all", *role))
 	}
-	if c.Role != RoleAll && !c.Storage.shared() {
-		errs = append(errs, fmt.Errorf("config: -role %s needs a shared backend such as REDIS_URL: the memory backend lives inside one process, so web and workers must run together (-role all)", c.Role))
+	if c.Role != RoleAll && storageErr == nil && !c.Storage.shared() {
+		errs = append(errs, fmt.Errorf("config: -role %s needs a shared backend such as REDIS_URL or Upstash's (UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN): the memory backend lives inside one process, so web and workers must run together (-role all)", c.Role))
 	}
 	if c.Demo && c.Role != RoleAll {
 		errs = append(errs, errors.New("config: -demo runs the whole app in one process; use it with -role all"))

@@ -11,6 +11,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/fila-go/fila/backend/upstash"
 	"github.com/fila-go/fila/examples/whatsapp/cloudapi"
 )
 
@@ -95,6 +96,92 @@ func TestLoadConfig(t *testing.T) {
 		require.True(t, c.LogJSON)
 	})
 
+	t.Run("the storage variables choose the backend", func(t *testing.T) {
+		t.Parallel()
+		const restURL, restToken = "https://eu1-example.upstash.io", "AXXXtoken"
+		cases := []struct {
+			name string
+			env  []string
+			want StorageConfig
+			err  []string // each must be in the error; none: no error
+		}{
+			{name: "nothing set: memory, which web and worker processes cannot share", want: StorageConfig{}},
+			{name: "REDIS_URL: Redis", env: []string{"REDIS_URL", "rediss://u:p@host:6380/0"}, want: StorageConfig{RedisURL: "rediss://u:p@host:6380/0"}},
+			{
+				name: "both Upstash variables: Upstash with its defaults",
+				env:  []string{"UPSTASH_REDIS_REST_URL", restURL, "UPSTASH_REDIS_REST_TOKEN", restToken},
+				want: StorageConfig{Upstash: upstash.Config{URL: restURL, Token: restToken}},
+			},
+			{
+				name: "surrounding spaces are trimmed, as upstash.ConfigFromEnv does",
+				env:  []string{"UPSTASH_REDIS_REST_URL", " " + restURL + "\n", "UPSTASH_REDIS_REST_TOKEN", restToken + " "},
+				want: StorageConfig{Upstash: upstash.Config{URL: restURL, Token: restToken}},
+			},
+			{
+				name: "UPSTASH_POLL_MAX sets the longest idle poll",
+				env:  []string{"UPSTASH_REDIS_REST_URL", restURL, "UPSTASH_REDIS_REST_TOKEN", restToken, "UPSTASH_POLL_MAX", "2m"},
+				want: StorageConfig{Upstash: upstash.Config{URL: restURL, Token: restToken, PollMax: 2 * time.Minute}},
+			},
+			{
+				name: "the URL alone names the missing token",
+				env:  []string{"UPSTASH_REDIS_REST_URL", restURL},
+				err:  []string{"UPSTASH_REDIS_REST_URL is set but UPSTASH_REDIS_REST_TOKEN is not"},
+			},
+			{
+				name: "the token alone names the missing URL",
+				env:  []string{"UPSTASH_REDIS_REST_TOKEN", restToken},
+				err:  []string{"UPSTASH_REDIS_REST_TOKEN is set but UPSTASH_REDIS_REST_URL is not"},
+			},
+			{
+				name: "a blank variable counts as missing",
+				env:  []string{"UPSTASH_REDIS_REST_URL", restURL, "UPSTASH_REDIS_REST_TOKEN", "  "},
+				err:  []string{"UPSTASH_REDIS_REST_TOKEN is not"},
+			},
+			{
+				name: "REDIS_URL and Upstash's pair conflict",
+				env:  []string{"REDIS_URL", "redis://x", "UPSTASH_REDIS_REST_URL", restURL, "UPSTASH_REDIS_REST_TOKEN", restToken},
+				err:  []string{"REDIS_URL and UPSTASH_REDIS_REST_URL are both set", "choose one backend"},
+			},
+			{
+				name: "REDIS_URL and an Upstash token alone conflict",
+				env:  []string{"REDIS_URL", "redis://x", "UPSTASH_REDIS_REST_TOKEN", restToken},
+				err:  []string{"REDIS_URL and UPSTASH_REDIS_REST_TOKEN are both set"},
+			},
+			{
+				name: "a URL that is not http(s) fails at start",
+				env:  []string{"UPSTASH_REDIS_REST_URL", "eu1-example.upstash.io", "UPSTASH_REDIS_REST_TOKEN", restToken},
+				err:  []string{"UPSTASH_REDIS_REST_URL", "not an http(s) URL"},
+			},
+			{
+				name: "a bad UPSTASH_POLL_MAX fails",
+				env:  []string{"UPSTASH_REDIS_REST_URL", restURL, "UPSTASH_REDIS_REST_TOKEN", restToken, "UPSTASH_POLL_MAX", "10ms"},
+				err:  []string{"UPSTASH_POLL_MAX is \"10ms\""},
+			},
+		}
+		for _, c := range cases {
+			t.Run(c.name, func(t *testing.T) {
+				t.Parallel()
+				cfg, err := loadConfig([]string{"-role", "web"}, env(append(append([]string(nil), secrets...), c.env...)...), io.Discard)
+				if c.err == nil {
+					if c.want == (StorageConfig{}) {
+						require.ErrorContains(t, err, "-role web needs a shared backend", "memory is not shared")
+						return
+					}
+					require.NoError(t, err)
+					require.Equal(t, c.want, cfg.Storage)
+					require.True(t, cfg.Storage.shared(), "web and worker processes can share it")
+					return
+				}
+				require.Error(t, err)
+				for _, want := range c.err {
+					require.ErrorContains(t, err, want)
+				}
+				require.NotContains(t, err.Error(), "needs a shared backend", "one error for the storage variables")
+				require.NotContains(t, err.Error(), restToken, "the token is never printed")
+			})
+		}
+	})
+
 	t.Run("bad values fail, naming the variable", func(t *testing.T) {
 		t.Parallel()
 		cases := map[string][]string{
@@ -129,5 +216,8 @@ func TestLoadConfig(t *testing.T) {
 		require.True(t, errors.Is(err, flag.ErrHelp))
 		require.Contains(t, out.String(), "WHATSAPP_APP_SECRET")
 		require.Contains(t, out.String(), "-role")
+		for _, name := range []string{"REDIS_URL", "UPSTASH_REDIS_REST_URL", "UPSTASH_REDIS_REST_TOKEN", "UPSTASH_POLL_MAX"} {
+			require.Contains(t, out.String(), name)
+		}
 	})
 }

@@ -13,13 +13,16 @@ import (
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
+	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
 	"github.com/fila-go/fila"
+	"github.com/fila-go/fila/backend/upstash"
 	"github.com/fila-go/fila/examples/whatsapp/cloudapi"
 	"github.com/fila-go/fila/examples/whatsapp/fakegraph"
 	"github.com/fila-go/fila/internal/redistest"
+	"github.com/fila-go/fila/internal/upstashemu"
 )
 
 func TestMain(m *testing.M) {
@@ -37,8 +40,30 @@ const (
 )
 
 // testBackends are the backends the flow tests run on: the embedded
-// default, and the Redis backend over miniredis.
-var testBackends = []string{"memory", "miniredis", "redis"}
+// default, the Redis backend over miniredis and over a private
+// redis-server, and the Upstash REST backend over an emulator in front of
+// miniredis.
+var testBackends = []string{"memory", "miniredis", "redis", "upstash"}
+
+// upstashTestToken is the REST token of the test Upstash emulators.
+const upstashTestToken = "test-upstash-token"
+
+// startUpstash runs an Upstash REST emulator (internal/upstashemu) on
+// 127.0.0.1 in front of a fresh miniredis, stopped when the test ends, and
+// returns the configuration that reaches it. Idle claims poll every 20ms
+// to 500ms instead of 100ms to 30s, so a test never waits long on a claim
+// that is not woken by an add of its own process.
+func startUpstash(t testing.TB) upstash.Config {
+	t.Helper()
+	mr := miniredis.RunT(t)
+	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr(), Protocol: 2})
+	srv := httptest.NewServer(upstashemu.New(rdb, upstashTestToken))
+	t.Cleanup(func() {
+		srv.Close()
+		rdb.Close()
+	})
+	return upstash.Config{URL: srv.URL, Token: upstashTestToken, PollMin: 20 * time.Millisecond, PollMax: 500 * time.Millisecond}
+}
 
 // bundle is a running app wired to a fake Graph API.
 type bundle struct {
@@ -63,7 +88,7 @@ func testConfig() Config {
 	return c
 }
 
-// setup starts an app on backend ("memory" or "miniredis") with a fake
+// setup starts an app on backend (one of testBackends) with a fake
 // Graph API, and stops both when the test ends. adjust may change the
 // configuration first.
 func setup(t *testing.T, be string, adjust ...func(*Config)) *bundle {
@@ -75,6 +100,8 @@ func setup(t *testing.T, be string, adjust ...func(*Config)) *bundle {
 		cfg.Storage.RedisURL = "redis://" + mr.Addr()
 	case "redis":
 		cfg.Storage.RedisURL = "redis://" + redistest.Addr(t)
+	case "upstash":
+		cfg.Storage.Upstash = startUpstash(t)
 	}
 	fake := fakegraph.New(fakegraph.Options{Token: testAccessToken})
 	fakeSrv := httptest.NewServer(fake)

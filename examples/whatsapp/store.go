@@ -57,8 +57,9 @@ type StatusUpdate struct {
 
 // Store keeps conversations: what each user and the app said, and how far
 // the app's messages got. The memory store serves one process; with Redis
-// the Redis store shares it between processes. A real deployment would
-// keep conversations in its own database behind this interface.
+// or Upstash the Redis store shares it between processes. A real
+// deployment would keep conversations in its own database behind this
+// interface.
 type Store interface {
 	// SaveMessage records a message in its conversation. Saving the same
 	// message ID again updates it and does not repeat it in the history.
