@@ -327,18 +327,8 @@ func (b *bench) delayed(ctx context.Context) (result, error) {
 	<-all
 	z := take(ctx, b.admin)
 	stop()
-	var sum time.Duration
-	early := 0
-	for _, l := range late {
-		sum += l
-		if l < 0 {
-			early++
-		}
-	}
 	r := result{Scenario: "delayed", Variant: "10000 due at once", Concurrency: 100, Jobs: n}
-	p50, p95, p99, mx := percentiles(late)
-	r.P50ms, r.P95ms, r.P99ms, r.MaxMs = &p50, &p95, &p99, &mx
-	r.Extra = map[string]float64{"avg_late_ms": float64(sum) / n / float64(time.Millisecond), "started_early": float64(early)}
+	r.lateness(late)
 	b.finish(ctx, q, &r, a, z)
 	r.JobsPerSec = 0 // the timed span includes the lead; throughput is not this scenario's figure
 	return r, nil
@@ -374,6 +364,16 @@ func (b *bench) delayedSpread(ctx context.Context) (result, error) {
 	<-all
 	z := take(ctx, b.admin)
 	stop()
+	r := result{Scenario: "delayed", Variant: "500 due 10ms apart", Concurrency: 10, Jobs: n}
+	r.lateness(late)
+	b.finish(ctx, q, &r, a, z)
+	r.JobsPerSec = 0
+	return r, nil
+}
+
+// lateness fills the percentiles, the average and the early starts of how
+// late each delayed job started.
+func (r *result) lateness(late []time.Duration) {
 	var sum time.Duration
 	early := 0
 	for _, l := range late {
@@ -382,13 +382,9 @@ func (b *bench) delayedSpread(ctx context.Context) (result, error) {
 			early++
 		}
 	}
-	r := result{Scenario: "delayed", Variant: "500 due 10ms apart", Concurrency: 10, Jobs: n}
 	p50, p95, p99, mx := percentiles(late)
 	r.P50ms, r.P95ms, r.P99ms, r.MaxMs = &p50, &p95, &p99, &mx
-	r.Extra = map[string]float64{"avg_late_ms": float64(sum) / n / float64(time.Millisecond), "started_early": float64(early)}
-	b.finish(ctx, q, &r, a, z)
-	r.JobsPerSec = 0
-	return r, nil
+	r.Extra = map[string]float64{"avg_late_ms": float64(sum) / float64(len(late)) / float64(time.Millisecond), "started_early": float64(early)}
 }
 
 // limiter: Limit{1000, 1s} over 4 workers; the achieved rate and the most

@@ -26,12 +26,4 @@ if rl > 0 then
   hand_back(id, rec)
   return {2, rl}
 end
-local wait_ms = limiter_take(lmax, lper, token)
-if wait_ms > 0 then
-  hand_back(id, rec)
-  return {2, wait_ms}
-end
-if meta().fd == id then clear_fed() end
-local reply = activate(id, rec, st, token, lock_ms, fields)
-feed()
-return reply
+return take_claimed(id, rec, st, fields, token, lock_ms, lmax, lper)

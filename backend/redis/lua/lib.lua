@@ -386,6 +386,21 @@ local function activate(id, rec, st, token, lock_ms, fields)
   return job_reply(id, rec, st, fields)
 end
 
+-- take_claimed finishes the claim of a job just moved to active: one the
+-- global limiter turns away goes back untouched; otherwise it is locked,
+-- and the next prioritized job is fed if wait ran dry.
+local function take_claimed(id, rec, st, fields, token, lock_ms, lmax, lper)
+  local wait_ms = limiter_take(lmax, lper, token)
+  if wait_ms > 0 then
+    hand_back(id, rec)
+    return {2, wait_ms}
+  end
+  if meta().fd == id then clear_fed() end
+  local reply = activate(id, rec, st, token, lock_ms, fields)
+  feed()
+  return reply
+end
+
 -- claim_next moves the next ready job to active under a lock. Replies:
 -- a job_reply string when claimed; {0, ms until the next delayed job or -1}; {2, ms} rate limited.
 local function claim_next(token, lock_ms, lmax, lper)
@@ -406,15 +421,7 @@ local function claim_next(token, lock_ms, lmax, lper)
         rcall('LPOP', K_ACTIVE)
         emit('failed', id, 'job record missing')
       else
-        local wait_ms = limiter_take(lmax, lper, token)
-        if wait_ms > 0 then
-          rcall('LMOVE', K_ACTIVE, K_WAIT, 'LEFT', 'RIGHT')
-          return {2, wait_ms}
-        end
-        if meta().fd == id then clear_fed() end
-        local reply = activate(id, rec, st, token, lock_ms, fields)
-        feed()
-        return reply
+        return take_claimed(id, rec, st, fields, token, lock_ms, lmax, lper)
       end
     end
   end
