@@ -503,7 +503,7 @@ local function metrics_flush()
 end
 
 -- RETAIN holds the retention rules met in this script run, applied once
--- at its end by retain_all: a batch of finishes trims its sets once.
+-- at its end by flush: a batch of finishes trims its sets once.
 
 -- finish files a finished job in its set, or deletes it, per retention.
 -- event_id orders it among the finished jobs.
