@@ -1,6 +1,7 @@
 package backendtest
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -63,6 +64,61 @@ func runEvents(t *testing.T, f Factory) {
 		require.Equal(t, evs[3:], read(b, evs[2].ID, 0))
 	})
 
+	t.Run("events of one call read back one at a time from any cursor", func(t *testing.T) {
+		// One call that records several events (a bulk add; a complete that
+		// claims the next job) may store them together: every event must
+		// still be a cursor of its own.
+		b := setup(t, f)
+		cursor, err := b.be.EventsCursor(b.ctx, &backend.QueueParams{Queue: b.queue})
+		require.NoError(t, err)
+		var items []backend.JobAddItem
+		for i := range 20 {
+			items = append(items, backend.JobAddItem{Name: fmt.Sprint("j", i), Data: []byte(`{}`), Options: backend.JobOptions{Attempts: 1}})
+		}
+		added := b.addItems(items...)
+		j, tok := b.claim()
+		next := b.claimParams(b.token())
+		rv := []byte("\"nul \x00 and \xff\"") // data stored next to other events keeps every byte
+		res, err := b.be.JobComplete(b.ctx, &backend.JobCompleteParams{Queue: b.queue, ID: j.ID, Token: tok, ReturnValue: rv, Next: next})
+		require.NoError(t, err)
+		require.NotNil(t, res.Job)
+
+		all := read(b, cursor, 0)
+		var want []string
+		for _, r := range added {
+			want = append(want, "added "+r.ID)
+		}
+		want = append(want, "active "+j.ID, "completed "+j.ID, "active "+res.Job.ID)
+		var got []string
+		for _, ev := range all {
+			got = append(got, string(ev.Type)+" "+ev.JobID)
+		}
+		require.Equal(t, want, got)
+		require.Equal(t, string(rv), all[len(all)-2].Data)
+
+		// One event per read, each read after the previous event's ID.
+		var oneByOne []backend.Event
+		for after := cursor; ; {
+			evs, err := b.be.EventsRead(b.ctx, &backend.EventsReadParams{Queue: b.queue, After: after, Count: 1})
+			require.NoError(t, err)
+			if len(evs) == 0 {
+				break
+			}
+			require.Len(t, evs, 1)
+			oneByOne = append(oneByOne, evs[0])
+			after = evs[0].ID
+		}
+		require.Equal(t, all, oneByOne)
+		for i, ev := range all {
+			require.Equal(t, all[i+1:], nonNil(read(b, ev.ID, 0)), "after event %d", i)
+		}
+		// A blocking read after a cursor inside a stored group returns the
+		// rest of the group at once.
+		evs, err := b.be.EventsRead(b.ctx, &backend.EventsReadParams{Queue: b.queue, After: all[2].ID, Wait: 5 * time.Second, Count: 1000})
+		require.NoError(t, err)
+		require.Equal(t, all[3:], evs)
+	})
+
 	t.Run("a failed job records failed with its reason", func(t *testing.T) {
 		b := setup(t, f)
 		cursor, err := b.be.EventsCursor(b.ctx, &backend.QueueParams{Queue: b.queue})
@@ -120,4 +176,12 @@ func runEvents(t *testing.T, f Factory) {
 		}
 		require.Equal(t, []backend.EventType{backend.EventActive, backend.EventStalled}, types(read(b, cursor, 0), id))
 	})
+}
+
+// nonNil turns a nil slice into an empty one, for comparisons.
+func nonNil(evs []backend.Event) []backend.Event {
+	if evs == nil {
+		return []backend.Event{}
+	}
+	return evs
 }

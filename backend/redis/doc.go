@@ -57,8 +57,10 @@
 //     jobs always run first.
 //
 // Completing or failing a job checks the lock token, applies retention,
-// appends the event and, when asked, claims the next job in the same
-// script: a busy worker needs one round trip per job. Concurrent completes
+// records the event and, when asked, claims the next job in the same
+// script: a busy worker needs one round trip per job. A script call writes
+// its events at its end, several to a stream entry, and an event inside an
+// entry has the cursor "<entry ID>/<index>" (events.go). Concurrent completes
 // and fails of one queue (and concurrent single adds) are merged into one
 // script call by whichever caller arrives first (group commit, no timer),
 // so at concurrency 100 one call carries tens of jobs.

@@ -34,7 +34,9 @@ type options struct {
 func WithPrefix(p string) Option { return func(o *options) { o.prefix = p } }
 
 // WithEventsMaxLen caps each queue's event stream near n entries (XADD
-// MAXLEN ~); default 10,000.
+// MAXLEN ~); default 10,000. An entry holds the events of one script call,
+// up to 16 (a batch of finishes, a bulk add), so the stream keeps between
+// n and 16n events.
 func WithEventsMaxLen(n int) Option { return func(o *options) { o.eventsMaxLen = n } }
 
 // WithMetricsMinutes sets how many minutes of per-minute completed and
@@ -1011,86 +1013,6 @@ func (b *Backend) StalledCheck(ctx context.Context, p *backend.StalledCheckParam
 		res.Failed = append(res.Failed, str(e))
 	}
 	return res, nil
-}
-
-// EventsRead implements backend.Backend: XREAD BLOCK on a cancellable
-// connection when the transport blocks, a polled read script otherwise.
-func (b *Backend) EventsRead(ctx context.Context, p *backend.EventsReadParams) ([]backend.Event, error) {
-	if b.closed.Load() {
-		return nil, backend.ErrClosed
-	}
-	q := b.queue(p.Queue)
-	after := p.After
-	if after == "" {
-		cur, err := b.EventsCursor(ctx, &backend.QueueParams{Queue: p.Queue})
-		if err != nil {
-			return nil, err
-		}
-		after = cur
-	}
-	count := p.Count
-	if count <= 0 {
-		count = 100
-	}
-	if b.blocker != nil && p.Wait > 0 {
-		entries, err := b.blocker.XRead(ctx, q.keys[keyEvents], after, count, min(p.Wait, b.opts.blockTimeout))
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil, ctx.Err()
-			}
-			return nil, fmt.Errorf("redis: %w", err)
-		}
-		out := make([]backend.Event, len(entries))
-		for i, e := range entries {
-			out[i] = eventOf(e.ID, e.Values)
-		}
-		return out, nil
-	}
-	deadline := time.Now().Add(p.Wait)
-	interval := b.opts.pollMin
-	for {
-		v, err := b.run(ctx, b.s.events, q, after, count)
-		if err != nil {
-			return nil, err
-		}
-		arr, _ := v.([]any)
-		out := make([]backend.Event, 0, len(arr)/2)
-		for i := 0; i+1 < len(arr); i += 2 {
-			fields, _ := arr[i+1].([]any)
-			vals := make(map[string]string, len(fields)/2)
-			for k := 0; k+1 < len(fields); k += 2 {
-				vals[str(fields[k])] = str(fields[k+1])
-			}
-			out = append(out, eventOf(str(arr[i]), vals))
-		}
-		left := time.Until(deadline)
-		if len(out) > 0 || left <= 0 {
-			return out, nil
-		}
-		if err := b.pollWait(ctx, nil, min(interval, left)); err != nil {
-			return nil, err
-		}
-		interval = min(interval*2, b.opts.pollMax)
-	}
-}
-
-func eventOf(id string, vals map[string]string) backend.Event {
-	ev := backend.Event{ID: id, Type: backend.EventType(vals["e"]), JobID: vals["j"], Data: vals["d"]}
-	if msPart, _, ok := strings.Cut(id, "-"); ok {
-		if n, err := strconv.ParseInt(msPart, 10, 64); err == nil {
-			ev.Time = time.UnixMilli(n)
-		}
-	}
-	return ev
-}
-
-// EventsCursor implements backend.Backend.
-func (b *Backend) EventsCursor(ctx context.Context, p *backend.QueueParams) (string, error) {
-	v, err := b.run(ctx, b.s.cursor, b.queue(p.Queue))
-	if err != nil {
-		return "", err
-	}
-	return str(v), nil
 }
 
 // Ping implements backend.Backend.

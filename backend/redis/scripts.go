@@ -40,17 +40,21 @@ func loadScripts() *scripts {
 	v := hex.EncodeToString(version.Sum(nil))[:10]
 
 	// The same code two ways: an EVAL script per transition (lib, init,
-	// body), and one function library in which each transition is a
+	// body, done), and one function library in which each transition is a
 	// function, so lib's definitions run once at load instead of per call.
+	// The body runs as a function of its own, so that done (lib.lua) ends
+	// every run whichever way the body returns.
 	var libSrc strings.Builder
 	libSrc.WriteString("#!lua name=fila_" + v + "\n" + lib + "\n")
 	byName := make(map[string]*Script, len(transitions))
 	for _, name := range transitions {
-		sc := newScript(name, lib+"\ninit(KEYS, ARGV)\n-- "+name+".lua\n"+bodies[name])
+		fn := "body_" + name
+		body := "local function " + fn + "(KEYS, ARGV)\n-- " + name + ".lua\n" + bodies[name] + "\nend\n"
+		run := "init(KEYS, ARGV)\nlocal reply = " + fn + "(KEYS, ARGV)\ndone()\nreturn reply\n"
+		sc := newScript(name, lib+"\n"+body+run)
 		sc.fn = "fila_" + name + "_" + v
 		byName[name] = sc
-		libSrc.WriteString("redis.register_function('" + sc.fn + "', function(KEYS, ARGV)\ninit(KEYS, ARGV)\n-- " +
-			name + ".lua\n" + bodies[name] + "\nend)\n")
+		libSrc.WriteString(body + "redis.register_function('" + sc.fn + "', function(KEYS, ARGV)\n" + run + "end)\n")
 	}
 	for _, name := range []string{"release", "retry", "promote", "pause", "unclaim", "stalled", "add"} {
 		byName[name].readies = true

@@ -37,13 +37,13 @@ for i = 0, tonumber(ARGV[3]) - 1 do
     else
       local l = '0'
       if lifo then l = '1' end
-      local rec = int(NOW) .. ':' .. int(prio) .. ':' .. l .. ':' .. body
+      local rec = string.format('%d:%d:%s:', NOW, prio, l) .. body
       if id ~= '' then
         rcall('HSET', K_JOBS, 'j:' .. id, rec)
       else
         -- A generated id is never taken, but HSETNX makes sure of it.
         repeat
-          id = tostring(rcall('HINCRBY', K_META, 'id', 1))
+          id = int(rcall('HINCRBY', K_META, 'id', '1'))
         until rcall('HSETNX', K_JOBS, 'j:' .. id, rec) == 1
       end
       if did ~= '' then

@@ -5,9 +5,9 @@ local lock_ms = tonumber(ARGV[3])
 local lost = {}
 for i = 4, #ARGV, 2 do
   local id, token = ARGV[i], ARGV[i + 1]
-  local rec, st = check_lock(id, token)
-  if rec then
-    st.le = NOW + lock_ms
+  local st = lock_state(id, token)
+  if st then
+    st.le = int(NOW + lock_ms)
     put_state(id, st)
   else
     lost[#lost + 1] = id

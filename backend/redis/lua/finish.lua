@@ -28,5 +28,4 @@ for i = 0, tonumber(ARGV[3]) - 1 do
     out[#out + 1] = claim_next(ARGV[b + 11], tonumber(ARGV[b + 12]), tonumber(ARGV[b + 13]), tonumber(ARGV[b + 14]))
   end
 end
-flush()
 return out

@@ -28,11 +28,13 @@
 --                       earliest delayed job, -1 when none; absent when unknown);
 --                       pc (priority sequence); id (last generated id);
 --                       rl (rate limited until ms); sg (next stalled check ms);
---                       cm, cc, cf (metrics: current minute and its counts)
+--                       cm, cc, cf (metrics: current minute and its counts);
+--                       fq (sequence ordering finishes within a millisecond)
 --  10 dedup      zset   dedup id -> expiry ms
 --  11 limiter    zset   sliding log of claim times for the global rate limit
 --  12 stalled    set    ids marked by the last stalled check
---  13 events     stream the event log, capped near ARGV[1] entries
+--  13 events     stream the event log, capped near ARGV[1] entries; an entry
+--                       holds the events of one script run, up to 16 (write_events)
 --  14 metrics    list   "<completed> <failed>" per past minute, newest first
 --
 -- ARGV[1] is the event stream's approximate maximum length and ARGV[2] the
@@ -61,6 +63,7 @@ local EVENTS_MAX, METRICS_MAX, NOW
 local M       -- the queue's switches, loaded by meta()
 local RETAIN  -- retention rules to apply at the end of the run
 local DONE    -- {completed, failed} counted in this run, written at its end
+local EV      -- events of this run, flat {type, job id, data, ...}, written at its end
 
 local MARKER = '0' -- wakes a blocked claim; never a job id (generated ids start at 1)
 local SEQ_SPAN = 4096
@@ -76,18 +79,23 @@ local function init(keys, argv)
   EVENTS_MAX, METRICS_MAX = argv[1], tonumber(argv[2])
   local t = rcall('TIME')
   NOW = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-  M, RETAIN, DONE = nil, {}, {0, 0}
+  M, RETAIN, DONE, EV = nil, {}, {0, 0}, {}
 end
 
-local function int(x) return string.format('%.0f', x) end
+-- int renders a whole number for Redis. Integer formatting: Lua's own
+-- number-to-string conversion (and '%.0f') goes through the C library's
+-- floating-point printing, which was a tenth of Redis' time per job. Pass
+-- numbers to redis.call as strings for the same reason: Redis prints a Lua
+-- number with '%.17g'.
+local function int(x) return string.format('%d', x) end
 
 -- meta loads the queue's switches into M once per run.
 local function meta()
   if not M then
-    local v = rcall('HMGET', K_META, 'paused', 'fd', 'fs', 'mk', 'rl', 'nd', 'cm', 'cc', 'cf', 'hp')
+    local v = rcall('HMGET', K_META, 'paused', 'fd', 'fs', 'mk', 'rl', 'nd', 'cm', 'cc', 'cf', 'hp', 'fq')
     M = {paused = v[1] ~= false, fd = v[2], fs = v[3], mk = v[4] ~= false, rl = tonumber(v[5] or '0'),
          nd = v[6] and tonumber(v[6]), cm = tonumber(v[7] or '-1'), cc = tonumber(v[8] or '0'), cf = tonumber(v[9] or '0'),
-         hp = v[10] ~= false}
+         hp = v[10] ~= false, fq = tonumber(v[11] or '0'), fq_dirty = false}
   end
   return M
 end
@@ -98,19 +106,48 @@ end
 
 local function is_paused() return meta().paused end
 
--- emit appends an event and returns its stream ID.
+-- emit records an event; the run's events are written when it ends.
 local function emit(typ, id, data)
-  if data then
-    return rcall('XADD', K_EVENTS, 'MAXLEN', '~', EVENTS_MAX, '*', 'e', typ, 'j', id, 'd', data)
-  end
-  return rcall('XADD', K_EVENTS, 'MAXLEN', '~', EVENTS_MAX, '*', 'e', typ, 'j', id)
+  local n = #EV
+  EV[n + 1], EV[n + 2], EV[n + 3] = typ, id, data or ''
 end
 
--- order_score turns an event ID "<ms>-<seq>" into a finished-set score that
--- sorts in finish order, even within one millisecond.
-local function order_score(event_id)
-  local ms, seq = string.match(event_id, '^(%d+)-(%d+)$')
-  return int(tonumber(ms) * SEQ_SPAN + math.min(tonumber(seq), SEQ_SPAN - 1))
+-- EVENTS_PER_ENTRY bounds the events one stream entry carries, so the
+-- stream's MAXLEN (in entries) still bounds its memory.
+local EVENTS_PER_ENTRY = 16
+
+-- write_events appends the run's events to the stream: one event as an
+-- entry of its own (fields e, j and d when it has data), several as
+-- entries of up to EVENTS_PER_ENTRY events, each in one field m:
+-- "<len>:<type><len>:<job id><len>:<data>" per event, in order. XADD was
+-- the costliest command of a job's path; a batch of finishes now pays one.
+local function write_events()
+  local n = #EV / 3
+  if n == 1 then
+    if EV[3] ~= '' then
+      rcall('XADD', K_EVENTS, 'MAXLEN', '~', EVENTS_MAX, '*', 'e', EV[1], 'j', EV[2], 'd', EV[3])
+    else
+      rcall('XADD', K_EVENTS, 'MAXLEN', '~', EVENTS_MAX, '*', 'e', EV[1], 'j', EV[2])
+    end
+  elseif n > 1 then
+    for first = 1, n, EVENTS_PER_ENTRY do
+      local parts = {}
+      for k = first, math.min(n, first + EVENTS_PER_ENTRY - 1) do
+        local t, j, d = EV[3 * k - 2], EV[3 * k - 1], EV[3 * k]
+        parts[#parts + 1] = #t .. ':' .. t .. #j .. ':' .. j .. #d .. ':' .. d -- not string.format: %s stops at a NUL
+      end
+      rcall('XADD', K_EVENTS, 'MAXLEN', '~', EVENTS_MAX, '*', 'm', table.concat(parts))
+    end
+  end
+  EV = {}
+end
+
+-- order_score is a finished-set score that sorts in finish order, even
+-- within one millisecond: the time and a sequence kept in meta (fq).
+local function order_score()
+  local m = meta()
+  m.fq, m.fq_dirty = (m.fq + 1) % SEQ_SPAN, true
+  return int(NOW * SEQ_SPAN + m.fq)
 end
 
 -- header returns a record's priority, lifo flag and add time.
@@ -121,25 +158,27 @@ local function header(rec)
 end
 
 -- decode_state parses a state string, or derives the state of a job that
--- has not moved since its add from its record.
+-- has not moved since its add from its record. Its numbers stay strings:
+-- most pass through unchanged, and converting each one both ways was a
+-- tenth of a job's cost. A changed field is set with int(); a field used
+-- in arithmetic or a comparison is read with tonumber().
 local function decode_state(raw, rec)
   if raw then
     local s, a, m, sc, pt, ft, du, le, tok = string.match(raw,
       '^(%a) (%d+) (%d+) (%d+) (%d+) (%d+) (%d+) (%d+) (.*)$')
     if s then
-      return {s = s, started = tonumber(a), made = tonumber(m), stalled = tonumber(sc),
-              pt = tonumber(pt), ft = tonumber(ft), du = tonumber(du), le = tonumber(le), tok = tok}
+      return {s = s, started = a, made = m, stalled = sc, pt = pt, ft = ft, du = du, le = le, tok = tok}
     end
   end
   local s = 'W'
   if rec and header(rec) > 0 then s = 'P' end
-  return {s = s, started = 0, made = 0, stalled = 0, pt = 0, ft = 0, du = 0, le = 0, tok = '-'}
+  return {s = s, started = '0', made = '0', stalled = '0', pt = '0', ft = '0', du = '0', le = '0', tok = '-'}
 end
 
 -- encode_state renders st, with letter (when given) in place of st.s.
 local function encode_state(st, letter)
-  return string.format('%s %d %d %d %d %d %d %d %s', letter or st.s, st.started, st.made, st.stalled,
-    st.pt, st.ft, st.du, st.le, st.tok)
+  return (letter or st.s) .. ' ' .. st.started .. ' ' .. st.made .. ' ' .. st.stalled .. ' ' .. st.pt .. ' ' ..
+    st.ft .. ' ' .. st.du .. ' ' .. st.le .. ' ' .. st.tok
 end
 
 local function put_state(id, st)
@@ -261,7 +300,7 @@ end
 local function push_ready(id, prio, lifo, front, st)
   if prio > 0 then
     local seq = 0
-    if not front then seq = rcall('HINCRBY', K_META, 'pc', 1) % PRIO_SPAN end
+    if not front then seq = rcall('HINCRBY', K_META, 'pc', '1') % PRIO_SPAN end
     add_prio(int(prio * PRIO_SPAN + seq), id)
     if st then st.s = 'P' end
     feed()
@@ -275,7 +314,7 @@ local function push_ready(id, prio, lifo, front, st)
     if st then st.s = 'W' end
   end
   if st then
-    st.du, st.le, st.tok = 0, 0, '-'
+    st.du, st.le, st.tok = '0', '0', '-'
     put_state(id, st)
   end
 end
@@ -283,7 +322,7 @@ end
 -- hand_back returns a job that was moved to active but may not run yet to
 -- the consuming end of its list, untouched.
 local function hand_back(id, rec)
-  rcall('LREM', K_ACTIVE, 1, id)
+  rcall('LREM', K_ACTIVE, '1', id)
   if not rec then return end
   local prio = header(rec)
   if prio > 0 and meta().fd ~= id then
@@ -324,9 +363,9 @@ local function wake_for_delayed(due)
 end
 
 local function delay_job(id, st, due)
-  local seq = rcall('HINCRBY', K_META, 'pc', 1) % SEQ_SPAN
+  local seq = rcall('HINCRBY', K_META, 'pc', '1') % SEQ_SPAN
   rcall('ZADD', K_DELAYED, int(due * SEQ_SPAN + seq), id)
-  st.s, st.du, st.le, st.tok = 'D', due, 0, '-'
+  st.s, st.du, st.le, st.tok = 'D', int(due), '0', '-'
   put_state(id, st)
   local m = meta()
   if not m.nd or m.nd < 0 or due < m.nd then
@@ -379,8 +418,8 @@ end
 -- activate locks a job moved to active and returns its reply; fields are
 -- the reply fields from load_full, when the caller has them.
 local function activate(id, rec, st, token, lock_ms, fields)
-  st.s, st.started, st.pt = 'A', st.started + 1, NOW
-  st.le, st.tok = NOW + lock_ms, token
+  st.s, st.started, st.pt = 'A', int(st.started + 1), int(NOW)
+  st.le, st.tok = int(NOW + lock_ms), token
   put_state(id, st)
   emit('active', id)
   return job_reply(id, rec, st, fields)
@@ -432,8 +471,21 @@ end
 local function check_lock(id, token)
   local rec, st = load(id)
   if not rec then return nil, -2 end
-  if st.s ~= 'A' or st.tok ~= token or st.le <= NOW then return nil, -1 end
+  if st.s ~= 'A' or st.tok ~= token or tonumber(st.le) <= NOW then return nil, -1 end
   return rec, st
+end
+
+-- lock_state is check_lock for callers that need only the state: it does
+-- not read the job's record (an active job always has a state entry).
+local function lock_state(id, token)
+  local raw = rcall('HGET', K_JOBS, 's:' .. id)
+  if not raw then
+    if rcall('HEXISTS', K_JOBS, 'j:' .. id) == 0 then return nil, -2 end
+    return nil, -1
+  end
+  local st = decode_state(raw)
+  if st.s ~= 'A' or st.tok ~= token or tonumber(st.le) <= NOW then return nil, -1 end
+  return st
 end
 
 -- delete_job removes every field of a job (not its list or set membership).
@@ -482,64 +534,71 @@ end
 
 local function metrics_flush()
   local c, f = DONE[1], DONE[2]
-  if c + f == 0 then return end
   DONE = {0, 0}
-  local m = meta()
-  local minute = math.floor(NOW / 60000)
-  if m.cm == minute then
-    if c > 0 then rcall('HINCRBY', K_META, 'cc', c) end
-    if f > 0 then rcall('HINCRBY', K_META, 'cf', f) end
-    m.cc, m.cf = m.cc + c, m.cf + f
+  local m = M
+  if c + f == 0 then
+    if m and m.fq_dirty then
+      set_meta('fq', int(m.fq))
+      m.fq_dirty = false
+    end
     return
   end
-  if m.cm >= 0 then
-    local gap = math.min(minute - m.cm, METRICS_MAX)
-    rcall('LPUSH', K_METRICS, int(m.cc) .. ' ' .. int(m.cf))
-    for _ = 2, gap do rcall('LPUSH', K_METRICS, '0 0') end
-    rcall('LTRIM', K_METRICS, 0, METRICS_MAX - 2)
+  m = meta()
+  local minute = math.floor(NOW / 60000)
+  if m.cm == minute then
+    m.cc, m.cf = m.cc + c, m.cf + f
+  else
+    if m.cm >= 0 then
+      local gap = math.min(minute - m.cm, METRICS_MAX)
+      rcall('LPUSH', K_METRICS, int(m.cc) .. ' ' .. int(m.cf))
+      for _ = 2, gap do rcall('LPUSH', K_METRICS, '0 0') end
+      rcall('LTRIM', K_METRICS, 0, METRICS_MAX - 2)
+    end
+    m.cm, m.cc, m.cf = minute, c, f
   end
-  rcall('HSET', K_META, 'cm', minute, 'cc', c, 'cf', f)
-  m.cm, m.cc, m.cf = minute, c, f
+  -- The run holds the script's atomicity, so absolute values are exact.
+  rcall('HSET', K_META, 'cm', int(m.cm), 'cc', int(m.cc), 'cf', int(m.cf), 'fq', int(m.fq))
+  m.fq_dirty = false
 end
 
 -- RETAIN holds the retention rules met in this script run, applied once
 -- at its end by flush: a batch of finishes trims its sets once.
 
 -- finish files a finished job in its set, or deletes it, per retention.
--- event_id orders it among the finished jobs.
-local function finish(id, st, zkey, event_id, remove, keep_last, keep_for)
+local function finish(id, st, zkey, remove, keep_last, keep_for)
   if remove then
     delete_job(id)
     return
   end
-  st.ft, st.le, st.tok = NOW, 0, '-'
+  st.ft, st.le, st.tok = int(NOW), '0', '-'
   put_state(id, st)
-  rcall('ZADD', zkey, order_score(event_id), id)
+  rcall('ZADD', zkey, order_score(), id)
   if keep_last > 0 or keep_for > 0 then
     RETAIN[zkey .. '\0' .. keep_last .. '\0' .. keep_for] = {zkey, keep_last, keep_for}
   end
 end
 
--- flush ends a run that finished jobs: the retention rules finish recorded
--- and the metrics counts, once each.
-local function flush()
+-- done ends every run (scripts.go calls it after each script's body): the
+-- retention rules finish recorded, the metrics counts and the events, once
+-- each.
+local function done()
   for _, r in pairs(RETAIN) do retain(r[1], r[2], r[3]) end
   RETAIN = {}
   metrics_flush()
+  write_events()
 end
 
 -- complete_job records a completion of an active job held by token. It
 -- returns 0, or -1 (lock lost) / -2 (no such job).
 local function complete_job(id, token, rv, remove, keep_last, keep_for)
-  local rec, st = check_lock(id, token)
-  if not rec then return st end
-  rcall('LREM', K_ACTIVE, 1, id)
-  st.s, st.made = 'C', st.made + 1
+  local st, code = lock_state(id, token)
+  if not st then return code end
+  rcall('LREM', K_ACTIVE, '-1', id) -- from the tail: the oldest claims sit there
+  st.s, st.made = 'C', int(st.made + 1)
   if rv ~= '' and not remove then rcall('HSET', K_JOBS, 'r:' .. id, rv) end
   metrics_add(false)
-  local ev
-  if rv ~= '' then ev = emit('completed', id, rv) else ev = emit('completed', id) end
-  finish(id, st, K_COMPLETED, ev, remove, keep_last, keep_for)
+  emit('completed', id, rv)
+  finish(id, st, K_COMPLETED, remove, keep_last, keep_for)
   return 0
 end
 
@@ -549,8 +608,8 @@ end
 local function fail_job(id, token, reason, stack, keep_stacks, retry, delay, remove, keep_last, keep_for)
   local rec, st = check_lock(id, token)
   if not rec then return st end
-  rcall('LREM', K_ACTIVE, 1, id)
-  st.made = st.made + 1
+  rcall('LREM', K_ACTIVE, '-1', id) -- from the tail: the oldest claims sit there
+  st.made = int(st.made + 1)
   if stack ~= '' then
     local raw = rcall('HGET', K_JOBS, 't:' .. id)
     local stacks = {}
@@ -575,8 +634,8 @@ local function fail_job(id, token, reason, stack, keep_stacks, retry, delay, rem
   else
     st.s = 'F'
     metrics_add(true)
-    local ev = emit('failed', id, reason)
-    finish(id, st, K_FAILED, ev, remove, keep_last, keep_for)
+    emit('failed', id, reason)
+    finish(id, st, K_FAILED, remove, keep_last, keep_for)
   end
   return 0
 end

@@ -14,7 +14,7 @@ rcall('HSET', K_META, 'sg', int(NOW + interval))
 local function unlocked(id)
   if id == MARKER then return true end
   local rec, st = load(id)
-  return rec == nil or st.s ~= 'A' or st.le <= NOW
+  return rec == nil or st.s ~= 'A' or tonumber(st.le) <= NOW
 end
 
 local requeued, failed = {}, {}
@@ -27,15 +27,15 @@ for _, id in ipairs(marked) do
     if id == MARKER then
       rcall('HDEL', K_META, 'mk')
     elseif rec then
-      st.stalled = st.stalled + 1
-      if st.stalled > max_stalled then
-        st.made, st.s = st.made + 1, 'F'
+      st.stalled = int(st.stalled + 1)
+      if tonumber(st.stalled) > max_stalled then
+        st.made, st.s = int(st.made + 1), 'F'
         local reason = 'job stalled more than allowable limit (' .. max_stalled .. ')'
         rcall('HSET', K_JOBS, 'e:' .. id, reason)
         metrics_add(true)
-        local ev = emit('failed', id, reason)
+        emit('failed', id, reason)
         local remove, keep_last, keep_for = fail_retention(rec)
-        finish(id, st, K_FAILED, ev, remove, keep_last, keep_for)
+        finish(id, st, K_FAILED, remove, keep_last, keep_for)
         failed[#failed + 1] = id
       else
         local prio, lifo = header(rec)
@@ -49,5 +49,4 @@ end
 for _, id in ipairs(rcall('LRANGE', K_ACTIVE, 0, max_jobs - 1)) do
   if unlocked(id) then rcall('SADD', K_STALLED, id) end
 end
-flush()
 return {0, requeued, failed}
