@@ -463,7 +463,7 @@ func (b *Backend) claimResult(ctx context.Context, q *queueInfo, p *backend.JobC
 		var bad *backend.CorruptJobError
 		if errors.As(err, &bad) {
 			// A job that cannot be decoded fails for good, kept for inspection.
-			item := finishItemArgs([8]any{"f", j.ID, p.Token, bad.Error(), "", 10, 0, 0}, backend.Retention{}, nil)
+			item := finishItemArgs([]any{"f", j.ID, p.Token, bad.Error(), "", 10, 0, 0}, backend.Retention{}, nil)
 			if _, ferr := q.finishes.do(ctx, item); ferr != nil {
 				return nil, ferr
 			}
@@ -630,34 +630,31 @@ func (b *Backend) unclaim(q *queueInfo, id string) {
 	_, _ = b.run(ctx, b.s.unclaim, q, id) // on failure the stalled check returns it
 }
 
-// finishItem builds a finish.lua item: the 8 outcome values given, then
-// retention and the next claim.
-func finishItemArgs(outcome [8]any, r backend.Retention, next *backend.JobClaimParams) []any {
-	item := make([]any, 0, 15)
-	item = append(item, outcome[:]...)
+// finishItemArgs are one item of finish.lua: the outcome (a complete's 3
+// values, a fail's 7), retention, and the next claim's token followed, when
+// there is one, by its lock and limiter. Every argument costs Redis an
+// object and the script a string, so an item carries only what it uses.
+func finishItemArgs(outcome []any, r backend.Retention, next *backend.JobClaimParams) []any {
+	item := make([]any, 0, len(outcome)+7)
+	item = append(item, outcome...)
 	remove := 0
 	if r.Remove {
 		remove = 1
 	}
 	item = append(item, remove, r.KeepLast, ms(r.KeepFor))
 	if next == nil {
-		return append(item, "", 0, 0, 0)
+		return append(item, "")
 	}
-	lmax, lper := 0, int64(0)
-	if next.Limit != nil && next.Limit.Max > 0 {
-		lmax, lper = next.Limit.Max, ms(next.Limit.Per)
-	}
-	return append(item, next.Token, ms(next.LockDuration), lmax, lper)
+	return append(item, claimArgs(next)...)
 }
 
-// JobComplete implements backend.Backend. Concurrent calls are merged into
-// one script call (see batcher).
+// JobComplete implements backend.Backend.
 func (b *Backend) JobComplete(ctx context.Context, p *backend.JobCompleteParams) (*backend.JobClaimResult, error) {
-	item := finishItemArgs([8]any{"c", p.ID, p.Token, string(p.ReturnValue), "", 0, 0, 0}, p.Retention, p.Next)
+	item := finishItemArgs([]any{"c", p.ID, p.Token, string(p.ReturnValue)}, p.Retention, p.Next)
 	return b.finishItem(ctx, b.queue(p.Queue), p.ID, p.Next, item)
 }
 
-// JobFail implements backend.Backend, merged like JobComplete.
+// JobFail implements backend.Backend.
 func (b *Backend) JobFail(ctx context.Context, p *backend.JobFailParams) (*backend.JobClaimResult, error) {
 	keep := p.KeepStacktraces
 	if keep <= 0 {
@@ -667,7 +664,7 @@ func (b *Backend) JobFail(ctx context.Context, p *backend.JobFailParams) (*backe
 	if p.Retry {
 		retry = 1
 	}
-	item := finishItemArgs([8]any{"f", p.ID, p.Token, p.Reason, p.Stacktrace, keep, retry, ms(p.RetryDelay)}, p.Retention, p.Next)
+	item := finishItemArgs([]any{"f", p.ID, p.Token, p.Reason, p.Stacktrace, keep, retry, ms(p.RetryDelay)}, p.Retention, p.Next)
 	return b.finishItem(ctx, b.queue(p.Queue), p.ID, p.Next, item)
 }
 
