@@ -193,11 +193,18 @@ local function load(id)
 end
 
 -- load_full returns a job's record, state and the reply fields
--- {reason, stacks, progress, result} in one read.
+-- {reason, stacks, progress, result}. Only a job that has moved since its
+-- add (it has a state entry) can have a reason, stacks or a result, so a
+-- fresh job is one short read.
 local function load_full(id)
-  local v = rcall('HMGET', K_JOBS, 'j:' .. id, 's:' .. id, 'e:' .. id, 't:' .. id, 'p:' .. id, 'r:' .. id)
+  local v = rcall('HMGET', K_JOBS, 'j:' .. id, 's:' .. id, 'p:' .. id)
   if not v[1] then return nil end
-  return v[1], decode_state(v[2], v[1]), {v[3], v[4], v[5], v[6]}
+  local fields = {false, false, v[3], false}
+  if v[2] then
+    local x = rcall('HMGET', K_JOBS, 'e:' .. id, 't:' .. id, 'r:' .. id)
+    fields[1], fields[2], fields[4] = x[1], x[2], x[3]
+  end
+  return v[1], decode_state(v[2], v[1]), fields
 end
 
 -- visible_state reports a waiting job of a paused queue as paused (Z).
@@ -489,8 +496,14 @@ local function lock_state(id, token)
 end
 
 -- delete_job removes every field of a job (not its list or set membership).
-local function delete_job(id)
-  rcall('HDEL', K_JOBS, 'j:' .. id, 's:' .. id, 'r:' .. id, 'e:' .. id, 't:' .. id, 'p:' .. id, 'l:' .. id)
+-- first says no attempt of the job has finished before, so it has no
+-- result, reason or stacks (retry.lua deletes them with the count).
+local function delete_job(id, first)
+  if first then
+    rcall('HDEL', K_JOBS, 'j:' .. id, 's:' .. id, 'p:' .. id, 'l:' .. id)
+  else
+    rcall('HDEL', K_JOBS, 'j:' .. id, 's:' .. id, 'r:' .. id, 'e:' .. id, 't:' .. id, 'p:' .. id, 'l:' .. id)
+  end
 end
 
 local function delete_jobs(ids)
@@ -564,10 +577,11 @@ end
 -- RETAIN holds the retention rules met in this script run, applied once
 -- at its end by flush: a batch of finishes trims its sets once.
 
--- finish files a finished job in its set, or deletes it, per retention.
-local function finish(id, st, zkey, remove, keep_last, keep_for)
+-- finish files a finished job in its set, or deletes it, per retention;
+-- first as in delete_job.
+local function finish(id, st, zkey, remove, keep_last, keep_for, first)
   if remove then
-    delete_job(id)
+    delete_job(id, first)
     return
   end
   st.ft, st.le, st.tok = int(NOW), '0', '-'
@@ -594,11 +608,12 @@ local function complete_job(id, token, rv, remove, keep_last, keep_for)
   local st, code = lock_state(id, token)
   if not st then return code end
   rcall('LREM', K_ACTIVE, '-1', id) -- from the tail: the oldest claims sit there
+  local first = st.made == '0'
   st.s, st.made = 'C', int(st.made + 1)
   if rv ~= '' and not remove then rcall('HSET', K_JOBS, 'r:' .. id, rv) end
   metrics_add(false)
   emit('completed', id, rv)
-  finish(id, st, K_COMPLETED, remove, keep_last, keep_for)
+  finish(id, st, K_COMPLETED, remove, keep_last, keep_for, first)
   return 0
 end
 
