@@ -59,7 +59,7 @@
 local K_WAIT, K_PAUSED, K_ACTIVE, K_PRIO, K_DELAYED
 local K_COMPLETED, K_FAILED, K_JOBS, K_META, K_DEDUP
 local K_LIMITER, K_STALLED, K_EVENTS, K_METRICS
-local EVENTS_MAX, METRICS_MAX, NOW
+local EVENTS_MAX, METRICS_MAX, NOW, NOW_S -- NOW_S: NOW as a string
 local M       -- the queue's switches, loaded by meta()
 local RETAIN  -- retention rules to apply at the end of the run
 local DONE    -- {completed, failed} counted in this run, written at its end
@@ -79,6 +79,7 @@ local function init(keys, argv)
   EVENTS_MAX, METRICS_MAX = argv[1], tonumber(argv[2])
   local t = rcall('TIME')
   NOW = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  NOW_S = string.format('%d', NOW)
   M, RETAIN, DONE, EV = nil, {}, {0, 0}, {}
 end
 
@@ -88,6 +89,23 @@ end
 -- numbers to redis.call as strings for the same reason: Redis prints a Lua
 -- number with '%.17g'.
 local function int(x) return string.format('%d', x) end
+
+-- small renders a small whole number (a length, a count) from a cache:
+-- Lua renders a number through the C library's floating-point printing,
+-- and a job reply alone has seven length prefixes. In a function library
+-- the cache lives as long as the library; as an EVAL script, for one call.
+local SMALL = {}
+local function small(n)
+  local v = SMALL[n]
+  if not v then
+    v = int(n)
+    if n >= 0 and n < 4096 then SMALL[n] = v end
+  end
+  return v
+end
+
+-- len is #s as a string, for length prefixes.
+local function len(s) return small(#s) end
 
 -- meta loads the queue's switches into M once per run.
 local function meta()
@@ -134,7 +152,7 @@ local function write_events()
       local parts = {}
       for k = first, math.min(n, first + EVENTS_PER_ENTRY - 1) do
         local t, j, d = EV[3 * k - 2], EV[3 * k - 1], EV[3 * k]
-        parts[#parts + 1] = #t .. ':' .. t .. #j .. ':' .. j .. #d .. ':' .. d -- not string.format: %s stops at a NUL
+        parts[#parts + 1] = len(t) .. ':' .. t .. len(j) .. ':' .. j .. len(d) .. ':' .. d -- not string.format: %s stops at a NUL
       end
       rcall('XADD', K_EVENTS, 'MAXLEN', '~', EVENTS_MAX, '*', 'm', table.concat(parts))
     end
@@ -181,8 +199,11 @@ local function encode_state(st, letter)
     st.ft .. ' ' .. st.du .. ' ' .. st.le .. ' ' .. st.tok
 end
 
+-- put_state stores st and returns it encoded.
 local function put_state(id, st)
-  rcall('HSET', K_JOBS, 's:' .. id, encode_state(st))
+  local enc = encode_state(st)
+  rcall('HSET', K_JOBS, 's:' .. id, enc)
+  return enc
 end
 
 -- load returns a job's record and state (nil when the job does not exist).
@@ -216,13 +237,14 @@ end
 -- job_reply is a job as the backend decodes it: one string, "J" and seven
 -- length-prefixed fields "<len>:<bytes>" (id, record, state, reason,
 -- stacks, progress, result). One bulk string instead of an array of eight
--- saves the client a dozen allocations per job.
-local function job_reply(id, rec, st, v)
+-- saves the client a dozen allocations per job. state: the encoded state,
+-- when the caller has it.
+local function job_reply(id, rec, st, v, state)
   v = v or rcall('HMGET', K_JOBS, 'e:' .. id, 't:' .. id, 'p:' .. id, 'r:' .. id)
-  local state = encode_state(st, visible_state(st.s))
+  state = state or encode_state(st, visible_state(st.s))
   local e, t, p, r = v[1] or '', v[2] or '', v[3] or '', v[4] or ''
-  return 'J' .. #id .. ':' .. id .. #rec .. ':' .. rec .. #state .. ':' .. state .. #e .. ':' .. e ..
-    #t .. ':' .. t .. #p .. ':' .. p .. #r .. ':' .. r
+  return 'J' .. len(id) .. ':' .. id .. len(rec) .. ':' .. rec .. len(state) .. ':' .. state .. len(e) .. ':' .. e ..
+    len(t) .. ':' .. t .. len(p) .. ':' .. p .. len(r) .. ':' .. r
 end
 
 -- fail_retention reads RemoveOnFail from a record's options
@@ -425,11 +447,11 @@ end
 -- activate locks a job moved to active and returns its reply; fields are
 -- the reply fields from load_full, when the caller has them.
 local function activate(id, rec, st, token, lock_ms, fields)
-  st.s, st.started, st.pt = 'A', int(st.started + 1), int(NOW)
+  st.s, st.started, st.pt = 'A', small(st.started + 1), NOW_S
   st.le, st.tok = int(NOW + lock_ms), token
-  put_state(id, st)
+  local enc = put_state(id, st)
   emit('active', id)
-  return job_reply(id, rec, st, fields)
+  return job_reply(id, rec, st, fields, enc) -- an active job's visible state is its own
 end
 
 -- take_claimed finishes the claim of a job just moved to active: one the
@@ -584,7 +606,7 @@ local function finish(id, st, zkey, remove, keep_last, keep_for, first)
     delete_job(id, first)
     return
   end
-  st.ft, st.le, st.tok = int(NOW), '0', '-'
+  st.ft, st.le, st.tok = NOW_S, '0', '-'
   put_state(id, st)
   rcall('ZADD', zkey, order_score(), id)
   if keep_last > 0 or keep_for > 0 then
@@ -609,7 +631,7 @@ local function complete_job(id, token, rv, remove, keep_last, keep_for)
   if not st then return code end
   rcall('LREM', K_ACTIVE, '-1', id) -- from the tail: the oldest claims sit there
   local first = st.made == '0'
-  st.s, st.made = 'C', int(st.made + 1)
+  st.s, st.made = 'C', small(st.made + 1)
   if rv ~= '' and not remove then rcall('HSET', K_JOBS, 'r:' .. id, rv) end
   metrics_add(false)
   emit('completed', id, rv)
@@ -624,7 +646,7 @@ local function fail_job(id, token, reason, stack, keep_stacks, retry, delay, rem
   local rec, st = check_lock(id, token)
   if not rec then return st end
   rcall('LREM', K_ACTIVE, '-1', id) -- from the tail: the oldest claims sit there
-  st.made = int(st.made + 1)
+  st.made = small(st.made + 1)
   if stack ~= '' then
     local raw = rcall('HGET', K_JOBS, 't:' .. id)
     local stacks = {}
