@@ -3,6 +3,7 @@ package redisbackend
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/alicebob/miniredis/v2"
@@ -71,4 +72,33 @@ func TestParseCursor(t *testing.T) {
 	require.Equal(t, "17-2", streamIDBefore("17-3"))
 	require.Equal(t, "16-18446744073709551615", streamIDBefore("17-0"))
 	require.Equal(t, "0-0", streamIDBefore("0-0"))
+}
+
+// A stream entry is read back from Redis, so its decoding must never panic,
+// and every event it yields must have a cursor that parses back to the
+// entry and its index.
+func FuzzEntryEvents(f *testing.F) {
+	f.Add("17-3", "5:added1:70:6:active1:70:")
+	f.Add("17-3", "9:completed2:4212:\"r\\x00\"")
+	f.Add("0-1", "x")
+	f.Add("1-0", "99999999999999999999:a")
+	f.Fuzz(func(t *testing.T, id, packed string) {
+		if _, skip, err := parseCursor(id); err != nil || skip >= 0 || !strings.Contains(id, "-") {
+			return // entry IDs come from Redis: "<ms>-<seq>"
+		}
+		evs := entryEvents(StreamEntry{ID: id, Values: map[string]string{"m": packed}})
+		for i, ev := range evs {
+			entry, skip, err := parseCursor(ev.ID)
+			if err != nil {
+				t.Fatalf("event %d of %q: cursor %q: %v", i, packed, ev.ID, err)
+			}
+			if entry != id || (i == len(evs)-1) != (skip == -1) || (skip >= 0 && skip != i) {
+				t.Fatalf("event %d of %d: cursor %q for entry %q", i, len(evs), ev.ID, id)
+			}
+		}
+		after := eventsOf([]StreamEntry{{ID: id, Values: map[string]string{"m": packed}}}, id, 0, 1000)
+		if len(evs) > 0 && len(after) != len(evs)-1 {
+			t.Fatalf("after the first of %d events: %d", len(evs), len(after))
+		}
+	})
 }
