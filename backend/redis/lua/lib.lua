@@ -214,18 +214,13 @@ local function load(id)
 end
 
 -- load_full returns a job's record, state and the reply fields
--- {reason, stacks, progress, result}. Only a job that has moved since its
--- add (it has a state entry) can have a reason, stacks or a result, so a
--- fresh job is one short read.
+-- {reason, stacks, progress, result} in one read. A fresh job has none of
+-- the last four, but they are read anyway: a field written there by
+-- anything else must still be seen (a corrupt stack list fails the claim).
 local function load_full(id)
-  local v = rcall('HMGET', K_JOBS, 'j:' .. id, 's:' .. id, 'p:' .. id)
+  local v = rcall('HMGET', K_JOBS, 'j:' .. id, 's:' .. id, 'e:' .. id, 't:' .. id, 'p:' .. id, 'r:' .. id)
   if not v[1] then return nil end
-  local fields = {false, false, v[3], false}
-  if v[2] then
-    local x = rcall('HMGET', K_JOBS, 'e:' .. id, 't:' .. id, 'r:' .. id)
-    fields[1], fields[2], fields[4] = x[1], x[2], x[3]
-  end
-  return v[1], decode_state(v[2], v[1]), fields
+  return v[1], decode_state(v[2], v[1]), {v[3], v[4], v[5], v[6]}
 end
 
 -- visible_state reports a waiting job of a paused queue as paused (Z).
