@@ -76,8 +76,9 @@
 //	  economical: PollMax 2m, StalledInterval 5m          42/h           ~30K per month
 //	  backend/redis's polling default, PollMax 5s         up to 840/h    ~500-600K per month
 //	Under load (a worker with Concurrency 8):
-//	  processing a backlog                                ~0.23 per job
-//	  processing jobs added one by one as it runs         ~0.6 per job
+//	  processing a backlog                                ~0.2-0.4 per job
+//	  processing jobs added one by one as it runs         ~0.6-1.8 per job
+//	  (both depend on how calls merge, which varies between runs)
 //	  (finishes are merged into one call, and each claims the next job)
 //	  adding: Queue.Add 1 per call (concurrent adds are merged), AddBulk 1 per 200 jobs
 //	A job arriving at an idle worker (say one every 5 minutes):
