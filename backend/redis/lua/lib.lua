@@ -59,7 +59,7 @@
 local K_WAIT, K_PAUSED, K_ACTIVE, K_PRIO, K_DELAYED
 local K_COMPLETED, K_FAILED, K_JOBS, K_META, K_DEDUP
 local K_LIMITER, K_STALLED, K_EVENTS, K_METRICS
-local EVENTS_MAX, METRICS_MAX, NOW, NOW_S -- NOW_S: NOW as a string
+local EVENTS_MAX, METRICS_MAX, NOW, NOW_S -- NOW_S: NOW as a string, made by now_s()
 local M       -- the queue's switches, loaded by meta()
 local RETAIN  -- retention rules to apply at the end of the run
 local DONE    -- {completed, failed} counted in this run, written at its end
@@ -79,7 +79,7 @@ local function init(keys, argv)
   EVENTS_MAX, METRICS_MAX = argv[1], tonumber(argv[2])
   local t = rcall('TIME')
   NOW = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-  NOW_S = string.format('%d', NOW)
+  NOW_S = nil
   M, RETAIN, DONE, EV = nil, {}, {0, 0}, {}
 end
 
@@ -89,6 +89,12 @@ end
 -- numbers to redis.call as strings for the same reason: Redis prints a Lua
 -- number with '%.17g'.
 local function int(x) return string.format('%d', x) end
+
+-- now_s is NOW as a string, rendered once per run and only when needed.
+local function now_s()
+  if not NOW_S then NOW_S = int(NOW) end
+  return NOW_S
+end
 
 -- small renders a small whole number (a length, a count) from a cache:
 -- Lua renders a number through the C library's floating-point printing,
@@ -442,7 +448,7 @@ end
 -- activate locks a job moved to active and returns its reply; fields are
 -- the reply fields from load_full, when the caller has them.
 local function activate(id, rec, st, token, lock_ms, fields)
-  st.s, st.started, st.pt = 'A', small(st.started + 1), NOW_S
+  st.s, st.started, st.pt = 'A', small(st.started + 1), now_s()
   st.le, st.tok = int(NOW + lock_ms), token
   local enc = put_state(id, st)
   emit('active', id)
@@ -601,7 +607,7 @@ local function finish(id, st, zkey, remove, keep_last, keep_for, first)
     delete_job(id, first)
     return
   end
-  st.ft, st.le, st.tok = NOW_S, '0', '-'
+  st.ft, st.le, st.tok = now_s(), '0', '-'
   put_state(id, st)
   rcall('ZADD', zkey, order_score(), id)
   if keep_last > 0 or keep_for > 0 then
