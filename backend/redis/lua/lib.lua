@@ -598,7 +598,7 @@ local function metrics_flush()
 end
 
 -- RETAIN holds the retention rules met in this script run, applied once
--- at its end by flush: a batch of finishes trims its sets once.
+-- at its end by done: a batch of finishes trims its sets once.
 
 -- finish files a finished job in its set, or deletes it, per retention;
 -- first as in delete_job.
@@ -611,7 +611,7 @@ local function finish(id, st, zkey, remove, keep_last, keep_for, first)
   put_state(id, st)
   rcall('ZADD', zkey, order_score(), id)
   if keep_last > 0 or keep_for > 0 then
-    RETAIN[zkey .. '\0' .. keep_last .. '\0' .. keep_for] = {zkey, keep_last, keep_for}
+    RETAIN[zkey .. '\0' .. int(keep_last) .. '\0' .. int(keep_for)] = {zkey, keep_last, keep_for}
   end
 end
 
