@@ -23,7 +23,10 @@
 // Like the service it refuses blocking commands (BLPOP, BLMOVE, XREAD BLOCK,
 // WATCH, SUBSCRIBE...), so a test fails if the client ever sends one. The
 // texts of the errors it makes up itself are its own; Upstash's may differ.
-// Path-form commands (GET /get/foo) are not implemented.
+// It serves only the JSON-body form of commands (POST / and /pipeline),
+// the only form backend/upstash sends; the service's path form
+// (GET /get/foo) is out of its scope and answered with 400, so a client
+// that starts sending it fails its tests instead of passing by accident.
 package upstashemu
 
 import (
@@ -111,7 +114,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			_, _ = io.WriteString(w, "Welcome to the fila Upstash REST emulator")
 			return
 		}
-		writeError(w, http.StatusBadRequest, "ERR path-form commands are not implemented by the emulator")
+		writeError(w, http.StatusBadRequest, "ERR the emulator serves only JSON-body commands (POST / and /pipeline), not the path form")
 		return
 	default:
 		writeError(w, http.StatusMethodNotAllowed, "ERR method not allowed")

@@ -168,3 +168,19 @@ func TestBatches(t *testing.T) {
 		require.EqualValues(t, 2, b.emu.Requests())
 	})
 }
+
+// The path form (GET /get/foo) is out of the emulator's scope: it answers
+// 400 with an error naming the form it serves, never a result.
+func TestPathFormIsRefused(t *testing.T) {
+	b := setup(t)
+	req, err := http.NewRequest(http.MethodGet, b.srv.URL+"/get/foo", nil)
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer tok")
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusBadRequest, resp.StatusCode)
+	require.Contains(t, string(data), "JSON-body commands")
+}
