@@ -13,15 +13,21 @@ import (
 	"github.com/fila-go/fila/backend"
 )
 
+// miniBackend is a Backend on a fresh miniredis, and a client to inspect it.
+func miniBackend(t *testing.T) (*Backend, *redis.Client) {
+	t.Helper()
+	mr := miniredis.RunT(t)
+	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
+	be := New(rdb)
+	t.Cleanup(func() { be.Close(); rdb.Close() })
+	return be, rdb
+}
+
 // One script call that records several events appends few stream entries:
 // a bulk add of 40 jobs is 3 entries (16 events each at most), and a
 // complete that claims the next job is one.
 func TestEventsOfOneCallShareEntries(t *testing.T) {
-	mr := miniredis.RunT(t)
-	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
-	t.Cleanup(func() { rdb.Close() })
-	be := New(rdb)
-	t.Cleanup(func() { be.Close() })
+	be, rdb := miniBackend(t)
 	ctx := context.Background()
 	stream := "fila:{q}:events"
 

@@ -4,8 +4,6 @@ import (
 	"context"
 	"testing"
 
-	"github.com/alicebob/miniredis/v2"
-	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
 	"github.com/fila-go/fila/backend"
@@ -16,11 +14,7 @@ import (
 // attempt can have) or after a failed one (reason and stacks too), and
 // whatever progress and logs it recorded.
 func TestRemoveOnCompleteLeavesNoFields(t *testing.T) {
-	mr := miniredis.RunT(t)
-	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
-	t.Cleanup(func() { rdb.Close() })
-	be := New(rdb)
-	t.Cleanup(func() { be.Close() })
+	be, rdb := miniBackend(t)
 	ctx := context.Background()
 	remove := backend.Retention{Remove: true}
 	lock := &backend.JobClaimParams{Queue: "q", Token: "t1", LockDuration: 60e9}

@@ -119,7 +119,7 @@ local function meta()
     local v = rcall('HMGET', K_META, 'paused', 'fd', 'fs', 'mk', 'rl', 'nd', 'cm', 'cc', 'cf', 'hp', 'fq')
     M = {paused = v[1] ~= false, fd = v[2], fs = v[3], mk = v[4] ~= false, rl = tonumber(v[5] or '0'),
          nd = v[6] and tonumber(v[6]), cm = tonumber(v[7] or '-1'), cc = tonumber(v[8] or '0'), cf = tonumber(v[9] or '0'),
-         hp = v[10] ~= false, fq = tonumber(v[11] or '0'), fq_dirty = false}
+         hp = v[10] ~= false, fq = tonumber(v[11] or '0')}
   end
   return M
 end
@@ -167,10 +167,11 @@ local function write_events()
 end
 
 -- order_score is a finished-set score that sorts in finish order, even
--- within one millisecond: the time and a sequence kept in meta (fq).
+-- within one millisecond: the time and a sequence kept in meta (fq), which
+-- metrics_flush writes back (every finished job is counted there).
 local function order_score()
   local m = meta()
-  m.fq, m.fq_dirty = (m.fq + 1) % SEQ_SPAN, true
+  m.fq = (m.fq + 1) % SEQ_SPAN
   return int(NOW * SEQ_SPAN + m.fq)
 end
 
@@ -496,12 +497,17 @@ local function claim_next(token, lock_ms, lmax, lper)
   end
 end
 
+-- held reports whether st is an active job whose unexpired lock token is token.
+local function held(st, token)
+  return st.s == 'A' and st.tok == token and tonumber(st.le) > NOW
+end
+
 -- check_lock returns the record and state of an active job held by token,
 -- or nil and -2 (no such job) or -1 (lock lost).
 local function check_lock(id, token)
   local rec, st = load(id)
   if not rec then return nil, -2 end
-  if st.s ~= 'A' or st.tok ~= token or tonumber(st.le) <= NOW then return nil, -1 end
+  if not held(st, token) then return nil, -1 end
   return rec, st
 end
 
@@ -514,7 +520,7 @@ local function lock_state(id, token)
     return nil, -1
   end
   local st = decode_state(raw)
-  if st.s ~= 'A' or st.tok ~= token or tonumber(st.le) <= NOW then return nil, -1 end
+  if not held(st, token) then return nil, -1 end
   return st
 end
 
@@ -563,23 +569,17 @@ local function retain(zkey, keep_last, keep_for)
   end
 end
 
--- metrics_add counts a finished job; flush writes the counts once per run.
+-- metrics_add counts a finished job; metrics_flush writes the counts, and
+-- the finish sequence, once per run.
 local function metrics_add(failed)
   if failed then DONE[2] = DONE[2] + 1 else DONE[1] = DONE[1] + 1 end
 end
 
 local function metrics_flush()
   local c, f = DONE[1], DONE[2]
+  if c + f == 0 then return end
   DONE = {0, 0}
-  local m = M
-  if c + f == 0 then
-    if m and m.fq_dirty then
-      set_meta('fq', int(m.fq))
-      m.fq_dirty = false
-    end
-    return
-  end
-  m = meta()
+  local m = meta()
   local minute = math.floor(NOW / 60000)
   if m.cm == minute then
     m.cc, m.cf = m.cc + c, m.cf + f
@@ -594,15 +594,15 @@ local function metrics_flush()
   end
   -- The run holds the script's atomicity, so absolute values are exact.
   rcall('HSET', K_META, 'cm', int(m.cm), 'cc', int(m.cc), 'cf', int(m.cf), 'fq', int(m.fq))
-  m.fq_dirty = false
 end
 
 -- RETAIN holds the retention rules met in this script run, applied once
 -- at its end by done: a batch of finishes trims its sets once.
 
--- finish files a finished job in its set, or deletes it, per retention;
--- first as in delete_job.
+-- finish counts a finished job in the metrics and files it in its set, or
+-- deletes it, per retention; first as in delete_job.
 local function finish(id, st, zkey, remove, keep_last, keep_for, first)
+  metrics_add(zkey == K_FAILED)
   if remove then
     delete_job(id, first)
     return
@@ -634,7 +634,6 @@ local function complete_job(id, token, rv, remove, keep_last, keep_for)
   local first = st.made == '0'
   st.s, st.made = 'C', small(st.made + 1)
   if rv ~= '' and not remove then rcall('HSET', K_JOBS, 'r:' .. id, rv) end
-  metrics_add(false)
   emit('completed', id, rv)
   finish(id, st, K_COMPLETED, remove, keep_last, keep_for, first)
   return 0
@@ -671,7 +670,6 @@ local function fail_job(id, token, reason, stack, keep_stacks, retry, delay, rem
     emit('retried', id, reason)
   else
     st.s = 'F'
-    metrics_add(true)
     emit('failed', id, reason)
     finish(id, st, K_FAILED, remove, keep_last, keep_for)
   end

@@ -32,7 +32,6 @@ for _, id in ipairs(marked) do
         st.made, st.s = int(st.made + 1), 'F'
         local reason = 'job stalled more than allowable limit (' .. max_stalled .. ')'
         rcall('HSET', K_JOBS, 'e:' .. id, reason)
-        metrics_add(true)
         emit('failed', id, reason)
         local remove, keep_last, keep_for = fail_retention(rec)
         finish(id, st, K_FAILED, remove, keep_last, keep_for)
