@@ -9,8 +9,9 @@ local out = {}
 local swept = false
 for i = 0, tonumber(ARGV[3]) - 1 do
   local b = 4 + i * 7
-  local id, prio, lifo, delay = ARGV[b], tonumber(ARGV[b + 1]), ARGV[b + 2] == '1', tonumber(ARGV[b + 3])
-  local did, dttl, body = ARGV[b + 4], tonumber(ARGV[b + 5]), ARGV[b + 6]
+  local id, prio_s, lifo, delay = ARGV[b], ARGV[b + 1], ARGV[b + 2] == '1', num0(ARGV[b + 3])
+  local did, body = ARGV[b + 4], ARGV[b + 6]
+  local prio = num0(prio_s)
   local rec, st
   if id ~= '' then rec, st = load(id) end
   if rec then
@@ -37,7 +38,7 @@ for i = 0, tonumber(ARGV[3]) - 1 do
     else
       local l = '0'
       if lifo then l = '1' end
-      local rec = string.format('%d:%d:%s:', NOW, prio, l) .. body
+      local rec = NOW_S .. ':' .. prio_s .. ':' .. l .. ':' .. body -- prio_s: a whole number, as Go prints it
       if id ~= '' then
         rcall('HSET', K_JOBS, 'j:' .. id, rec)
       else
@@ -47,7 +48,7 @@ for i = 0, tonumber(ARGV[3]) - 1 do
         until rcall('HSETNX', K_JOBS, 'j:' .. id, rec) == 1
       end
       if did ~= '' then
-        rcall('ZADD', K_DEDUP, int(NOW + dttl), did)
+        rcall('ZADD', K_DEDUP, int(NOW + tonumber(ARGV[b + 5])), did)
         rcall('HSET', K_JOBS, 'd:' .. did, id)
       end
       local s

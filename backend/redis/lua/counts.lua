@@ -1,7 +1,7 @@
 -- counts.lua: the number of jobs in each state.
 -- Reply: {waiting, prioritized, paused, delayed, active, completed, failed}
 local mk = 0
-if meta().mk then mk = 1 end
+if meta_mk() then mk = 1 end
 local fed = 0
 if fed_in_wait() then fed = 1 end
 local waiting, paused = 0, 0

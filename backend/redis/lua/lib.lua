@@ -21,15 +21,17 @@
 --                         t:<id>  stacks (JSON)     p:<id>  progress
 --                         l:<id>  log lines, each "<length>:<line>"
 --                         d:<dedup id>  the job that used a dedup id
---   9 meta       hash   paused; fd, fs (the fed prioritized job in wait and its score);
+--   9 meta       hash   the switches every script may read (meta()): paused; fd, fs (the
+--                       fed prioritized job in wait and its score);
 --                       hp (prioritized jobs may exist: set on every add to prio,
 --                       cleared when feed finds the set empty);
 --                       mk (a wake marker is in wait); nd (a time no later than the
 --                       earliest delayed job, -1 when none; absent when unknown);
---                       pc (priority sequence); id (last generated id);
---                       rl (rate limited until ms); sg (next stalled check ms);
---                       cm, cc, cf (metrics: current minute and its counts);
---                       fq (sequence ordering finishes within a millisecond)
+--                       rl (rate limited until ms); and fields read by the scripts
+--                       that need them: pc (priority sequence); id (last generated
+--                       id); sg (next stalled check ms); cm, cc, cf (metrics: current
+--                       minute and its counts); fq (sequence ordering finishes
+--                       within a millisecond)
 --  10 dedup      zset   dedup id -> expiry ms
 --  11 limiter    zset   sliding log of claim times for the global rate limit
 --  12 stalled    set    ids marked by the last stalled check
@@ -59,11 +61,14 @@
 local K_WAIT, K_PAUSED, K_ACTIVE, K_PRIO, K_DELAYED
 local K_COMPLETED, K_FAILED, K_JOBS, K_META, K_DEDUP
 local K_LIMITER, K_STALLED, K_EVENTS, K_METRICS
-local EVENTS_MAX, METRICS_MAX, NOW, NOW_S -- NOW_S: NOW as a string, made by now_s()
-local M       -- the queue's switches, loaded by meta()
-local RETAIN  -- retention rules to apply at the end of the run
-local DONE    -- {completed, failed} counted in this run, written at its end
-local EV      -- events of this run, flat {type, job id, data, ...}, written at its end
+local EVENTS_MAX, METRICS_MAX, NOW, NOW_S -- NOW_S: NOW as a string
+local M       -- the queue's switches, loaded by meta() (or only paused and fd, by meta_pf())
+local M_ALL   -- M holds every switch
+local CM, FQ  -- meta cm and fq, loaded by finish_meta; FQ_SET: FQ changed
+local FQ_SET
+local RETAIN  -- retention rules to apply at the end of the run, or nil
+local DONE_C, DONE_F -- completed and failed jobs counted in this run, written at its end
+local EV, EVN -- events of this run, flat {type, job id, data, ...} in EV[1..EVN], written at its end
 
 local MARKER = '0' -- wakes a blocked claim; never a job id (generated ids start at 1)
 local SEQ_SPAN = 4096
@@ -76,11 +81,15 @@ local function init(keys, argv)
   K_WAIT, K_PAUSED, K_ACTIVE, K_PRIO, K_DELAYED = keys[1], keys[2], keys[3], keys[4], keys[5]
   K_COMPLETED, K_FAILED, K_JOBS, K_META, K_DEDUP = keys[6], keys[7], keys[8], keys[9], keys[10]
   K_LIMITER, K_STALLED, K_EVENTS, K_METRICS = keys[11], keys[12], keys[13], keys[14]
-  EVENTS_MAX, METRICS_MAX = argv[1], tonumber(argv[2])
+  EVENTS_MAX, METRICS_MAX = argv[1], argv[2]
+  -- NOW is built as a string (seconds and the microseconds' leading three
+  -- digits) and read once: Lua converts between strings and numbers
+  -- through the C library, at a cost of a Redis command each.
   local t = rcall('TIME')
-  NOW = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-  NOW_S = nil
-  M, RETAIN, DONE, EV = nil, {}, {0, 0}, {}
+  NOW_S = t[1] .. string.sub('00000' .. t[2], -6, -4)
+  NOW = tonumber(NOW_S)
+  M, M_ALL, CM, FQ, FQ_SET, RETAIN, DONE_C, DONE_F, EVN = nil, false, nil, nil, false, nil, 0, 0, 0
+  if not EV then EV = {} end
 end
 
 -- int renders a whole number for Redis. Integer formatting: Lua's own
@@ -90,10 +99,13 @@ end
 -- number with '%.17g'.
 local function int(x) return string.format('%d', x) end
 
--- now_s is NOW as a string, rendered once per run and only when needed.
-local function now_s()
-  if not NOW_S then NOW_S = int(NOW) end
-  return NOW_S
+-- now_s is NOW as a string.
+local function now_s() return NOW_S end
+
+-- after_now reports whether a time in ms, as a string without leading
+-- zeros, is later than NOW, without converting it.
+local function after_now(ms)
+  return #ms > #NOW_S or (#ms == #NOW_S and ms > NOW_S)
 end
 
 -- small renders a small whole number (a length, a count) from a cache:
@@ -113,13 +125,60 @@ end
 -- len is #s as a string, for length prefixes.
 local function len(s) return small(#s) end
 
--- meta loads the queue's switches into M once per run.
+-- succ is a count kept as a string, plus one, from a cache like small's.
+local SUCC = {}
+local function succ(s)
+  local v = SUCC[s]
+  if not v then
+    v = int(tonumber(s) + 1)
+    if #s < 4 then SUCC[s] = v end
+  end
+  return v
+end
+
+-- num0 reads a whole-number argument; '0', the usual value, is not converted.
+local function num0(s)
+  if s == '0' then return 0 end
+  return tonumber(s)
+end
+
+-- meta loads the queue's switches into M once per run. Each field read
+-- costs, so the metrics fields are read only where they are used, and an
+-- add, which needs only paused and fd, reads only those (meta_pf). M
+-- mirrors every write to meta, so reading the rest later is consistent.
 local function meta()
+  if not M_ALL then
+    local v = rcall('HMGET', K_META, 'paused', 'fd', 'rl', 'nd', 'hp')
+    local rl, nd = v[3], v[4]
+    if rl then rl = tonumber(rl) else rl = 0 end
+    if nd == '-1' then nd = -1 elseif nd then nd = tonumber(nd) end
+    M = {paused = v[1] ~= false, fd = v[2], rl = rl, nd = nd, hp = v[5] ~= false} -- mk, fs: see meta_mk, fed_score
+    M_ALL = true
+  end
+  return M
+end
+
+-- meta_mk reports whether a wake marker is in wait (meta mk), read when
+-- first needed: few runs need it.
+local function meta_mk()
+  local m = meta()
+  if m.mk == nil then m.mk = rcall('HEXISTS', K_META, 'mk') == 1 end
+  return m.mk
+end
+
+-- fed_score returns the fed job's priority score (meta fs), read when
+-- first needed.
+local function fed_score()
+  local m = meta()
+  if m.fs == nil then m.fs = rcall('HGET', K_META, 'fs') end
+  return m.fs
+end
+
+-- meta_pf returns M with at least paused and fd loaded.
+local function meta_pf()
   if not M then
-    local v = rcall('HMGET', K_META, 'paused', 'fd', 'fs', 'mk', 'rl', 'nd', 'cm', 'cc', 'cf', 'hp', 'fq')
-    M = {paused = v[1] ~= false, fd = v[2], fs = v[3], mk = v[4] ~= false, rl = tonumber(v[5] or '0'),
-         nd = v[6] and tonumber(v[6]), cm = tonumber(v[7] or '-1'), cc = tonumber(v[8] or '0'), cf = tonumber(v[9] or '0'),
-         hp = v[10] ~= false, fq = tonumber(v[11] or '0')}
+    local v = rcall('HMGET', K_META, 'paused', 'fd')
+    M = {paused = v[1] ~= false, fd = v[2]}
   end
   return M
 end
@@ -128,51 +187,78 @@ local function set_meta(field, value)
   rcall('HSET', K_META, field, value)
 end
 
-local function is_paused() return meta().paused end
+local function is_paused() return meta_pf().paused end
 
 -- emit records an event; the run's events are written when it ends.
 local function emit(typ, id, data)
-  local n = #EV
+  local n = EVN
   EV[n + 1], EV[n + 2], EV[n + 3] = typ, id, data or ''
+  EVN = n + 3
 end
 
 -- EVENTS_PER_ENTRY bounds the events one stream entry carries, so the
 -- stream's MAXLEN (in entries) still bounds its memory.
 local EVENTS_PER_ENTRY = 16
 
+-- event_part renders one event for field m: "<len>:<type><len>:<job id>
+-- <len>:<data>" (not string.format: %s stops at a NUL). A type's prefix is
+-- rendered once and kept, like small's cache.
+local EVENT_TYPE = {}
+local function event_part(t, j, d)
+  local p = EVENT_TYPE[t]
+  if not p then
+    p = len(t) .. ':' .. t
+    EVENT_TYPE[t] = p
+  end
+  if d == '' then return p .. len(j) .. ':' .. j .. '0:' end
+  return p .. len(j) .. ':' .. j .. len(d) .. ':' .. d
+end
+
 -- write_events appends the run's events to the stream: one event as an
 -- entry of its own (fields e, j and d when it has data), several as
--- entries of up to EVENTS_PER_ENTRY events, each in one field m:
--- "<len>:<type><len>:<job id><len>:<data>" per event, in order. XADD was
--- the costliest command of a job's path; a batch of finishes now pays one.
+-- entries of up to EVENTS_PER_ENTRY events, each in one field m: the
+-- events' parts in order. XADD was the costliest command of a job's
+-- path; a batch of finishes now pays one.
 local function write_events()
-  local n = #EV / 3
+  local n = EVN / 3
   if n == 1 then
     if EV[3] ~= '' then
       rcall('XADD', K_EVENTS, 'MAXLEN', '~', EVENTS_MAX, '*', 'e', EV[1], 'j', EV[2], 'd', EV[3])
     else
       rcall('XADD', K_EVENTS, 'MAXLEN', '~', EVENTS_MAX, '*', 'e', EV[1], 'j', EV[2])
     end
-  elseif n > 1 then
+  elseif n == 2 then -- a finish and the next claim
+    rcall('XADD', K_EVENTS, 'MAXLEN', '~', EVENTS_MAX, '*', 'm',
+      event_part(EV[1], EV[2], EV[3]) .. event_part(EV[4], EV[5], EV[6]))
+  elseif n > 2 then
     for first = 1, n, EVENTS_PER_ENTRY do
       local parts = {}
       for k = first, math.min(n, first + EVENTS_PER_ENTRY - 1) do
-        local t, j, d = EV[3 * k - 2], EV[3 * k - 1], EV[3 * k]
-        parts[#parts + 1] = len(t) .. ':' .. t .. len(j) .. ':' .. j .. len(d) .. ':' .. d -- not string.format: %s stops at a NUL
+        parts[#parts + 1] = event_part(EV[3 * k - 2], EV[3 * k - 1], EV[3 * k])
       end
       rcall('XADD', K_EVENTS, 'MAXLEN', '~', EVENTS_MAX, '*', 'm', table.concat(parts))
     end
   end
-  EV = {}
+  EVN = 0
+end
+
+-- finish_meta loads the fields a finishing run needs, once: the metrics'
+-- current minute (cm) and the finish sequence (fq).
+local function finish_meta()
+  if FQ == nil then
+    local v = rcall('HMGET', K_META, 'cm', 'fq')
+    CM, FQ = v[1], v[2] or '0'
+  end
 end
 
 -- order_score is a finished-set score that sorts in finish order, even
 -- within one millisecond: the time and a sequence kept in meta (fq), which
--- metrics_flush writes back (every finished job is counted there).
+-- done writes back.
 local function order_score()
-  local m = meta()
-  m.fq = (m.fq + 1) % SEQ_SPAN
-  return int(NOW * SEQ_SPAN + m.fq)
+  finish_meta()
+  FQ = (tonumber(FQ) + 1) % SEQ_SPAN
+  FQ_SET = true
+  return int(NOW * SEQ_SPAN + FQ)
 end
 
 -- header returns a record's priority, lifo flag and add time.
@@ -195,8 +281,8 @@ local function decode_state(raw, rec)
       return {s = s, started = a, made = m, stalled = sc, pt = pt, ft = ft, du = du, le = le, tok = tok}
     end
   end
-  local s = 'W'
-  if rec and header(rec) > 0 then s = 'P' end
+  local s, p = 'W', rec and string.match(rec, '^%d+:(%d+):')
+  if p and p ~= '0' then s = 'P' end -- the record's priority, compared unconverted
   return {s = s, started = '0', made = '0', stalled = '0', pt = '0', ft = '0', du = '0', le = '0', tok = '-'}
 end
 
@@ -288,9 +374,9 @@ end
 
 -- unfeed takes the fed job out of wait, back to the prioritized set.
 local function unfeed()
+  if not meta_pf().fd then return end
   local m = meta()
-  if not m.fd then return end
-  local fd, fs = m.fd, m.fs
+  local fd, fs = m.fd, fed_score()
   clear_fed()
   if rcall('LREM', K_WAIT, 1, fd) == 1 then
     add_prio(fs, fd)
@@ -305,14 +391,14 @@ local function feed()
   if m.fd then
     if rcall('LPOS', K_WAIT, m.fd) then
       local best = rcall('ZRANGE', K_PRIO, 0, 0, 'WITHSCORES')
-      if #best == 0 or tonumber(best[2]) >= tonumber(m.fs) then return end
+      if #best == 0 or tonumber(best[2]) >= tonumber(fed_score()) then return end
       unfeed()
     else
       clear_fed() -- a BLMOVE took it; its claim finalizes it
     end
   end
   local n = rcall('LLEN', K_WAIT)
-  if m.mk then n = n - 1 end
+  if meta_mk() then n = n - 1 end
   if n > 0 then return end
   local top = rcall('ZPOPMIN', K_PRIO)
   if #top == 0 then
@@ -386,7 +472,7 @@ end
 -- timeout. A non-empty wait list means no claim is blocked.
 local function wake_for_delayed(due)
   local m = meta()
-  if m.mk or m.paused then return end
+  if m.paused or meta_mk() then return end
   if rcall('LLEN', K_WAIT) > 0 then return end
   rcall('RPUSH', K_WAIT, MARKER)
   set_meta('mk', 1)
@@ -449,7 +535,7 @@ end
 -- activate locks a job moved to active and returns its reply; fields are
 -- the reply fields from load_full, when the caller has them.
 local function activate(id, rec, st, token, lock_ms, fields)
-  st.s, st.started, st.pt = 'A', small(st.started + 1), now_s()
+  st.s, st.started, st.pt = 'A', succ(st.started), now_s()
   st.le, st.tok = int(NOW + lock_ms), token
   local enc = put_state(id, st)
   emit('active', id)
@@ -499,7 +585,7 @@ end
 
 -- held reports whether st is an active job whose unexpired lock token is token.
 local function held(st, token)
-  return st.s == 'A' and st.tok == token and tonumber(st.le) > NOW
+  return st.s == 'A' and st.tok == token and after_now(st.le)
 end
 
 -- check_lock returns the record and state of an active job held by token,
@@ -572,28 +658,33 @@ end
 -- metrics_add counts a finished job; metrics_flush writes the counts, and
 -- the finish sequence, once per run.
 local function metrics_add(failed)
-  if failed then DONE[2] = DONE[2] + 1 else DONE[1] = DONE[1] + 1 end
+  if failed then DONE_F = DONE_F + 1 else DONE_C = DONE_C + 1 end
 end
 
+local MINUTE, MINUTE_S -- the last minute rendered; kept as long as the function library
+
 local function metrics_flush()
-  local c, f = DONE[1], DONE[2]
+  local c, f = DONE_C, DONE_F
+  if FQ_SET then rcall('HSET', K_META, 'fq', small(FQ)) end
   if c + f == 0 then return end
-  DONE = {0, 0}
-  local m = meta()
+  DONE_C, DONE_F = 0, 0
+  finish_meta()
   local minute = math.floor(NOW / 60000)
-  if m.cm == minute then
-    m.cc, m.cf = m.cc + c, m.cf + f
-  else
-    if m.cm >= 0 then
-      local gap = math.min(minute - m.cm, METRICS_MAX)
-      rcall('LPUSH', K_METRICS, int(m.cc) .. ' ' .. int(m.cf))
-      for _ = 2, gap do rcall('LPUSH', K_METRICS, '0 0') end
-      rcall('LTRIM', K_METRICS, 0, METRICS_MAX - 2)
-    end
-    m.cm, m.cc, m.cf = minute, c, f
+  if minute ~= MINUTE then MINUTE, MINUTE_S = minute, int(minute) end
+  if CM == MINUTE_S then -- the common case: count into the current minute
+    if c > 0 then rcall('HINCRBY', K_META, 'cc', small(c)) end
+    if f > 0 then rcall('HINCRBY', K_META, 'cf', small(f)) end
+    return
   end
-  -- The run holds the script's atomicity, so absolute values are exact.
-  rcall('HSET', K_META, 'cm', int(m.cm), 'cc', int(m.cc), 'cf', int(m.cf), 'fq', int(m.fq))
+  if CM then -- a new minute: the finished one goes to the list
+    local v = rcall('HMGET', K_META, 'cc', 'cf')
+    local keep = tonumber(METRICS_MAX)
+    rcall('LPUSH', K_METRICS, (v[1] or '0') .. ' ' .. (v[2] or '0'))
+    for _ = 2, math.min(minute - tonumber(CM), keep) do rcall('LPUSH', K_METRICS, '0 0') end
+    rcall('LTRIM', K_METRICS, 0, int(keep - 2))
+  end
+  rcall('HSET', K_META, 'cm', MINUTE_S, 'cc', small(c), 'cf', small(f))
+  CM = MINUTE_S
 end
 
 -- RETAIN holds the retention rules met in this script run, applied once
@@ -611,6 +702,7 @@ local function finish(id, st, zkey, remove, keep_last, keep_for, first)
   put_state(id, st)
   rcall('ZADD', zkey, order_score(), id)
   if keep_last > 0 or keep_for > 0 then
+    RETAIN = RETAIN or {}
     RETAIN[zkey .. '\0' .. int(keep_last) .. '\0' .. int(keep_for)] = {zkey, keep_last, keep_for}
   end
 end
@@ -619,8 +711,10 @@ end
 -- retention rules finish recorded, the metrics counts and the events, once
 -- each.
 local function done()
-  for _, r in pairs(RETAIN) do retain(r[1], r[2], r[3]) end
-  RETAIN = {}
+  if RETAIN then
+    for _, r in pairs(RETAIN) do retain(r[1], r[2], r[3]) end
+    RETAIN = nil
+  end
   metrics_flush()
   write_events()
 end
@@ -632,7 +726,7 @@ local function complete_job(id, token, rv, remove, keep_last, keep_for)
   if not st then return code end
   rcall('LREM', K_ACTIVE, '-1', id) -- from the tail: the oldest claims sit there
   local first = st.made == '0'
-  st.s, st.made = 'C', small(st.made + 1)
+  st.s, st.made = 'C', succ(st.made)
   if rv ~= '' and not remove then rcall('HSET', K_JOBS, 'r:' .. id, rv) end
   emit('completed', id, rv)
   finish(id, st, K_COMPLETED, remove, keep_last, keep_for, first)
@@ -646,7 +740,7 @@ local function fail_job(id, token, reason, stack, keep_stacks, retry, delay, rem
   local rec, st = check_lock(id, token)
   if not rec then return st end
   rcall('LREM', K_ACTIVE, '-1', id) -- from the tail: the oldest claims sit there
-  st.made = small(st.made + 1)
+  st.made = succ(st.made)
   if stack ~= '' then
     local raw = rcall('HGET', K_JOBS, 't:' .. id)
     local stacks = {}

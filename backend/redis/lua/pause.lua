@@ -30,7 +30,7 @@ if rcall('EXISTS', K_PAUSED) == 1 then
   end
 end
 feed()
-if not m.mk then
+if not meta_mk() then
   rcall('LPUSH', K_WAIT, MARKER)
   set_meta('mk', 1)
   m.mk = true
