@@ -7,11 +7,11 @@
 --          job that used the dedup id)
 local out = {}
 local swept = false
-for i = 0, tonumber(ARGV[3]) - 1 do
+for i = 0, num(ARGV[3]) - 1 do
   local b = 4 + i * 7
-  local id, prio_s, lifo, delay = ARGV[b], ARGV[b + 1], ARGV[b + 2] == '1', num0(ARGV[b + 3])
+  local id, prio_s, lifo, delay = ARGV[b], ARGV[b + 1], ARGV[b + 2] == '1', num(ARGV[b + 3])
   local did, body = ARGV[b + 4], ARGV[b + 6]
-  local prio = num0(prio_s)
+  local prio = num(prio_s)
   local rec, st
   if id ~= '' then rec, st = load(id) end
   if rec then

@@ -4,8 +4,8 @@
 -- its list untouched. A wake marker is dropped and a normal claim is tried.
 -- ARGV[3] the moved id, [4] lock token, [5] lock ms, [6] limiter max, [7] limiter window ms
 -- Reply:  as claim.lua
-local id, token, lock_ms = ARGV[3], ARGV[4], tonumber(ARGV[5])
-local lmax, lper = tonumber(ARGV[6]), tonumber(ARGV[7])
+local id, token, lock_ms = ARGV[3], ARGV[4], num(ARGV[5])
+local lmax, lper = num(ARGV[6]), num(ARGV[7])
 if id == MARKER then
   rcall('LREM', K_ACTIVE, 1, MARKER)
   rcall('HDEL', K_META, 'mk')

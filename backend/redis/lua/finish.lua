@@ -10,16 +10,16 @@
 --   ({0, -1} when not claiming)
 local out = {}
 local b = 4 -- the item's first value
-for i = 1, tonumber(ARGV[3]) do
+for i = 1, num(ARGV[3]) do
   local id, token, value = ARGV[b + 1], ARGV[b + 2], ARGV[b + 3]
   local r, code -- r: the item's retention values
   if ARGV[b] == 'c' then
     r = b + 4
-    code = complete_job(id, token, value, ARGV[r] == '1', num0(ARGV[r + 1]), num0(ARGV[r + 2]))
+    code = complete_job(id, token, value, ARGV[r] == '1', num(ARGV[r + 1]), num(ARGV[r + 2]))
   else
     r = b + 8
-    code = fail_job(id, token, value, ARGV[b + 4], tonumber(ARGV[b + 5]), ARGV[b + 6] == '1', num0(ARGV[b + 7]),
-      ARGV[r] == '1', num0(ARGV[r + 1]), num0(ARGV[r + 2]))
+    code = fail_job(id, token, value, ARGV[b + 4], num(ARGV[b + 5]), ARGV[b + 6] == '1', num(ARGV[b + 7]),
+      ARGV[r] == '1', num(ARGV[r + 1]), num(ARGV[r + 2]))
   end
   local next_token = ARGV[r + 3]
   if code ~= 0 then
@@ -27,7 +27,7 @@ for i = 1, tonumber(ARGV[3]) do
   elseif next_token == '' then
     out[i] = {0, -1}
   else
-    out[i] = claim_next(next_token, tonumber(ARGV[r + 4]), num0(ARGV[r + 5]), num0(ARGV[r + 6]))
+    out[i] = claim_next(next_token, num(ARGV[r + 4]), num(ARGV[r + 5]), num(ARGV[r + 6]))
   end
   if next_token == '' then b = r + 4 else b = r + 7 end
 end

@@ -64,8 +64,7 @@ local K_LIMITER, K_STALLED, K_EVENTS, K_METRICS
 local EVENTS_MAX, METRICS_MAX, NOW, NOW_S -- NOW_S: NOW as a string
 local M       -- the queue's switches, loaded by meta() (or only paused and fd, by meta_pf())
 local M_ALL   -- M holds every switch
-local CM, FQ  -- meta cm and fq, loaded by finish_meta; FQ_SET: FQ changed
-local FQ_SET
+local FQ, FQ_SET -- meta fq, loaded by order_score; FQ changed in this run
 local RETAIN  -- retention rules to apply at the end of the run, or nil
 local DONE_C, DONE_F -- completed and failed jobs counted in this run, written at its end
 local EV, EVN -- events of this run, flat {type, job id, data, ...} in EV[1..EVN], written at its end
@@ -88,7 +87,7 @@ local function init(keys, argv)
   local t = rcall('TIME')
   NOW_S = t[1] .. string.sub('00000' .. t[2], -6, -4)
   NOW = tonumber(NOW_S)
-  M, M_ALL, CM, FQ, FQ_SET, RETAIN, DONE_C, DONE_F, EVN = nil, false, nil, nil, false, nil, 0, 0, 0
+  M, M_ALL, FQ, FQ_SET, RETAIN, DONE_C, DONE_F, EVN = nil, false, nil, false, nil, 0, 0, 0
   if not EV then EV = {} end
 end
 
@@ -136,10 +135,20 @@ local function succ(s)
   return v
 end
 
--- num0 reads a whole-number argument; '0', the usual value, is not converted.
-local function num0(s)
-  if s == '0' then return 0 end
-  return tonumber(s)
+-- num reads a whole-number argument through a cache: a worker sends the
+-- same few values (lock ms, retention, limits) in every call. The cache
+-- holds up to NUM_MAX short values; in a function library it lives as long
+-- as the library.
+local NUM, NUM_N, NUM_MAX = {}, 0, 1024
+local function num(s)
+  local v = NUM[s]
+  if v then return v end
+  v = tonumber(s)
+  if v and NUM_N < NUM_MAX and #s <= 8 then
+    NUM[s] = v
+    NUM_N = NUM_N + 1
+  end
+  return v
 end
 
 -- meta loads the queue's switches into M once per run. Each field read
@@ -148,11 +157,13 @@ end
 -- mirrors every write to meta, so reading the rest later is consistent.
 local function meta()
   if not M_ALL then
-    local v = rcall('HMGET', K_META, 'paused', 'fd', 'rl', 'nd', 'hp')
+    local v = rcall('HMGET', K_META, 'paused', 'fd', 'rl', 'nd', 'hp', 'cm')
     local rl, nd = v[3], v[4]
     if rl then rl = tonumber(rl) else rl = 0 end
     if nd == '-1' then nd = -1 elseif nd then nd = tonumber(nd) end
-    M = {paused = v[1] ~= false, fd = v[2], rl = rl, nd = nd, hp = v[5] ~= false} -- mk, fs: see meta_mk, fed_score
+    -- mk and fs: see meta_mk and fed_score; cm (the metrics' minute, a
+    -- string) is read here because a finish is mostly followed by a claim.
+    M = {paused = v[1] ~= false, fd = v[2], rl = rl, nd = nd, hp = v[5] ~= false, cm = v[6]}
     M_ALL = true
   end
   return M
@@ -242,21 +253,12 @@ local function write_events()
   EVN = 0
 end
 
--- finish_meta loads the fields a finishing run needs, once: the metrics'
--- current minute (cm) and the finish sequence (fq).
-local function finish_meta()
-  if FQ == nil then
-    local v = rcall('HMGET', K_META, 'cm', 'fq')
-    CM, FQ = v[1], v[2] or '0'
-  end
-end
-
 -- order_score is a finished-set score that sorts in finish order, even
 -- within one millisecond: the time and a sequence kept in meta (fq), which
 -- done writes back.
 local function order_score()
-  finish_meta()
-  FQ = (tonumber(FQ) + 1) % SEQ_SPAN
+  if not FQ then FQ = tonumber(rcall('HGET', K_META, 'fq') or '0') end
+  FQ = (FQ + 1) % SEQ_SPAN
   FQ_SET = true
   return int(NOW * SEQ_SPAN + FQ)
 end
@@ -668,23 +670,23 @@ local function metrics_flush()
   if FQ_SET then rcall('HSET', K_META, 'fq', small(FQ)) end
   if c + f == 0 then return end
   DONE_C, DONE_F = 0, 0
-  finish_meta()
+  local m = meta()
   local minute = math.floor(NOW / 60000)
   if minute ~= MINUTE then MINUTE, MINUTE_S = minute, int(minute) end
-  if CM == MINUTE_S then -- the common case: count into the current minute
+  if m.cm == MINUTE_S then -- the common case: count into the current minute
     if c > 0 then rcall('HINCRBY', K_META, 'cc', small(c)) end
     if f > 0 then rcall('HINCRBY', K_META, 'cf', small(f)) end
     return
   end
-  if CM then -- a new minute: the finished one goes to the list
+  if m.cm then -- a new minute: the finished one goes to the list
     local v = rcall('HMGET', K_META, 'cc', 'cf')
     local keep = tonumber(METRICS_MAX)
     rcall('LPUSH', K_METRICS, (v[1] or '0') .. ' ' .. (v[2] or '0'))
-    for _ = 2, math.min(minute - tonumber(CM), keep) do rcall('LPUSH', K_METRICS, '0 0') end
+    for _ = 2, math.min(minute - tonumber(m.cm), keep) do rcall('LPUSH', K_METRICS, '0 0') end
     rcall('LTRIM', K_METRICS, 0, int(keep - 2))
   end
   rcall('HSET', K_META, 'cm', MINUTE_S, 'cc', small(c), 'cf', small(f))
-  CM = MINUTE_S
+  m.cm = MINUTE_S
 end
 
 -- RETAIN holds the retention rules met in this script run, applied once
