@@ -623,11 +623,12 @@ local function delete_job(id, first)
   end
 end
 
+local JOB_FIELDS = {'j:', 's:', 'r:', 'e:', 't:', 'p:', 'l:'}
 local function delete_jobs(ids)
   if #ids == 0 then return end
   local fields = {}
   for _, id in ipairs(ids) do
-    for _, p in ipairs({'j:', 's:', 'r:', 'e:', 't:', 'p:', 'l:'}) do fields[#fields + 1] = p .. id end
+    for _, p in ipairs(JOB_FIELDS) do fields[#fields + 1] = p .. id end
   end
   for i = 1, #fields, 5000 do
     rcall('HDEL', K_JOBS, unpack(fields, i, math.min(i + 4999, #fields)))
@@ -705,7 +706,10 @@ local function finish(id, st, zkey, remove, keep_last, keep_for, first)
   rcall('ZADD', zkey, order_score(), id)
   if keep_last > 0 or keep_for > 0 then
     RETAIN = RETAIN or {}
-    RETAIN[zkey .. '\0' .. int(keep_last) .. '\0' .. int(keep_for)] = {zkey, keep_last, keep_for}
+    for _, r in ipairs(RETAIN) do
+      if r[1] == zkey and r[2] == keep_last and r[3] == keep_for then return end
+    end
+    RETAIN[#RETAIN + 1] = {zkey, keep_last, keep_for}
   end
 end
 
@@ -714,7 +718,7 @@ end
 -- each.
 local function done()
   if RETAIN then
-    for _, r in pairs(RETAIN) do retain(r[1], r[2], r[3]) end
+    for _, r in ipairs(RETAIN) do retain(r[1], r[2], r[3]) end
     RETAIN = nil
   end
   metrics_flush()
