@@ -12,7 +12,7 @@ if id == MARKER then
   meta().mk = false
   return claim_next(token, lock_ms, lmax, lper)
 end
-local rec, st, fields = load_full(id)
+local rec, raw, fields = load_full(id)
 if not rec then
   rcall('LREM', K_ACTIVE, 1, id)
   return claim_next(token, lock_ms, lmax, lper)
@@ -26,4 +26,4 @@ if rl > 0 then
   hand_back(id, rec)
   return {2, rl}
 end
-return take_claimed(id, rec, st, fields, token, lock_ms, lmax, lper)
+return take_claimed(id, rec, raw, fields, token, lock_ms, lmax, lper)

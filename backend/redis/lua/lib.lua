@@ -308,14 +308,15 @@ local function load(id)
   return v[1], decode_state(v[2], v[1])
 end
 
--- load_full returns a job's record, state and the reply fields
--- {reason, stacks, progress, result} in one read. A fresh job has none of
--- the last four, but they are read anyway: a field written there by
--- anything else must still be seen (a corrupt stack list fails the claim).
+-- load_full returns a job's record, its stored state undecoded (false for
+-- a job that has not moved since its add) and the reply fields {reason,
+-- stacks, progress, result} in one read. A fresh job has none of the last
+-- four, but they are read anyway: a field written there by anything else
+-- must still be seen (a corrupt stack list fails the claim).
 local function load_full(id)
   local v = rcall('HMGET', K_JOBS, 'j:' .. id, 's:' .. id, 'e:' .. id, 't:' .. id, 'p:' .. id, 'r:' .. id)
   if not v[1] then return nil end
-  return v[1], decode_state(v[2], v[1]), {v[3], v[4], v[5], v[6]}
+  return v[1], v[2], {v[3], v[4], v[5], v[6]}
 end
 
 -- visible_state reports a waiting job of a paused queue as paused (Z).
@@ -333,8 +334,10 @@ local function job_reply(id, rec, st, v, state)
   v = v or rcall('HMGET', K_JOBS, 'e:' .. id, 't:' .. id, 'p:' .. id, 'r:' .. id)
   state = state or encode_state(st, visible_state(st.s))
   local e, t, p, r = v[1] or '', v[2] or '', v[3] or '', v[4] or ''
-  return 'J' .. len(id) .. ':' .. id .. len(rec) .. ':' .. rec .. len(state) .. ':' .. state .. len(e) .. ':' .. e ..
-    len(t) .. ':' .. t .. len(p) .. ':' .. p .. len(r) .. ':' .. r
+  local S = SMALL -- small's cache, read here without a call per field
+  return 'J' .. (S[#id] or len(id)) .. ':' .. id .. (S[#rec] or len(rec)) .. ':' .. rec ..
+    (S[#state] or len(state)) .. ':' .. state .. (S[#e] or len(e)) .. ':' .. e .. (S[#t] or len(t)) .. ':' .. t ..
+    (S[#p] or len(p)) .. ':' .. p .. (S[#r] or len(r)) .. ':' .. r
 end
 
 -- fail_retention reads RemoveOnFail from a record's options
@@ -534,27 +537,35 @@ local function rate_limited_for()
   return 0
 end
 
--- activate locks a job moved to active and returns its reply; fields are
--- the reply fields from load_full, when the caller has them.
-local function activate(id, rec, st, token, lock_ms, fields)
-  st.s, st.started, st.pt = 'A', succ(st.started), now_s()
-  st.le, st.tok = int(NOW + lock_ms), token
-  local enc = put_state(id, st)
+-- activate locks a job moved to active and returns its reply; raw and
+-- fields are its stored state and reply fields from load_full. A job that
+-- has not moved since its add gets its state written out directly: its
+-- first start, nothing made, stalled or finished.
+local function activate(id, rec, raw, token, lock_ms, fields)
+  local le, enc = int(NOW + lock_ms)
+  if raw then
+    local st = decode_state(raw, rec)
+    st.s, st.started, st.pt, st.le, st.tok = 'A', succ(st.started), NOW_S, le, token
+    enc = encode_state(st)
+  else
+    enc = 'A 1 0 0 ' .. NOW_S .. ' 0 0 ' .. le .. ' ' .. token
+  end
+  rcall('HSET', K_JOBS, 's:' .. id, enc)
   emit('active', id)
-  return job_reply(id, rec, st, fields, enc) -- an active job's visible state is its own
+  return job_reply(id, rec, nil, fields, enc) -- an active job's visible state is its own
 end
 
 -- take_claimed finishes the claim of a job just moved to active: one the
 -- global limiter turns away goes back untouched; otherwise it is locked,
 -- and the next prioritized job is fed if wait ran dry.
-local function take_claimed(id, rec, st, fields, token, lock_ms, lmax, lper)
+local function take_claimed(id, rec, raw, fields, token, lock_ms, lmax, lper)
   local wait_ms = limiter_take(lmax, lper, token)
   if wait_ms > 0 then
     hand_back(id, rec)
     return {2, wait_ms}
   end
   if meta().fd == id then clear_fed() end
-  local reply = activate(id, rec, st, token, lock_ms, fields)
+  local reply = activate(id, rec, raw, token, lock_ms, fields)
   feed()
   return reply
 end
@@ -574,12 +585,12 @@ local function claim_next(token, lock_ms, lmax, lper)
       rcall('HDEL', K_META, 'mk')
       M.mk = false
     else
-      local rec, st, fields = load_full(id)
+      local rec, raw, fields = load_full(id)
       if not rec then -- a list entry without a record: drop it, try the next
         rcall('LPOP', K_ACTIVE)
         emit('failed', id, 'job record missing')
       else
-        return take_claimed(id, rec, st, fields, token, lock_ms, lmax, lper)
+        return take_claimed(id, rec, raw, fields, token, lock_ms, lmax, lper)
       end
     end
   end
