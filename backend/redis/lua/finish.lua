@@ -26,8 +26,10 @@ for i = 1, num(ARGV[3]) do
     out[i] = {code}
   elseif next_token == '' then
     out[i] = {0, -1}
+    leave_active(id)
   else
     out[i] = claim_next(next_token, num(ARGV[r + 4]), num(ARGV[r + 5]), num(ARGV[r + 6]))
+    leave_active(id) -- after the claim: see leave_active
   end
   if next_token == '' then b = r + 4 else b = r + 7 end
 end

@@ -736,12 +736,22 @@ local function done()
   write_events()
 end
 
--- complete_job records a completion of an active job held by token. It
--- returns 0, or -1 (lock lost) / -2 (no such job).
+-- leave_active takes a finished job's id out of active, from the tail,
+-- where the oldest claims sit. finish.lua calls it after the item's next
+-- claim: at concurrency 1 the list would otherwise empty, and Redis
+-- deletes an empty list and makes it again on the next push. A job retried
+-- at once and claimed again in between has its new entry at the head, so
+-- the search from the tail finds the old one first.
+local function leave_active(id)
+  rcall('LREM', K_ACTIVE, '-1', id)
+end
+
+-- complete_job records a completion of an active job held by token; the
+-- caller takes it out of active (leave_active). It returns 0, or -1 (lock
+-- lost) / -2 (no such job).
 local function complete_job(id, token, rv, remove, keep_last, keep_for)
   local st, code = lock_state(id, token)
   if not st then return code end
-  rcall('LREM', K_ACTIVE, '-1', id) -- from the tail: the oldest claims sit there
   local first = st.made == '0'
   st.s, st.made = 'C', succ(st.made)
   if rv ~= '' and not remove then rcall('HSET', K_JOBS, 'r:' .. id, rv) end
@@ -751,12 +761,11 @@ local function complete_job(id, token, rv, remove, keep_last, keep_for)
 end
 
 -- fail_job records a failed attempt of an active job held by token: a retry
--- (delayed by delay ms, or ready now) or a final failure. It returns 0, -1
--- or -2 like complete_job.
+-- (delayed by delay ms, or ready now) or a final failure; the caller takes
+-- it out of active (leave_active). It returns 0, -1 or -2 like complete_job.
 local function fail_job(id, token, reason, stack, keep_stacks, retry, delay, remove, keep_last, keep_for)
   local rec, st = check_lock(id, token)
   if not rec then return st end
-  rcall('LREM', K_ACTIVE, '-1', id) -- from the tail: the oldest claims sit there
   st.made = succ(st.made)
   if stack ~= '' then
     local raw = rcall('HGET', K_JOBS, 't:' .. id)
