@@ -27,9 +27,14 @@ echo "== fault scenarios and limits, full size (FILA_SOAK=1)"
 go test -count=1 -v -timeout 60m ./internal/faulttest/ 2>&1 | tee /tmp/fila-soak-test.log | grep -E '^(=== RUN|--- |PASS|FAIL|ok )|\| [0-9]'
 
 echo "== fuzz, $fuzztime per target"
-fuzz() { # package target
+fuzz() { # package target; a failing run shows its cause, not only its last lines
   echo "-- $2 ($1)"
-  go test -run=NONE -fuzz="^$2\$" -fuzztime="$fuzztime" "$1" 2>&1 | tail -3
+  local log status=0
+  log=$(mktemp)
+  go test -run=NONE -fuzz="^$2\$" -fuzztime="$fuzztime" "$1" >"$log" 2>&1 || status=$?
+  if [ "$status" -eq 0 ]; then tail -3 "$log"; else grep -v '^fuzz: elapsed' "$log" | tail -40; fi
+  rm -f "$log"
+  return "$status"
 }
 for f in FuzzDecodeRecord FuzzDecodeState FuzzDecodeOpts FuzzDecodeJob FuzzDecodeJobReply FuzzBodyRoundTrip; do
   fuzz ./backend/redis "$f"
