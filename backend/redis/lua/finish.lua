@@ -24,11 +24,12 @@ for i = 1, num(ARGV[3]) do
   local next_token = ARGV[r + 3]
   if code ~= 0 then
     out[i] = {code}
-  elseif next_token == '' then
-    out[i] = {0, -1}
-    leave_active(id)
   else
-    out[i] = claim_next(next_token, num(ARGV[r + 4]), num(ARGV[r + 5]), num(ARGV[r + 6]))
+    if next_token == '' then
+      out[i] = {0, -1}
+    else
+      out[i] = claim_next(next_token, num(ARGV[r + 4]), num(ARGV[r + 5]), num(ARGV[r + 6]))
+    end
     leave_active(id) -- after the claim: see leave_active
   end
   if next_token == '' then b = r + 4 else b = r + 7 end
