@@ -140,13 +140,16 @@ func runInspect(t *testing.T, f Factory) {
 
 	t.Run("clean removes old jobs of one state up to a limit", func(t *testing.T) {
 		b := setup(t, f)
+		// The fresh jobs must stay younger than age until the second clean:
+		// a wide margin, as a loaded machine can take a while.
+		const age = 500 * time.Millisecond
 		old := b.runJobs(4, false, backend.Retention{})
-		time.Sleep(300 * time.Millisecond)
+		time.Sleep(2 * age)
 		fresh := b.runJobs(2, false, backend.Retention{})
-		ids, err := b.be.QueueClean(b.ctx, &backend.QueueCleanParams{Queue: b.queue, State: backend.StateCompleted, Age: 200 * time.Millisecond, Limit: 3})
+		ids, err := b.be.QueueClean(b.ctx, &backend.QueueCleanParams{Queue: b.queue, State: backend.StateCompleted, Age: age, Limit: 3})
 		require.NoError(t, err)
 		require.ElementsMatch(t, old[:3], ids, "the oldest three")
-		ids, err = b.be.QueueClean(b.ctx, &backend.QueueCleanParams{Queue: b.queue, State: backend.StateCompleted, Age: 200 * time.Millisecond})
+		ids, err = b.be.QueueClean(b.ctx, &backend.QueueCleanParams{Queue: b.queue, State: backend.StateCompleted, Age: age})
 		require.NoError(t, err)
 		require.Equal(t, old[3:], ids)
 		require.ElementsMatch(t, fresh, b.list(backend.StateCompleted))

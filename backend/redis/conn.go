@@ -13,6 +13,7 @@ type Script struct {
 	name, src, hash string
 	fn              string // its function name in the library, for FCALL; "" if it has none
 	readies         bool   // it can make jobs claimable: wake this process's polling claims
+	keys            int    // how many of a queue's keys it takes, from the first (lib.lua); 0: all
 }
 
 func newScript(name, src string) *Script {

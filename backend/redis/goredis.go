@@ -27,8 +27,8 @@ type goredisConn struct {
 	retryLoad time.Time // after a network error, when to try loading again
 	// boxed caches the []any form of long-lived key slices (a queue's keys,
 	// which the backend builds once), by the address of their first
-	// element: boxing 14 strings per call was a third of a call's
-	// allocations.
+	// element and their length (boxedKeys): boxing 14 strings per call was
+	// a third of a call's allocations.
 	boxed sync.Map
 }
 
@@ -119,18 +119,26 @@ func (c *goredisConn) Eval(ctx context.Context, s *Script, keys []string, args .
 	return v, err
 }
 
+// boxedKeys names a key slice in goredisConn.boxed: its first element and
+// length, as add takes a prefix of a queue's keys.
+type boxedKeys struct {
+	first *string
+	n     int
+}
+
 // command builds EVALSHA/EVAL's arguments with the keys boxed once.
 func (c *goredisConn) command(verb, script string, keys []string, args []any) []any {
 	cmd := make([]any, 0, 3+len(keys)+len(args))
 	cmd = append(cmd, verb, script, len(keys))
 	if len(keys) > 1 {
-		boxed, ok := c.boxed.Load(&keys[0])
+		at := boxedKeys{&keys[0], len(keys)}
+		boxed, ok := c.boxed.Load(at)
 		if !ok {
 			b := make([]any, len(keys))
 			for i, k := range keys {
 				b[i] = k
 			}
-			boxed, _ = c.boxed.LoadOrStore(&keys[0], b)
+			boxed, _ = c.boxed.LoadOrStore(at, b)
 		}
 		cmd = append(cmd, boxed.([]any)...)
 	} else {

@@ -199,15 +199,24 @@ func buildOptions(opts []Option) options {
 // keyNames are the suffixes of a queue's keys, in the order of KEYS in
 // lua/lib.lua.
 var keyNames = []string{
-	"wait", "paused", "active", "prio", "delayed", "completed", "failed", "jobs", "meta", "dedup",
-	"limiter", "stalled", "events", "metrics",
+	"wait", "paused", "prio", "delayed", "jobs", "meta", "dedup", "events",
+	"active", "completed", "failed", "limiter", "stalled", "metrics",
 }
 
 const (
 	keyWait   = 0
-	keyActive = 2
-	keyEvents = 12
+	keyEvents = 7
+	keyActive = 8
 )
+
+// keysFor returns the keys script s takes: all of the queue's, or the
+// first s.keys of them.
+func (q *queueInfo) keysFor(s *Script) []string {
+	if s.keys > 0 {
+		return q.keys[:s.keys]
+	}
+	return q.keys
+}
 
 func (b *Backend) queue(name string) *queueInfo {
 	if q, ok := b.queues.Load(name); ok {
@@ -260,7 +269,7 @@ func (b *Backend) run(ctx context.Context, s *Script, q *queueInfo, args ...any)
 	all := make([]any, 0, len(args)+2)
 	all = append(all, b.fixed...)
 	all = append(all, args...)
-	v, err := b.conn.Eval(ctx, s, q.keys, all...)
+	v, err := b.conn.Eval(ctx, s, q.keysFor(s), all...)
 	if err != nil {
 		return nil, fmt.Errorf("redis: %s: %w", s.name, err)
 	}
@@ -345,7 +354,7 @@ func (b *Backend) JobAdd(ctx context.Context, p *backend.JobAddParams) ([]backen
 			calls = append(calls, args)
 		}
 		var err error
-		replies, err = b.conn.EvalBatch(ctx, b.s.add, q.keys, calls)
+		replies, err = b.conn.EvalBatch(ctx, b.s.add, q.keysFor(b.s.add), calls)
 		if err != nil {
 			return nil, fmt.Errorf("redis: add: %w", err)
 		}

@@ -28,6 +28,12 @@ var transitions = []string{
 	"ratelimit", "drain", "clean", "obliterate", "metrics",
 }
 
+// addKeys is how many of a queue's keys add.lua takes: wait, paused, prio,
+// delayed, jobs, meta, dedup and events, the first eight in lib.lua's
+// order. Each argument costs Redis about 1,100 instructions (a Lua string
+// and a table entry), and an add is 120,000.
+const addKeys = 8
+
 func loadScripts() *scripts {
 	lib := read("lib")
 	bodies := make(map[string]string, len(transitions))
@@ -59,6 +65,7 @@ func loadScripts() *scripts {
 	for _, name := range []string{"release", "retry", "promote", "pause", "unclaim", "stalled", "add"} {
 		byName[name].readies = true
 	}
+	byName["add"].keys = addKeys
 	s := &scripts{library: libSrc.String(), registry: newScript("registry", read("registry"))}
 	for name, dst := range map[string]**Script{
 		"add": &s.add, "claim": &s.claim, "claim_moved": &s.claimMoved, "unclaim": &s.unclaim, "finish": &s.finish,

@@ -1,17 +1,17 @@
 -- lib.lua: state and helpers shared by every fila script. It is prepended to
--- each script when the backend loads it, so every script sees the same keys.
+-- each script when the backend loads it, so every script sees the same key layout.
 --
--- KEYS, identical for every script. All keys of one queue share the hash tag
--- {queue}, so every script is single-slot and valid on Redis Cluster; no key
--- name is ever built inside a script.
---   1 wait       list   ready jobs without priority; the consuming end is the right
---   2 paused     list   the waiting list while the queue is paused (renamed from wait)
---   3 active     list   claimed jobs (claims push on the left)
---   4 prio       zset   prioritized jobs, score priority*2^32 + sequence
---   5 delayed    zset   delayed jobs, score due_ms*4096 + sequence%4096
---   6 completed  zset   completed jobs, score finish_ms*4096 + sequence%4096
---   7 failed     zset   failed jobs, same scoring
---   8 jobs       hash   every per-job field, by prefix:
+-- KEYS, in the same order for every script. All keys of one queue share the
+-- hash tag {queue}, so every script is single-slot and valid on Redis
+-- Cluster; no key name is ever built inside a script. Every script takes all
+-- 14 but add.lua, which takes the first 8, the keys an add can touch: Redis
+-- turns each argument into a Lua string and a table entry, about 1,100
+-- instructions each, a tenth of an add (scripts.go, keysFor).
+--  1 wait       list   ready jobs without priority; the consuming end is the right
+--  2 paused     list   the waiting list while the queue is paused (renamed from wait)
+--  3 prio       zset   prioritized jobs, score priority*2^32 + sequence
+--  4 delayed    zset   delayed jobs, score due_ms*4096 + sequence%4096
+--  5 jobs       hash   every per-job field, by prefix:
 --                         j:<id>  record "<added_ms>:<priority>:<lifo>:<body>", written once
 --                         s:<id>  state "<S> <started> <made> <stalled> <processed_ms> <finished_ms>
 --                                 <due_ms> <lock_expires_ms> <lock token>"; S is W waiting,
@@ -21,7 +21,7 @@
 --                         t:<id>  stacks (JSON)     p:<id>  progress
 --                         l:<id>  log lines, each "<length>:<line>"
 --                         d:<dedup id>  the job that used a dedup id
---   9 meta       hash   the switches every script may read (meta()): paused; fd, fs (the
+--  6 meta       hash   the switches every script may read (meta()): paused; fd, fs (the
 --                       fed prioritized job in wait and its score);
 --                       hp (prioritized jobs may exist: set on every add to prio,
 --                       cleared when feed finds the set empty);
@@ -32,12 +32,15 @@
 --                       id); sg (next stalled check ms); cm, cc, cf (metrics: current
 --                       minute and its counts); fq (sequence ordering finishes
 --                       within a millisecond)
---  10 dedup      zset   dedup id -> expiry ms
---  11 limiter    zset   sliding log of claim times for the global rate limit
---  12 stalled    set    ids marked by the last stalled check
---  13 events     stream the event log, capped near ARGV[1] entries; an entry
+--  7 dedup      zset   dedup id -> expiry ms
+--  8 events     stream the event log, capped near ARGV[1] entries; an entry
 --                       holds the events of one script run, up to 16 (write_events)
---  14 metrics    list   "<completed> <failed>" per past minute, newest first
+--  9 active     list   claimed jobs (claims push on the left)
+-- 10 completed  zset   completed jobs, score finish_ms*4096 + sequence%4096
+-- 11 failed     zset   failed jobs, same scoring
+-- 12 limiter    zset   sliding log of claim times for the global rate limit
+-- 13 stalled    set    ids marked by the last stalled check
+-- 14 metrics    list   "<completed> <failed>" per past minute, newest first
 --
 -- ARGV[1] is the event stream's approximate maximum length and ARGV[2] the
 -- number of per-minute metric points kept; each script's own ARGV follow.
@@ -77,9 +80,9 @@ local rcall -- redis.call, which does not exist while a function library loads
 
 local function init(keys, argv)
   rcall = redis.call
-  K_WAIT, K_PAUSED, K_ACTIVE, K_PRIO, K_DELAYED = keys[1], keys[2], keys[3], keys[4], keys[5]
-  K_COMPLETED, K_FAILED, K_JOBS, K_META, K_DEDUP = keys[6], keys[7], keys[8], keys[9], keys[10]
-  K_LIMITER, K_STALLED, K_EVENTS, K_METRICS = keys[11], keys[12], keys[13], keys[14]
+  K_WAIT, K_PAUSED, K_PRIO, K_DELAYED, K_JOBS = keys[1], keys[2], keys[3], keys[4], keys[5]
+  K_META, K_DEDUP, K_EVENTS, K_ACTIVE, K_COMPLETED = keys[6], keys[7], keys[8], keys[9], keys[10]
+  K_FAILED, K_LIMITER, K_STALLED, K_METRICS = keys[11], keys[12], keys[13], keys[14]
   EVENTS_MAX, METRICS_MAX = argv[1], argv[2]
   -- NOW is built as a string (seconds and the microseconds' leading three
   -- digits) and read once: Lua converts between strings and numbers
