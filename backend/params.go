@@ -257,7 +257,7 @@ type StalledCheckParams struct {
 	Queue           string
 	MaxStalledCount int           // stalls allowed before the job fails
 	Interval        time.Duration // at most one check per Interval per queue
-	MaxJobs         int           // bound on jobs examined per call; 0 = 1000
+	MaxJobs         int           // bound on jobs marked per call (every active job is looked at); 0 = 1000
 }
 
 // StalledCheckResult says what a check did.

@@ -50,7 +50,8 @@
 //     the on-demand rate limit and the global limiter, and hands a job that
 //     may not run yet back to the consuming end of its list, untouched.
 //   - Priorities are exact: prioritized jobs live in a sorted set (score
-//     priority*2^32 + sequence). While wait holds no job without priority,
+//     (priority-1)*2^32 + sequence, exact below 2^53 up to MaxPriority,
+//     2^21). While wait holds no job without priority,
 //     the best prioritized job is "fed" to wait's consuming end, where BLMOVE
 //     can take it; a better prioritized job swaps with it, and a job without
 //     priority takes it back to the set before entering wait, so priority-0

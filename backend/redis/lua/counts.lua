@@ -1,7 +1,11 @@
 -- counts.lua: the number of jobs in each state.
 -- Reply: {waiting, prioritized, paused, delayed, active, completed, failed}
+-- mk: the marker in the ready list, which meta mk alone cannot tell (see
+-- meta_mk). Claims take from the right, where a marker mostly sits.
 local mk = 0
-if meta_mk() then mk = 1 end
+local list = K_WAIT
+if is_paused() then list = K_PAUSED end
+if meta_mk() and rcall('LPOS', list, MARKER, 'RANK', -1) then mk = 1 end
 local fed = 0
 if fed_in_wait() then fed = 1 end
 local waiting, paused = 0, 0

@@ -9,7 +9,8 @@
 -- instructions each, a tenth of an add (scripts.go, keysFor).
 --  1 wait       list   ready jobs without priority; the consuming end is the right
 --  2 paused     list   the waiting list while the queue is paused (renamed from wait)
---  3 prio       zset   prioritized jobs, score priority*2^32 + sequence
+--  3 prio       zset   prioritized jobs, score (priority-1)*2^32 + sequence: exact
+--                       below 2^53 up to the largest priority, 2^21
 --  4 delayed    zset   delayed jobs, score due_ms*4096 + sequence%4096
 --  5 jobs       hash   every per-job field, by prefix:
 --                         j:<id>  record "<added_ms>:<priority>:<lifo>:<body>", written once
@@ -25,7 +26,7 @@
 --                       fed prioritized job in wait and its score);
 --                       hp (prioritized jobs may exist: set on every add to prio,
 --                       cleared when feed finds the set empty);
---                       mk (a wake marker is in wait); nd (a time no later than the
+--                       mk (a wake marker is out: see meta_mk); nd (a time no later than the
 --                       earliest delayed job, -1 when none; absent when unknown);
 --                       rl (rate limited until ms); and fields read by the scripts
 --                       that need them: pc (priority sequence); id (last generated
@@ -170,8 +171,10 @@ local function meta()
   return M
 end
 
--- meta_mk reports whether a wake marker is in wait (meta mk), read when
--- first needed: few runs need it.
+-- meta_mk reports whether a wake marker is out (meta mk): in wait (or
+-- paused), or in active from a claim's BLMOVE until its claim_moved takes
+-- it out, so it does not say the marker is in wait. Read when first
+-- needed: few runs need it.
 local function meta_mk()
   local m = meta()
   if m.mk == nil then m.mk = rcall('HEXISTS', K_META, 'mk') == 1 end
@@ -402,7 +405,9 @@ local function feed()
     end
   end
   local n = rcall('LLEN', K_WAIT)
-  if meta_mk() then n = n - 1 end
+  -- A lone marker is no job. (Meta mk cannot tell: it stays set while a
+  -- claim's BLMOVE holds the marker in active, until its claim_moved.)
+  if n == 1 and rcall('LINDEX', K_WAIT, 0) == MARKER then n = 0 end
   if n > 0 then return end
   local top = rcall('ZPOPMIN', K_PRIO)
   if #top == 0 then
@@ -422,7 +427,7 @@ local function push_ready(id, prio, lifo, front, st)
   if prio > 0 then
     local seq = 0
     if not front then seq = rcall('HINCRBY', K_META, 'pc', '1') % PRIO_SPAN end
-    add_prio(int(prio * PRIO_SPAN + seq), id)
+    add_prio(int((prio - 1) * PRIO_SPAN + seq), id)
     if st then st.s = 'P' end
     feed()
   else
@@ -447,7 +452,7 @@ local function hand_back(id, rec)
   if not rec then return end
   local prio = header(rec)
   if prio > 0 and meta().fd ~= id then
-    add_prio(int(prio * PRIO_SPAN), id)
+    add_prio(int((prio - 1) * PRIO_SPAN), id)
     feed()
   elseif is_paused() then
     rcall('RPUSH', K_PAUSED, id)
