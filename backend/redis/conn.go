@@ -14,6 +14,7 @@ type Script struct {
 	fn              string // its function name in the library, for FCALL; "" if it has none
 	readies         bool   // it can make jobs claimable: wake this process's polling claims
 	keys            int    // how many of a queue's keys it takes, from the first (lib.lua); 0: all
+	builtin         bool   // one of fila's own scripts, not an application's NewScript
 }
 
 func newScript(name, src string) *Script {
@@ -31,6 +32,11 @@ func (s *Script) Name() string { return s.name }
 
 // Source is the script's full Lua source.
 func (s *Script) Source() string { return s.src }
+
+// Builtin reports whether s is one of fila's own scripts. A transport that
+// retries fila's read-only scripts by name must check it: an application's
+// NewScript may share a name with one of them.
+func (s *Script) Builtin() bool { return s.builtin }
 
 // Hash is the SHA1 of Source, as EVALSHA takes it.
 func (s *Script) Hash() string { return s.hash }

@@ -59,6 +59,7 @@ func loadScripts() *scripts {
 		run := "init(KEYS, ARGV)\nlocal reply = " + fn + "(KEYS, ARGV)\ndone()\nreturn reply\n"
 		sc := newScript(name, lib+"\n"+body+run)
 		sc.fn = "fila_" + name + "_" + v
+		sc.builtin = true
 		byName[name] = sc
 		libSrc.WriteString(body + "redis.register_function('" + sc.fn + "', function(KEYS, ARGV)\n" + run + "end)\n")
 	}
@@ -67,6 +68,7 @@ func loadScripts() *scripts {
 	}
 	byName["add"].keys = addKeys
 	s := &scripts{library: libSrc.String(), registry: newScript("registry", read("registry"))}
+	s.registry.builtin = true
 	for name, dst := range map[string]**Script{
 		"add": &s.add, "claim": &s.claim, "claim_moved": &s.claimMoved, "unclaim": &s.unclaim, "finish": &s.finish,
 		"release": &s.release, "extend": &s.extend, "stalled": &s.stalled, "progress": &s.progress, "log": &s.log,

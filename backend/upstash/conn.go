@@ -81,9 +81,13 @@ var readOnlyScripts = map[string]bool{
 	"metrics": true, "events": true, "cursor": true,
 }
 
-// idempotent reports whether a script call may be retried: a read-only
-// script, or the registry's "list".
+// idempotent reports whether a script call may be retried: one of fila's
+// read-only scripts, or the registry's "list". An application's script is
+// never retried, whatever its name.
 func idempotent(s *redisbackend.Script, args []any) bool {
+	if !s.Builtin() {
+		return false
+	}
 	if s.Name() == "registry" {
 		return len(args) > 0 && args[0] == "list"
 	}
