@@ -60,7 +60,7 @@ func TestLoadConfig(t *testing.T) {
 		require.Equal(t, 10, c.Queues.Outbound.Worker.Limiter.Max)
 		require.Equal(t, time.Second, c.Queues.Outbound.Worker.Limiter.Per)
 		require.Equal(t, 5, c.Queues.Outbound.Worker.Concurrency)
-		require.Equal(t, 3, c.Queues.Outbound.Job.Attempts)
+		require.Equal(t, 5, c.Queues.Outbound.Job.Attempts)
 		require.Equal(t, 30*time.Second, c.Queues.Inbound.Worker.LockDuration)
 	})
 

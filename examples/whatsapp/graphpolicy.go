@@ -11,10 +11,13 @@ import (
 // jobError turns a failed Graph API call into what the worker does with
 // the job:
 //
-//   - Meta asked to slow down (HTTP 429, or codes 130429, 131056, 80007,
-//     4): fila.RateLimited, which stops claims on the whole queue, in every
+//   - Meta asked to slow down (HTTP 429, or codes 130429, 80007, 4):
+//     fila.RateLimited, which stops claims on the whole queue, in every
 //     process, for Retry-After or the code's default wait, and puts the job
 //     back without spending an attempt;
+//   - the pair rate limit (131056, too many messages to one user): the
+//     error itself, so only this job waits (outboundBackoff) and the queue
+//     goes on sending to other users;
 //   - a server error, one of Meta's "try again" codes, or no answer at all
 //     (network error, timeout): the error itself, retried with the queue's
 //     exponential backoff while attempts remain;
@@ -27,10 +30,26 @@ func jobError(err error) error {
 	switch {
 	case !ok || e.Temporary():
 		return err
+	case e.Code == cloudapi.CodePairRateLimit:
+		// One user's limit: only this job waits (outboundBackoff), the
+		// queue keeps sending to everyone else.
+		return err
 	case e.RateLimited():
 		return errors.Join(fila.RateLimited(rateLimitWait(e)), err)
 	}
 	return fila.Unrecoverable(err)
+}
+
+// outboundBackoff is the outbound worker's BackoffStrategy: a job that hit
+// the pair rate limit (131056) waits Retry-After or at least 6s, doubling
+// with each attempt; any other failure backs off exponentially from the
+// job's Backoff.Delay.
+func outboundBackoff(attempt int, err error, job *fila.Job) time.Duration {
+	d := job.Options.Backoff.Delay << min(attempt-1, 20)
+	if e, ok := cloudapi.AsAPIError(err); ok && e.Code == cloudapi.CodePairRateLimit {
+		d = max(rateLimitWait(e), 6*time.Second<<min(attempt-1, 10))
+	}
+	return d
 }
 
 // rateLimitWait is how long to stop a queue for a rate-limit answer:

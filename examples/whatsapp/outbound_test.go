@@ -182,11 +182,11 @@ func TestJobErrorPolicy(t *testing.T) {
 		{"outside the 24-hour window is unrecoverable", apiErr(400, cloudapi.CodeReengagement, 0), "unrecoverable"},
 		{"an invalid token is unrecoverable", apiErr(401, cloudapi.CodeAccessToken, 0), "unrecoverable"},
 		{"130429 pauses for 2s", apiErr(400, cloudapi.CodeThroughput, 0), "2s"},
-		{"131056 pauses for 6s", apiErr(429, cloudapi.CodePairRateLimit, 0), "6s"},
+		{"131056 retries the job alone", apiErr(429, cloudapi.CodePairRateLimit, 0), "retry"},
 		{"80007 pauses for a minute", apiErr(400, cloudapi.CodeWABARateLimit, 0), "1m0s"},
 		{"code 4 pauses for a minute", apiErr(400, cloudapi.CodeAppRateLimit, 0), "1m0s"},
 		{"a bare 429 pauses for 5s", apiErr(429, 0, 0), "5s"},
-		{"Retry-After wins over the default", apiErr(429, cloudapi.CodePairRateLimit, 17*time.Second), "17s"},
+		{"Retry-After wins over the default", apiErr(429, 0, 17*time.Second), "17s"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

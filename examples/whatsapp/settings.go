@@ -49,7 +49,7 @@ type Settings struct {
 //	queue     concurrency  attempts  backoff (exponential)  limit         timeout
 //	inbound   10           5         500ms                  -             30s
 //	reply     5            3         1s                     -             60s (room for an AI model)
-//	outbound  5            3         2s                     perSecond/s   30s
+//	outbound  5            5         2s (6s+ on 131056)     perSecond/s   30s
 //	status    5            5         500ms                  -             30s
 //	media     3            3         2s                     5/s           60s
 //
@@ -64,11 +64,15 @@ func DefaultSettings(perSecond int) Settings {
 			KeepLogs:         20,
 		}
 	}
+	// Outbound retries are exponential from 2s (outboundBackoff), longer
+	// after a pair rate limit, which a chatty user can hit several times.
+	outboundJob := job(5, 2*time.Second, 30*time.Second)
+	outboundJob.Backoff.Type = fila.BackoffCustom
 	return Settings{
 		Inbound: QueueSettings{Job: job(5, 500*time.Millisecond, 30*time.Second), Worker: fila.WorkerOptions{Concurrency: 10}},
 		Reply:   QueueSettings{Job: job(3, time.Second, 60*time.Second), Worker: fila.WorkerOptions{Concurrency: 5}},
-		Outbound: QueueSettings{Job: job(3, 2*time.Second, 30*time.Second), Worker: fila.WorkerOptions{
-			Concurrency: 5, Limiter: &fila.Limit{Max: perSecond, Per: time.Second},
+		Outbound: QueueSettings{Job: outboundJob, Worker: fila.WorkerOptions{
+			Concurrency: 5, Limiter: &fila.Limit{Max: perSecond, Per: time.Second}, BackoffStrategy: outboundBackoff,
 		}},
 		Status: QueueSettings{Job: job(5, 500*time.Millisecond, 30*time.Second), Worker: fila.WorkerOptions{Concurrency: 5}},
 		Media: QueueSettings{Job: job(3, 2*time.Second, 60*time.Second), Worker: fila.WorkerOptions{

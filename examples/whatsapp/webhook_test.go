@@ -67,7 +67,7 @@ func TestWebhookRefusesBadRequests(t *testing.T) {
 				{"a truncated signature gets 403", valid, cloudapi.Sign(valid, testAppSecret)[:40], http.StatusForbidden},
 				{"a signature without its sha256= prefix gets 403", valid, strings.TrimPrefix(cloudapi.Sign(valid, testAppSecret), "sha256="), http.StatusForbidden},
 				{"signed malformed JSON gets 400", []byte(`{"object":`), cloudapi.Sign([]byte(`{"object":`), testAppSecret), http.StatusBadRequest},
-				{"a body over 1 MiB gets 413", oversized, cloudapi.Sign(oversized, testAppSecret), http.StatusRequestEntityTooLarge},
+				{"a body over the limit gets 413", oversized, cloudapi.Sign(oversized, testAppSecret), http.StatusRequestEntityTooLarge},
 			}
 			before := b.counts()
 			for _, c := range cases {
