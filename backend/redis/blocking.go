@@ -243,8 +243,16 @@ func (c *goredisConn) blocking(ctx context.Context, key string, wakeAt time.Dura
 		return fn(ctx, c.rdb, false)
 	}
 	bl := c.blockers.get(base, c.blockTimeout+10*time.Second)
+	// Connect a fresh blocker first, under ctx: an interrupt can only end a
+	// command on a connection it knows. Ended while connecting, the call
+	// must not go on to block for its whole timeout.
+	unblockable := bl.canUnblock(ctx)
+	if ctx.Err() != nil {
+		c.blockers.put(bl) // nothing was sent: it may connect and serve the next call
+		return ctx.Err()
+	}
 	done := make(chan struct{})
-	precise := wakeAt > 0 && bl.canUnblock(ctx)
+	precise := wakeAt > 0 && unblockable
 	if precise {
 		wake := time.AfterFunc(wakeAt, func() { bl.unblock(base, done) })
 		defer wake.Stop()
