@@ -204,6 +204,9 @@ func (w *Worker) setDefaults() error {
 	if err := validateLimit(o.Limiter); err != nil {
 		return err
 	}
+	if l := o.LocalLimiter; l != nil && l.Limit() != rate.Inf && l.Burst() < 1 {
+		return invalid("LocalLimiter", "has burst %d: it can never allow a claim; use a burst >= 1", l.Burst())
+	}
 	if o.Concurrency == 0 {
 		o.Concurrency = 1
 	}
@@ -351,17 +354,22 @@ func (w *Worker) releaseAll() {
 	}
 	w.mu.Unlock()
 	for _, aj := range held {
-		err := w.retrying(func(ctx context.Context) error {
-			return w.be.JobRelease(ctx, &backend.JobReleaseParams{Queue: w.queue, ID: aj.job.ID, Token: aj.token})
-		})
-		if err != nil {
-			w.log.Warn("could not hand back job at shutdown; the stalled check will recover it", "job", aj.job.ID, "err", err)
-		} else {
-			w.stats.released.Add(1)
-			w.log.Info("job handed back at shutdown", "job", aj.job.ID)
-		}
-		aj.cancel(ErrShutdown)
+		w.release(aj)
 	}
+}
+
+// release hands one job back to waiting at shutdown and ends its context.
+func (w *Worker) release(aj *activeJob) {
+	err := w.retrying(func(ctx context.Context) error {
+		return w.be.JobRelease(ctx, &backend.JobReleaseParams{Queue: w.queue, ID: aj.job.ID, Token: aj.token})
+	})
+	if err != nil {
+		w.log.Warn("could not hand back job at shutdown; the stalled check will recover it", "job", aj.job.ID, "err", err)
+	} else {
+		w.stats.released.Add(1)
+		w.log.Info("job handed back at shutdown", "job", aj.job.ID)
+	}
+	aj.cancel(ErrShutdown)
 }
 
 func (w *Worker) claimParams(wait time.Duration) *backend.JobClaimParams {
@@ -402,7 +410,17 @@ func (w *Worker) claim(ctx context.Context) (claimed, bool) {
 	for {
 		if lim := w.opts.LocalLimiter; lim != nil {
 			if err := lim.Wait(ctx); err != nil {
-				return claimed{}, false
+				if ctx.Err() != nil {
+					return claimed{}, false
+				}
+				// e.g. its burst was set to 0: wait, do not stop claiming for good
+				failures++
+				wait := errorBackoff(failures)
+				w.log.Warn("local limiter refused a claim; retrying", "err", err, "retry_in", wait)
+				if !sleep(ctx, wait) {
+					return claimed{}, false
+				}
+				continue
 			}
 		}
 		p := w.claimParams(claimWait)
@@ -497,6 +515,9 @@ func (w *Worker) processLoop() {
 // over this goroutine's slot.
 func (w *Worker) process(c claimed) (next claimed, ok, replaced bool) {
 	aj := w.begin(c)
+	if aj == nil { // handed back: the drain deadline had passed
+		return claimed{}, false, false
+	}
 	val, err := w.call(aj)
 	w.stats.processing.observe(time.Since(aj.started))
 	if aj.stopWatch != nil {
@@ -526,6 +547,20 @@ func (w *Worker) begin(c claimed) *activeJob {
 		aj.stopWatch = context.AfterFunc(tctx, func() { w.watchdog(aj) })
 	}
 	w.mu.Lock()
+	select {
+	case <-w.forceCh:
+		// The drain deadline passed before this job started (a finishing
+		// call or the dispatcher claimed it just before): releaseAll did
+		// not see it, so hand it back here instead of running it.
+		w.mu.Unlock()
+		aj.state.Store(jobReleased)
+		if aj.stopWatch != nil {
+			aj.stopWatch()
+		}
+		w.release(aj)
+		return nil
+	default:
+	}
 	w.active[bj.ID] = aj
 	w.mu.Unlock()
 	return aj
@@ -718,11 +753,17 @@ func (w *Worker) renewLocks(ctx context.Context) {
 			w.log.Warn("lock renewal failed", "jobs", len(locks), "err", err)
 			continue
 		}
+		sent := make(map[string]string, len(locks))
+		for _, l := range locks {
+			sent[l.ID] = l.Token
+		}
 		for _, id := range lost {
 			w.mu.Lock()
 			aj := w.active[id]
 			w.mu.Unlock()
-			if aj != nil && aj.state.Load() == jobRunning {
+			// The job may have been retried and claimed again meanwhile: only
+			// the attempt whose token was renewed has lost its lock.
+			if aj != nil && aj.token == sent[id] && aj.state.Load() == jobRunning {
 				w.log.Warn("job lock lost", "job", id)
 				aj.cancel(ErrLockLost)
 			}

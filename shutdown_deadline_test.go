@@ -1,0 +1,85 @@
+package fila_test
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/fila-go/fila"
+	"github.com/fila-go/fila/backend"
+)
+
+// slowComplete holds the first JobComplete (which also claims the next job)
+// until released: a completion in flight, e.g. a slow network round trip.
+type slowComplete struct {
+	backend.Backend
+	once       sync.Once
+	completing chan struct{}
+	release    chan struct{}
+}
+
+func (s *slowComplete) JobComplete(ctx context.Context, p *backend.JobCompleteParams) (*backend.JobClaimResult, error) {
+	first := false
+	s.once.Do(func() { first = true })
+	if first {
+		close(s.completing)
+		<-s.release
+	}
+	return s.Backend.JobComplete(ctx, p)
+}
+
+// A job that a finishing call claimed after the shutdown deadline passed
+// must not run unbounded: its handler's context must end (ErrShutdown) and
+// the job go back to waiting, as for every job running at the deadline,
+// and Close must keep its deadline.
+func TestJobClaimedAtTheDeadlineIsHandedBack(t *testing.T) {
+	b := setup(t)
+	be := &slowComplete{Backend: b.be, completing: make(chan struct{}), release: make(chan struct{})}
+	first := b.add(t, "first", nil)
+	second := b.add(t, "second", nil)
+
+	secondCause := make(chan error, 1)
+	w := fila.NewWorker(be, queueName, func(ctx context.Context, j *fila.Job) (any, error) {
+		if j.ID == first.ID {
+			return nil, nil
+		}
+		select {
+		case <-ctx.Done(): // an honest handler: stops when told to
+			secondCause <- context.Cause(ctx)
+			return nil, ctx.Err()
+		case <-time.After(5 * time.Second):
+			secondCause <- nil
+			return nil, nil
+		}
+	}, fila.WorkerOptions{})
+	runDone := make(chan error, 1)
+	go func() { runDone <- w.Run(context.Background()) }()
+
+	<-be.completing // the first job's completion (claiming the second) is in flight
+	closeCtx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	closed := make(chan struct{})
+	start := time.Now()
+	go func() { _ = w.Close(closeCtx); close(closed) }()
+	<-closeCtx.Done()
+	time.Sleep(50 * time.Millisecond) // the drain deadline has passed
+	close(be.release)
+
+	select {
+	case <-closed:
+	case <-time.After(waitFor):
+		t.Fatal("Close did not return")
+	}
+	require.NoError(t, <-runDone)
+	took := time.Since(start)
+	select {
+	case cause := <-secondCause:
+		require.ErrorIs(t, cause, fila.ErrShutdown, "the second job's handler context did not end at shutdown")
+	default: // not run at all: fine
+	}
+	require.Less(t, took, 2*time.Second, "Close with a 50ms deadline took %s", took)
+	require.Equal(t, fila.StateWaiting, b.get(t, second.ID).State)
+}
