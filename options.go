@@ -175,7 +175,7 @@ func validateBackoff(b Backoff) error {
 	if b.Delay < 0 {
 		return invalid("Backoff.Delay", "must be >= 0, got %s", b.Delay)
 	}
-	if b.Jitter < 0 || b.Jitter > 1 {
+	if !(b.Jitter >= 0 && b.Jitter <= 1) { // also rejects NaN
 		return invalid("Backoff.Jitter", "must be in [0, 1], got %g", b.Jitter)
 	}
 	return nil

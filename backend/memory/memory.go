@@ -108,7 +108,9 @@ func (q *queue) reset(metricsMinutes int) {
 	q.jobs = map[string]*entry{}
 	q.wait = list.New()
 	q.prioritized = &jobHeap{key: func(e *entry) int64 { return int64(e.job.Options.Priority) }}
-	q.delayed = &jobHeap{key: func(e *entry) int64 { return e.job.DueAt.UnixNano() }}
+	// Sub saturates where UnixNano would overflow (due after 2262, as with a
+	// Delay of math.MaxInt64): those jobs order last instead of first.
+	q.delayed = &jobHeap{key: func(e *entry) int64 { return int64(e.job.DueAt.Sub(time.Unix(0, 0))) }}
 	q.active = map[string]*entry{}
 	q.completed = list.New()
 	q.failed = list.New()

@@ -313,5 +313,9 @@ func ms(d time.Duration) int64 {
 	if d <= 0 {
 		return 0
 	}
-	return max(1, int64((d+time.Millisecond-1)/time.Millisecond))
+	n := int64(d / time.Millisecond) // rounded up, without overflowing near math.MaxInt64
+	if d%time.Millisecond != 0 {
+		n++
+	}
+	return max(1, n)
 }
