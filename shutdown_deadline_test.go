@@ -83,3 +83,26 @@ func TestJobClaimedAtTheDeadlineIsHandedBack(t *testing.T) {
 	require.Less(t, took, 2*time.Second, "Close with a 50ms deadline took %s", took)
 	require.Equal(t, fila.StateWaiting, b.get(t, second.ID).State)
 }
+
+// A job handed back at the drain deadline no longer counts as running once
+// its handler has returned: after Close, Stats shows no running job.
+func TestHandedBackJobsStopCountingAsRunning(t *testing.T) {
+	b := setup(t)
+	job := b.add(t, "slow", nil)
+	started := make(chan struct{})
+	w := fila.NewWorker(b.be, queueName, func(ctx context.Context, j *fila.Job) (any, error) {
+		close(started)
+		<-ctx.Done()
+		return nil, context.Cause(ctx)
+	}, fila.WorkerOptions{})
+	runDone := make(chan error, 1)
+	go func() { runDone <- w.Run(context.Background()) }()
+	<-started
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	require.NoError(t, w.Close(ctx))
+	require.NoError(t, <-runDone)
+	require.Equal(t, 0, w.Stats().Running)
+	require.EqualValues(t, 1, w.Stats().Released)
+	require.Equal(t, fila.StateWaiting, b.get(t, job.ID).State)
+}

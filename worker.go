@@ -524,7 +524,11 @@ func (w *Worker) process(c claimed) (next claimed, ok, replaced bool) {
 		aj.stopWatch()
 	}
 	if !aj.state.CompareAndSwap(jobRunning, jobFinishing) {
-		return claimed{}, false, aj.state.Load() == jobTimedOut
+		st := aj.state.Load()
+		if st == jobReleased {
+			w.untrack(aj) // handed back at the deadline: no longer running
+		}
+		return claimed{}, false, st == jobTimedOut
 	}
 	defer w.untrack(aj)
 	next, ok = w.finish(aj, val, err)
