@@ -291,7 +291,8 @@ func (q *Queue) Drain(ctx context.Context, delayed bool) (int, error) {
 
 // Clean removes up to limit jobs (0: no limit) in state that are older than
 // olderThan: by finish time for completed and failed jobs, by add time
-// otherwise. Active jobs cannot be cleaned. It returns the removed IDs.
+// otherwise, oldest first in the order the state keeps them (waiting jobs
+// in claim order). Active jobs cannot be cleaned. It returns the removed IDs.
 func (q *Queue) Clean(ctx context.Context, state State, olderThan time.Duration, limit int) ([]string, error) {
 	err := q.check(state, 0, limit)
 	if err == nil && state == StateActive {

@@ -162,6 +162,21 @@ func runInspect(t *testing.T, f Factory) {
 		require.Equal(t, backend.Counts{Waiting: 1, Completed: 2}, b.counts())
 	})
 
+	t.Run("clean with a limit removes the oldest waiting jobs first", func(t *testing.T) {
+		b := setup(t, f)
+		const age = 300 * time.Millisecond
+		var old []string
+		for i := range 4 {
+			old = append(old, b.add(fmt.Sprint("old", i), backend.JobOptions{}))
+		}
+		time.Sleep(2 * age)
+		fresh := b.add("fresh", backend.JobOptions{})
+		ids, err := b.be.QueueClean(b.ctx, &backend.QueueCleanParams{Queue: b.queue, State: backend.StateWaiting, Age: age, Limit: 2})
+		require.NoError(t, err)
+		require.ElementsMatch(t, old[:2], ids, "the two added first")
+		require.ElementsMatch(t, []string{old[2], old[3], fresh}, b.list(backend.StateWaiting))
+	})
+
 	t.Run("obliterate refuses active jobs unless forced, then removes everything", func(t *testing.T) {
 		b := setup(t, f)
 		b.runJobs(3, false, backend.Retention{})

@@ -54,14 +54,23 @@ end
 local key = K_WAIT
 if s == 'Z' then key = K_PAUSED end
 if (s == 'Z') ~= is_paused() then return removed end
+-- Oldest first: from the consuming end (the right), a page at a time,
+-- choosing before removing so the pages do not shift under the scan.
 local fd = meta().fd
-for _, id in ipairs(rcall('LRANGE', key, 0, -1)) do
-  if #removed >= limit then break end
-  if id ~= MARKER and id ~= fd and old_enough(id) then
-    rcall('LREM', key, 1, id)
-    delete_job(id)
-    removed[#removed + 1] = id
+local len, hi = rcall('LLEN', key), -1
+while #removed < limit and hi >= -len do
+  local lo = math.max(hi - 999, -len)
+  local ids = rcall('LRANGE', key, lo, hi)
+  for i = #ids, 1, -1 do
+    if #removed >= limit then break end
+    local id = ids[i]
+    if id ~= MARKER and id ~= fd and old_enough(id) then removed[#removed + 1] = id end
   end
+  hi = lo - 1
+end
+for _, id in ipairs(removed) do
+  rcall('LREM', key, -1, id)
+  delete_job(id)
 end
 feed()
 return removed
