@@ -131,6 +131,11 @@ func (j *Job) WaitUntilFinished(ctx context.Context) (*Job, error) {
 		bj, err := j.be.JobGet(ctx, &backend.JobGetParams{Queue: j.queue, ID: j.ID})
 		switch {
 		case errors.Is(err, backend.ErrJobNotFound):
+			if last == nil { // it may have finished, and gone with its retention, since the last read
+				if last, err = finalEventAfter(ctx, j.be, j.queue, cursor, j.ID); err != nil {
+					return nil, wrap(err)
+				}
+			}
 			if last != nil && last.Type != backend.EventRemoved {
 				return j.fromEvent(last)
 			}
@@ -177,6 +182,21 @@ func (j *Job) fromEvent(ev *backend.Event) (*Job, error) {
 		fin.ReturnValue = json.RawMessage(ev.Data)
 	}
 	return &fin, nil
+}
+
+// finalEventAfter reads, without waiting, every event after cursor and
+// returns the first that ends the job's life, or nil.
+func finalEventAfter(ctx context.Context, be backend.Backend, queue, cursor, id string) (*backend.Event, error) {
+	for {
+		evs, err := be.EventsRead(ctx, &backend.EventsReadParams{Queue: queue, After: cursor, Count: 1000})
+		if err != nil || len(evs) == 0 {
+			return nil, err
+		}
+		if ev := finalEvent(evs, id); ev != nil {
+			return ev, nil
+		}
+		cursor = evs[len(evs)-1].ID
+	}
 }
 
 // finalEvent returns the first event that ends the job's life, or nil.
