@@ -166,9 +166,11 @@ func parse(args []string, o *options) (*command, []string, error) {
 	name := top.Arg(0)
 	if name == "help" {
 		if top.NArg() > 1 {
-			if cmd := lookup(top.Arg(1)); cmd != nil {
-				return cmd, nil, flag.ErrHelp
+			cmd := lookup(top.Arg(1))
+			if cmd == nil {
+				return nil, nil, usagef(nil, "unknown command %q", top.Arg(1))
 			}
+			return cmd, nil, flag.ErrHelp
 		}
 		return nil, nil, flag.ErrHelp
 	}
