@@ -212,6 +212,18 @@ func (q *queue) delete(e *entry) {
 	delete(q.jobs, e.job.ID)
 }
 
+// requeue makes a detached entry ready again at the far end of its
+// priority, as a job that just became ready: a prioritized job gets a new
+// sequence, so it queues behind the equal-priority jobs already ready (the
+// Redis backend draws a new sequence the same way).
+func (q *queue) requeue(e *entry) {
+	if e.job.Options.Priority > 0 {
+		q.seq++
+		e.seq = q.seq
+	}
+	q.makeReady(e, e.job.Options.LIFO)
+}
+
 // promoteDue moves delayed jobs whose time has come to waiting.
 func (q *queue) promoteDue(now time.Time) {
 	for {
@@ -220,7 +232,7 @@ func (q *queue) promoteDue(now time.Time) {
 			return
 		}
 		q.delayed.pop()
-		q.makeReady(e, e.job.Options.LIFO)
+		q.requeue(e)
 	}
 }
 
@@ -548,7 +560,7 @@ func (b *Backend) JobFail(ctx context.Context, p *backend.JobFailParams) (*backe
 		q.emit(backend.EventRetried, e.job.ID, now, p.Reason)
 		q.signalReady()
 	case p.Retry:
-		q.makeReady(e, e.job.Options.LIFO)
+		q.requeue(e)
 		q.emit(backend.EventRetried, e.job.ID, now, p.Reason)
 	default:
 		q.failJob(e, p.Retention, now)
@@ -734,7 +746,7 @@ func (q *queue) retry(e *entry, now time.Time) {
 	e.job.AttemptsMade, e.job.AttemptsStarted, e.job.StalledCount = 0, 0, 0
 	e.job.FailedReason, e.job.Stacktrace, e.job.ReturnValue = "", nil, nil
 	e.job.ProcessedAt, e.job.FinishedAt = time.Time{}, time.Time{}
-	q.makeReady(e, e.job.Options.LIFO)
+	q.requeue(e)
 	q.emit(backend.EventWaiting, e.job.ID, now, "")
 }
 
@@ -753,7 +765,7 @@ func (b *Backend) JobPromote(ctx context.Context, p *backend.JobPromoteParams) e
 		return &backend.StateError{JobID: p.ID, State: q.stateOf(e), Want: []backend.State{backend.StateDelayed}}
 	}
 	q.delayed.remove(e)
-	q.makeReady(e, e.job.Options.LIFO)
+	q.requeue(e)
 	q.emit(backend.EventPromoted, p.ID, b.now(), "")
 	return nil
 }
