@@ -175,7 +175,8 @@ func (q *Queue) GetJob(ctx context.Context, id string) (*Job, error) {
 }
 
 // Jobs lists jobs in one state: in run order for waiting, prioritized,
-// paused and delayed; newest first for completed and failed. It skips
+// paused and delayed; in claim order, oldest first, for active; newest
+// first for completed and failed. It skips
 // offset jobs and returns at most limit (0 means 100).
 func (q *Queue) Jobs(ctx context.Context, state State, offset, limit int) ([]*Job, error) {
 	if err := q.check(state, offset, limit); err != nil {

@@ -29,8 +29,9 @@ type Backend interface {
 	JobGet(ctx context.Context, p *JobGetParams) (*Job, error)
 
 	// JobList returns jobs in one state, in the order they will run
-	// (waiting, prioritized, paused, delayed) or newest first (completed,
-	// failed), skipping Offset and returning at most Limit.
+	// (waiting, prioritized, paused, delayed), in claim order, oldest first
+	// (active), or newest first (completed, failed), skipping Offset and
+	// returning at most Limit.
 	JobList(ctx context.Context, p *JobListParams) ([]*Job, error)
 
 	// JobClaim moves the next job from waiting (or prioritized) to active

@@ -1,5 +1,5 @@
--- list.lua: a page of the jobs in one state, in run order (W, Z, P, D, A) or
--- newest first (C, F).
+-- list.lua: a page of the jobs in one state, in run order (W, Z, P, D), in
+-- claim order, oldest first (A), or newest first (C, F).
 -- ARGV[3] state letter (W waiting, Z paused, P prioritized, D delayed, A active,
 --     C completed, F failed), [4] offset, [5] limit
 -- Reply: {job reply...} (each as get.lua)
@@ -36,9 +36,7 @@ elseif s == 'P' then
 elseif s == 'D' then
   ids = rcall('ZRANGE', K_DELAYED, offset, offset + limit - 1)
 elseif s == 'A' then
-  for _, id in ipairs(rcall('LRANGE', K_ACTIVE, offset, offset + limit - 1)) do
-    if id ~= MARKER then ids[#ids + 1] = id end
-  end
+  from_list(K_ACTIVE) -- claims push on the left: the oldest claim is at the right
 elseif s == 'C' then
   ids = rcall('ZREVRANGE', K_COMPLETED, offset, offset + limit - 1)
 elseif s == 'F' then
