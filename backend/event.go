@@ -17,7 +17,7 @@ const (
 	EventStalled   EventType = "stalled"   // recovered from a worker that lost its lock
 	EventReleased  EventType = "released"  // handed back to waiting unfinished (shutdown, rate limit)
 	EventPromoted  EventType = "promoted"  // moved from delayed to waiting ahead of time
-	EventRemoved   EventType = "removed"   // removed by a call, retention or clean
+	EventRemoved   EventType = "removed"   // removed by JobRemove; retention, clean, drain and obliterate emit none
 	EventWaiting   EventType = "waiting"   // returned to waiting by a retry call
 	EventPaused    EventType = "paused"    // the queue was paused (JobID empty)
 	EventResumed   EventType = "resumed"   // the queue was resumed (JobID empty)
