@@ -178,6 +178,9 @@ func (c *Config) secrets() []error {
 	return errs
 }
 
+// minLockDuration is the shortest lock fila's workers accept.
+const minLockDuration = 10 * time.Millisecond
+
 // tuning reads the optional durations, limits and log settings.
 func (c *Config) tuning(getenv func(string) string) []error {
 	var errs []error
@@ -195,6 +198,9 @@ func (c *Config) tuning(getenv func(string) string) []error {
 	}
 	c.ShutdownTimeout = duration("SHUTDOWN_TIMEOUT", 25*time.Second)
 	lock := duration("LOCK_DURATION", 30*time.Second)
+	if lock < minLockDuration {
+		errs = append(errs, fmt.Errorf("config: LOCK_DURATION is %q; want at least %v", getenv("LOCK_DURATION"), minLockDuration))
+	}
 	stalled := duration("STALLED_INTERVAL", 30*time.Second)
 	perSecond := 10
 	if v := getenv("OUTBOUND_PER_SECOND"); v != "" {

@@ -75,6 +75,9 @@ func (s *memoryStore) SaveMessage(_ context.Context, m StoredMessage) error {
 func (s *memoryStore) History(_ context.Context, waID string, n int) ([]StoredMessage, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if n <= 0 {
+		return []StoredMessage{}, nil
+	}
 	ids := s.convs[waID]
 	ids = ids[max(len(ids)-n, 0):]
 	out := make([]StoredMessage, 0, len(ids))

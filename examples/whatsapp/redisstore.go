@@ -72,6 +72,12 @@ func newRedisStore(conn evaler, prefix string) *redisStore {
 // convKeys returns KEYS[1] and KEYS[2] of the conversation scripts: the
 // history list and the message hash of a user.
 func (s *redisStore) convKeys(waID string) []string {
+	if waID == "" {
+		// An empty hash tag hashes the whole key: the two keys would land
+		// on different Cluster slots (CROSSSLOT). A receipt without a
+		// recipient_id still needs one slot.
+		waID = "-"
+	}
 	tag := s.prefix + ":{" + waID + "}:"
 	return []string{tag + "conv", tag + "msgs"}
 }
