@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/fila-go/fila/backend"
 )
 
 // go-redis cannot cancel a command already waiting for its reply: a BLMOVE
@@ -142,6 +144,12 @@ type blockers struct {
 	closed bool
 }
 
+func (p *blockers) isClosed() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.closed
+}
+
 // get returns an idle blocker for the node of base, or a new one.
 func (p *blockers) get(base *redis.Client, readTimeout time.Duration) *blocker {
 	addr := base.Options().Addr
@@ -235,6 +243,9 @@ type blockingConn interface {
 // the command at wakeAt itself, as if it had timed out. Without a blocker
 // (see nodeFor) fn runs on the user's client.
 func (c *goredisConn) blocking(ctx context.Context, key string, wakeAt time.Duration, fn func(ctx context.Context, c blockingConn, precise bool) error) error {
+	if c.blockers.isClosed() {
+		return backend.ErrClosed
+	}
 	base, err := nodeFor(ctx, c.rdb, key)
 	if err != nil {
 		return err

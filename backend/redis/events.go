@@ -50,6 +50,9 @@ func (b *Backend) EventsRead(ctx context.Context, p *backend.EventsReadParams) (
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
 			}
+			if b.closed.Load() {
+				return nil, backend.ErrClosed
+			}
 			return nil, fmt.Errorf("redis: %w", err)
 		}
 		return eventsOf(entries, entry, skip, count), nil
