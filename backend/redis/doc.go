@@ -3,8 +3,11 @@
 // redis.ParseURL), Sentinel (redis.NewFailoverClient) or Cluster
 // (redis.NewClusterClient). The package path is backend/redis.
 //
-//	rdb := redis.NewClient(&redis.Options{Addr: "localhost:6379"})
+//	rdb := redis.NewClient(&redis.Options{Addr: "localhost:6379", MaxRetries: -1})
 //	be := redisbackend.New(rdb)
+//
+// MaxRetries -1: go-redis resends a command whose connection dropped before
+// its reply, and a script resent that way runs twice.
 //
 // # Layout
 //

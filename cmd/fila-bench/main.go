@@ -148,6 +148,7 @@ func run() error {
 				return fmt.Errorf("-redis: %w", err)
 			}
 			opt.PoolSize = max(opt.PoolSize, 200)
+			opt.MaxRetries = -1 // as fila's README advises: a resent script runs twice
 			rdb := redis.NewClient(opt)
 			defer rdb.Close()
 			admin = redis.NewClient(opt)

@@ -113,6 +113,9 @@ func openRedis(ctx context.Context, rawURL string) (*storage, error) {
 	if err != nil {
 		return nil, fmt.Errorf("storage: REDIS_URL is not a redis:// or rediss:// URL: %w", err)
 	}
+	// No resends: a script resent after a lost reply would run twice (fila's
+	// README, Backends); a failed call surfaces and is retried by its caller.
+	opts.MaxRetries = -1
 	rdb := redis.NewClient(opts)
 	pingCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
