@@ -114,3 +114,41 @@ func TestMarkerHeldByAClaimIsNoWaitingJob(t *testing.T) {
 	require.NotNil(t, res.Job)
 	require.Equal(t, plain, res.Job.ID, "priority-0 jobs run before prioritized ones")
 }
+
+// A retry delayed by a fail that also claims the next job wakes the claims
+// blocked elsewhere: the wake marker is pushed at the end of the script, so
+// the claim chained in the same call cannot take it. A claim blocked in
+// another process gets the job when it is due, not at its block timeout.
+func TestDelayedRetryWakesClaimsBlockedElsewhere(t *testing.T) {
+	for name, mk := range map[string]func(*testing.T) (*Backend, *redis.Client){"redis": realBackend, "miniredis": miniBackend} {
+		t.Run(name, func(t *testing.T) {
+			a, rdb := mk(t)
+			other := New(rdb) // another process on the same server
+			t.Cleanup(func() { other.Close() })
+			ctx := context.Background()
+			const q = "wake"
+			_, err := a.JobAdd(ctx, &backend.JobAddParams{Queue: q, Jobs: []backend.JobAddItem{{Name: "n", Data: []byte("{}"), Options: backend.JobOptions{Attempts: 3}}}})
+			require.NoError(t, err)
+			c, err := a.JobClaim(ctx, &backend.JobClaimParams{Queue: q, Token: "t1", LockDuration: time.Minute})
+			require.NoError(t, err)
+			require.NotNil(t, c.Job)
+
+			got := make(chan *backend.JobClaimResult, 1)
+			go func() {
+				r, err := other.JobClaim(ctx, &backend.JobClaimParams{Queue: q, Token: "t2", LockDuration: time.Minute, Wait: 5 * time.Second})
+				assert.NoError(t, err)
+				got <- r
+			}()
+			time.Sleep(200 * time.Millisecond) // the other claim is blocked
+
+			next := &backend.JobClaimParams{Queue: q, Token: "t3", LockDuration: time.Minute}
+			res, err := a.JobFail(ctx, &backend.JobFailParams{Queue: q, ID: c.Job.ID, Token: "t1", Reason: "x", Retry: true, RetryDelay: 300 * time.Millisecond, Next: next})
+			require.NoError(t, err)
+			require.Nil(t, res.Job, "nothing is ready yet")
+			start := time.Now()
+			r := <-got
+			require.NotNil(t, r.Job, "the blocked claim got the retry, after %s", time.Since(start))
+			require.Equal(t, c.Job.ID, r.Job.ID)
+		})
+	}
+}

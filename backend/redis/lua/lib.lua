@@ -68,6 +68,7 @@ local K_LIMITER, K_STALLED, K_EVENTS, K_METRICS
 local EVENTS_MAX, METRICS_MAX, NOW, NOW_S -- NOW_S: NOW as a string
 local M       -- the queue's switches, loaded by meta() (or only paused and fd, by meta_pf())
 local M_ALL   -- M holds every switch
+local WAKE    -- a delayed job became the earliest in this run: done may push a wake marker
 local FQ, FQ_SET -- meta fq, loaded by order_score; FQ changed in this run
 local RETAIN  -- retention rules to apply at the end of the run, or nil
 local DONE_C, DONE_F -- completed and failed jobs counted in this run, written at its end
@@ -91,7 +92,7 @@ local function init(keys, argv)
   local t = rcall('TIME')
   NOW_S = t[1] .. string.sub('00000' .. t[2], -6, -4)
   NOW = tonumber(NOW_S)
-  M, M_ALL, FQ, FQ_SET, RETAIN, DONE_C, DONE_F, EVN = nil, false, nil, false, nil, 0, 0, 0
+  M, M_ALL, FQ, FQ_SET, RETAIN, DONE_C, DONE_F, EVN, WAKE = nil, false, nil, false, nil, 0, 0, 0, false
   if not EV then EV = {} end
 end
 
@@ -478,8 +479,12 @@ end
 
 -- wake_for_delayed pushes a marker when a job just became the earliest
 -- delayed one and claims may be blocked on an empty wait list with a longer
--- timeout. A non-empty wait list means no claim is blocked.
-local function wake_for_delayed(due)
+-- timeout. A non-empty wait list means no claim is blocked. done calls it
+-- at the end of the run (delay_job only sets WAKE): pushed earlier, the
+-- marker would be taken by a claim chained in the same run (a fail with a
+-- retry delay that claims the next job), and the claims blocked elsewhere,
+-- in this process or another, would sleep out their block timeout.
+local function wake_for_delayed()
   local m = meta()
   if m.paused or meta_mk() then return end
   if rcall('LLEN', K_WAIT) > 0 then return end
@@ -497,7 +502,7 @@ local function delay_job(id, st, due)
   if not m.nd or m.nd < 0 or due < m.nd then
     set_meta('nd', int(due))
     m.nd = due
-    wake_for_delayed(due)
+    WAKE = true
   end
 end
 
@@ -732,6 +737,10 @@ end
 -- retention rules finish recorded, the metrics counts and the events, once
 -- each.
 local function done()
+  if WAKE then
+    WAKE = false
+    wake_for_delayed()
+  end
   if RETAIN then
     for _, r in ipairs(RETAIN) do retain(r[1], r[2], r[3]) end
     RETAIN = nil
