@@ -516,9 +516,6 @@ func (b *Backend) JobClaim(ctx context.Context, p *backend.JobClaimParams) (*bac
 	q := b.queue(p.Queue)
 	deadline := time.Now().Add(p.Wait)
 	for {
-		if b.closed.Load() {
-			return nil, backend.ErrClosed
-		}
 		due := q.dueAt.Load()
 		if p.Wait <= 0 || b.blocker == nil || due == 0 || (due > 0 && b.mono() >= due) {
 			v, err := b.run(ctx, b.s.claim, q, claimArgs(p)...)

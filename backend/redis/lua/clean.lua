@@ -54,20 +54,9 @@ end
 local key = K_WAIT
 if s == 'Z' then key = K_PAUSED end
 if (s == 'Z') ~= is_paused() then return removed end
--- Oldest first: from the consuming end (the right), a page at a time,
--- choosing before removing so the pages do not shift under the scan.
+-- Oldest first: from the consuming end, chosen before any is removed.
 local fd = meta().fd
-local len, hi = rcall('LLEN', key), -1
-while #removed < limit and hi >= -len do
-  local lo = math.max(hi - 999, -len)
-  local ids = rcall('LRANGE', key, lo, hi)
-  for i = #ids, 1, -1 do
-    if #removed >= limit then break end
-    local id = ids[i]
-    if id ~= MARKER and id ~= fd and old_enough(id) then removed[#removed + 1] = id end
-  end
-  hi = lo - 1
-end
+removed = pick_from_tail(key, limit, function(id) return id ~= MARKER and id ~= fd and old_enough(id) end)
 for _, id in ipairs(removed) do
   rcall('LREM', key, -1, id)
   delete_job(id)

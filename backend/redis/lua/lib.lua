@@ -643,6 +643,24 @@ local function delete_job(id, first)
   end
 end
 
+-- pick_from_tail returns up to limit ids of list key, from its right end
+-- (a claim's consuming end: the oldest jobs of wait, the oldest claims of
+-- active) leftwards, for which wanted(id) is true. It reads the list a page
+-- at a time and changes nothing, so the caller can act on the ids after.
+local function pick_from_tail(key, limit, wanted)
+  local picked, len, hi = {}, rcall('LLEN', key), -1
+  while #picked < limit and hi >= -len do
+    local lo = math.max(hi - 999, -len)
+    local ids = rcall('LRANGE', key, lo, hi)
+    for i = #ids, 1, -1 do
+      if #picked >= limit then break end
+      if wanted(ids[i]) then picked[#picked + 1] = ids[i] end
+    end
+    hi = lo - 1
+  end
+  return picked
+end
+
 local JOB_FIELDS = {'j:', 's:', 'r:', 'e:', 't:', 'p:', 'l:'}
 local function delete_jobs(ids)
   if #ids == 0 then return end

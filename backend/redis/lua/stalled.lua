@@ -48,17 +48,6 @@ end
 -- Mark at most max_jobs unlocked entries, oldest claims (the tail) first,
 -- looking through the whole list if need be: a dead worker's job must be
 -- found however many live jobs were claimed after it.
-local n_marked, hi, len = 0, -1, rcall('LLEN', K_ACTIVE)
-while n_marked < max_jobs and hi >= -len do
-  local lo = math.max(hi - 999, -len)
-  local ids = rcall('LRANGE', K_ACTIVE, lo, hi)
-  for i = #ids, 1, -1 do
-    if n_marked >= max_jobs then break end
-    if unlocked(ids[i]) then
-      rcall('SADD', K_STALLED, ids[i])
-      n_marked = n_marked + 1
-    end
-  end
-  hi = lo - 1
-end
+local stalled = pick_from_tail(K_ACTIVE, max_jobs, unlocked)
+for i = 1, #stalled, 5000 do rcall('SADD', K_STALLED, unpack(stalled, i, math.min(i + 4999, #stalled))) end
 return {0, requeued, failed}
