@@ -165,7 +165,9 @@ type WorkerStats struct {
 	Queue       string `json:"queue"`
 	Worker      string `json:"worker"`
 	Concurrency int    `json:"concurrency"`
-	Running     int    `json:"running"` // handlers running now
+	Prefetch    int    `json:"prefetch"`
+	Running     int    `json:"running"`    // handlers running now
+	Prefetched  int    `json:"prefetched"` // claimed jobs waiting for a handler slot
 
 	Completed uint64 `json:"completed"`
 	Failed    uint64 `json:"failed"`  // failed for good
@@ -188,12 +190,20 @@ type WorkerStats struct {
 
 // Stats returns the worker's figures since it started.
 func (w *Worker) Stats() WorkerStats {
+	var running, prefetched int
 	w.mu.Lock()
-	running := len(w.active)
+	for _, aj := range w.active {
+		if aj.begun.Load() {
+			running++
+		} else {
+			prefetched++
+		}
+	}
 	w.mu.Unlock()
 	c := &w.stats
 	return WorkerStats{
-		Queue: w.queue, Worker: w.id, Concurrency: w.opts.Concurrency, Running: running,
+		Queue: w.queue, Worker: w.id, Concurrency: w.opts.Concurrency, Prefetch: w.opts.Prefetch,
+		Running: running, Prefetched: prefetched,
 		Completed: c.completed.Load(), Failed: c.failed.Load(), Retried: c.retried.Load(),
 		Released: c.released.Load(), RateLimited: c.rateLimited.Load(),
 		Stalled: c.stalled.Load(), StalledFailed: c.stalledFailed.Load(),

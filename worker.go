@@ -38,6 +38,21 @@ type Middleware func(next Processor) Processor
 type WorkerOptions struct {
 	// Concurrency is the number of jobs run at once; default 1.
 	Concurrency int
+	// Prefetch is how many jobs the worker may claim ahead of a free
+	// handler slot; default 0, none. With Prefetch p, up to Concurrency+p
+	// jobs are claimed at once and at most Concurrency handlers run: the
+	// claim (or the finish that claims the next job) of one job overlaps
+	// the handler of another, so short jobs are not held to one round trip
+	// each. A prefetched job is claimed like a running one: active, locked
+	// (its lock is renewed while it waits), its attempt started, and its
+	// ProcessedAt is its claim time; its Timeout counts from when its
+	// handler starts. It waits in this process only, where no other worker
+	// can take it; when the worker stops, prefetched jobs go back to the
+	// front of waiting unstarted, without spending an attempt. Jobs wait
+	// for a slot in the order they were claimed, but overlapping finishing
+	// calls claim in either order: with Prefetch, even Concurrency 1 does
+	// not keep a queue's strict FIFO order.
+	Prefetch int
 	// LockDuration is how long a claimed job stays locked without renewal;
 	// default 30s. The worker renews every lock at LockDuration/2; a job
 	// whose lock expires is recovered by the stalled check.
@@ -102,7 +117,8 @@ type Worker struct {
 	state  workerState
 	active map[string]*activeJob
 
-	sem     chan struct{}   // one token per running job chain
+	sem     chan struct{}   // one token per job chain: Concurrency+Prefetch
+	gate    *slotGate       // handler slots in claim order; nil without Prefetch
 	jobs    chan claimed    // dispatcher -> processors
 	procs   sync.WaitGroup  // processor goroutines
 	jobBase context.Context // parent of every handler context
@@ -117,8 +133,9 @@ type Worker struct {
 
 // claimed is a job and the lock token its claim used.
 type claimed struct {
-	job   *backend.Job
-	token string
+	job    *backend.Job
+	token  string
+	ticket *slotTicket // its place at the gate (Prefetch only)
 }
 
 type workerState int
@@ -143,9 +160,12 @@ type activeJob struct {
 	ctx       context.Context
 	cancel    context.CancelCauseFunc
 	stopWatch func() bool // stops the timeout watchdog
+	stopTimer func()      // releases the Timeout's timer
+	begun     atomic.Bool // its handler started (a prefetched job waits first)
 	state     atomic.Int32
 	stack     string // set when the handler panicked
-	started   time.Time
+	claimed   time.Time
+	started   time.Time // when its handler started
 }
 
 // NewWorker returns a worker for the named queue. A nil backend or
@@ -191,6 +211,7 @@ func (w *Worker) setDefaults() error {
 		value any
 	}{
 		{"Concurrency", o.Concurrency < 0, o.Concurrency},
+		{"Prefetch", o.Prefetch < 0, o.Prefetch},
 		{"LockDuration", o.LockDuration < 0, o.LockDuration},
 		{"StalledInterval", o.StalledInterval < 0, o.StalledInterval},
 		{"ShutdownTimeout", o.ShutdownTimeout < 0, o.ShutdownTimeout},
@@ -271,8 +292,11 @@ func (w *Worker) Run(ctx context.Context) error {
 	w.mu.Unlock()
 	defer close(w.done)
 
-	n := w.opts.Concurrency
+	n := w.opts.Concurrency + w.opts.Prefetch
 	w.sem = make(chan struct{}, n)
+	if w.opts.Prefetch > 0 {
+		w.gate = newSlotGate(w.opts.Concurrency)
+	}
 	w.jobs = make(chan claimed)
 	w.jobBase, w.cancel = context.WithCancelCause(context.Background())
 	claimCtx, stopClaims := context.WithCancel(context.Background())
@@ -287,7 +311,7 @@ func (w *Worker) Run(ctx context.Context) error {
 	for range n {
 		go w.processLoop()
 	}
-	w.log.Debug("worker started", "concurrency", n)
+	w.log.Debug("worker started", "concurrency", w.opts.Concurrency, "prefetch", w.opts.Prefetch)
 
 	var deadline *time.Timer
 	select {
@@ -297,6 +321,7 @@ func (w *Worker) Run(ctx context.Context) error {
 	}
 	w.stopping.Store(true)
 	stopClaims()
+	w.handBackPrefetched()
 	procsDone := make(chan struct{})
 	go func() { w.procs.Wait(); close(procsDone) }()
 	select {
@@ -398,6 +423,7 @@ func (w *Worker) dispatch(ctx context.Context) {
 			<-w.sem
 			return
 		}
+		w.queueForSlot(&c)
 		w.jobs <- c
 	}
 }
@@ -440,7 +466,7 @@ func (w *Worker) claim(ctx context.Context) (claimed, bool) {
 			wait = errorBackoff(failures)
 			w.log.Warn("claim failed; retrying", "err", err, "retry_in", wait)
 		case res.Job != nil:
-			return claimed{res.Job, p.Token}, true
+			return claimed{job: res.Job, token: p.Token}, true
 		default:
 			failures = 0
 			wait = res.RetryAfter
@@ -493,9 +519,10 @@ func (w *Worker) retrying(call func(context.Context) error) error {
 	}
 }
 
-// processLoop is one of the Concurrency goroutines that run handlers. It
-// takes a job from the dispatcher and keeps going while finishing a job
-// hands it the next one.
+// processLoop is one of the Concurrency+Prefetch goroutines that run job
+// chains. It takes a job from the dispatcher and keeps going while
+// finishing a job hands it the next one. With Prefetch, a chain waits for a
+// handler slot before each job and frees it before the finishing call.
 func (w *Worker) processLoop() {
 	for c := range w.jobs {
 		for ok := true; ok; {
@@ -516,8 +543,15 @@ func (w *Worker) processLoop() {
 func (w *Worker) process(c claimed) (next claimed, ok, replaced bool) {
 	aj := w.begin(c)
 	if aj == nil { // handed back: the drain deadline had passed
+		if c.ticket != nil {
+			w.gate.leave(c.ticket)
+		}
 		return claimed{}, false, false
 	}
+	if c.ticket != nil && !w.waitSlot(aj, c.ticket) {
+		return claimed{}, false, false
+	}
+	w.start(aj)
 	val, err := w.call(aj)
 	w.stats.processing.observe(time.Since(aj.started))
 	if aj.stopWatch != nil {
@@ -526,12 +560,18 @@ func (w *Worker) process(c claimed) (next claimed, ok, replaced bool) {
 	if !aj.state.CompareAndSwap(jobRunning, jobFinishing) {
 		st := aj.state.Load()
 		if st == jobReleased {
+			w.freeSlot()
 			w.untrack(aj) // handed back at the deadline: no longer running
 		}
+		// jobTimedOut: the watchdog freed the slot
 		return claimed{}, false, st == jobTimedOut
 	}
+	w.freeSlot() // the next handler may start while this job finishes
 	defer w.untrack(aj)
 	next, ok = w.finish(aj, val, err)
+	if ok {
+		w.queueForSlot(&next)
+	}
 	return next, ok, false
 }
 
@@ -539,16 +579,9 @@ func (w *Worker) begin(c claimed) *activeJob {
 	bj := c.job
 	job := newJob(w.be, w.queue, bj)
 	ctx, cancel := context.WithCancelCause(w.jobBase)
-	aj := &activeJob{job: job, token: c.token, ctx: ctx, cancel: cancel, started: time.Now()}
-	if bj.AttemptsStarted == 1 { // first attempts only: a retry's ready time is not stored
-		ready := bj.AddedAt.Add(bj.Options.Delay)
-		w.stats.waiting.observe(max(bj.ProcessedAt.Sub(ready), 0))
-	}
-	if t := job.Options.Timeout; t > 0 {
-		tctx, tcancel := context.WithTimeoutCause(ctx, t, ErrJobTimeout)
-		aj.ctx = tctx
-		aj.cancel = func(cause error) { cancel(cause); tcancel() }
-		aj.stopWatch = context.AfterFunc(tctx, func() { w.watchdog(aj) })
+	aj := &activeJob{job: job, token: c.token, ctx: ctx, cancel: cancel}
+	if c.ticket != nil {
+		aj.claimed = time.Now()
 	}
 	w.mu.Lock()
 	select {
@@ -558,9 +591,6 @@ func (w *Worker) begin(c claimed) *activeJob {
 		// not see it, so hand it back here instead of running it.
 		w.mu.Unlock()
 		aj.state.Store(jobReleased)
-		if aj.stopWatch != nil {
-			aj.stopWatch()
-		}
 		w.release(aj)
 		return nil
 	default:
@@ -570,8 +600,32 @@ func (w *Worker) begin(c claimed) *activeJob {
 	return aj
 }
 
+// start starts a job's clock: its run time, its wait, its Timeout.
+func (w *Worker) start(aj *activeJob) {
+	aj.started = time.Now()
+	job := aj.job
+	if job.AttemptsStarted == 1 { // first attempts only: a retry's ready time is not stored
+		ready := job.AddedAt.Add(job.Options.Delay)
+		wait := job.ProcessedAt.Sub(ready)
+		if !aj.claimed.IsZero() { // prefetched: add its wait for a slot
+			wait += aj.started.Sub(aj.claimed)
+		}
+		w.stats.waiting.observe(max(wait, 0))
+	}
+	// aj.cancel is not replaced: other goroutines call it (lock renewal,
+	// shutdown), and cancelling aj.ctx's parent ends the timeout context too.
+	if t := job.Options.Timeout; t > 0 {
+		aj.ctx, aj.stopTimer = context.WithTimeoutCause(aj.ctx, t, ErrJobTimeout)
+		aj.stopWatch = context.AfterFunc(aj.ctx, func() { w.watchdog(aj) })
+	}
+	aj.begun.Store(true)
+}
+
 func (w *Worker) untrack(aj *activeJob) {
 	aj.cancel(context.Canceled)
+	if aj.stopTimer != nil {
+		aj.stopTimer()
+	}
 	w.mu.Lock()
 	if w.active[aj.job.ID] == aj {
 		delete(w.active, aj.job.ID)
@@ -599,6 +653,7 @@ func (w *Worker) watchdog(aj *activeJob) {
 	}
 	w.untrack(aj)
 	w.fail(aj, ErrJobTimeout, nil)
+	w.freeSlot()
 	<-w.sem
 	go w.processLoop()
 }
@@ -667,7 +722,7 @@ func nextOf(p *backend.JobClaimParams, res *backend.JobClaimResult) (claimed, bo
 	if p == nil || res == nil || res.Job == nil {
 		return claimed{}, false
 	}
-	return claimed{res.Job, p.Token}, true
+	return claimed{job: res.Job, token: p.Token}, true
 }
 
 func (w *Worker) fail(aj *activeJob, err error, next *backend.JobClaimParams) (claimed, bool) {

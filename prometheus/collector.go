@@ -18,12 +18,12 @@ type collector struct {
 	queues  []*fila.Queue
 	workers []*fila.Worker
 
-	jobs, paused                    *prometheus.Desc
-	running, concurrency            *prometheus.Desc
-	completed, failed, retried      *prometheus.Desc
-	released, rateLimited           *prometheus.Desc
-	stalledRecovered, stalledFailed *prometheus.Desc
-	processingSeconds, waitSeconds  *prometheus.Desc
+	jobs, paused                     *prometheus.Desc
+	running, prefetched, concurrency *prometheus.Desc
+	completed, failed, retried       *prometheus.Desc
+	released, rateLimited            *prometheus.Desc
+	stalledRecovered, stalledFailed  *prometheus.Desc
+	processingSeconds, waitSeconds   *prometheus.Desc
 }
 
 // NewCollector returns a collector of the job counts and switches of
@@ -63,6 +63,7 @@ func NewCollector(queues []*fila.Queue, workers []*fila.Worker, opts ...Option) 
 	c.jobs = desc("queue_jobs", "Jobs in the queue by state, read from the backend at scrape time.", []string{"queue", "state"})
 	c.paused = desc("queue_paused", "1 when the queue is paused (claims stop, adds still land), 0 otherwise.", queue)
 	c.running = desc("worker_running_jobs", "Handlers the worker is running now.", worker)
+	c.prefetched = desc("worker_prefetched_jobs", "Jobs the worker claimed ahead (WorkerOptions.Prefetch) that wait for a handler slot.", worker)
 	c.concurrency = desc("worker_concurrency", "Handlers the worker runs at most at once.", worker)
 	c.completed = desc("jobs_completed_total", "Jobs the worker completed.", worker)
 	c.failed = desc("jobs_failed_total", "Jobs the worker failed for good (no attempts left, or unrecoverable).", worker)
@@ -79,7 +80,7 @@ func NewCollector(queues []*fila.Queue, workers []*fila.Worker, opts ...Option) 
 // Describe implements prometheus.Collector.
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{
-		c.jobs, c.paused, c.running, c.concurrency, c.completed, c.failed, c.retried, c.released,
+		c.jobs, c.paused, c.running, c.prefetched, c.concurrency, c.completed, c.failed, c.retried, c.released,
 		c.rateLimited, c.stalledRecovered, c.stalledFailed, c.processingSeconds, c.waitSeconds,
 	} {
 		ch <- d
@@ -140,6 +141,7 @@ func (c *collector) collectWorker(w *fila.Worker, ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
 	}
 	gauge(c.running, float64(s.Running))
+	gauge(c.prefetched, float64(s.Prefetched))
 	gauge(c.concurrency, float64(s.Concurrency))
 	counter(c.completed, s.Completed)
 	counter(c.failed, s.Failed)

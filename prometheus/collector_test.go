@@ -212,6 +212,7 @@ func TestCollector(t *testing.T) {
 		require.Equal(t, 0.0, counter(t, fams, "fila_stalled_jobs_failed_total", w))
 		require.Equal(t, 2.0, gauge(t, fams, "fila_worker_concurrency", w))
 		require.Equal(t, 0.0, gauge(t, fams, "fila_worker_running_jobs", w))
+		require.Equal(t, 0.0, gauge(t, fams, "fila_worker_prefetched_jobs", w))
 
 		stats := b.worker.Stats()
 		for name, h := range map[string]fila.Histogram{
@@ -298,7 +299,7 @@ func TestCollector(t *testing.T) {
 			"fila_jobs_failed_total", "fila_jobs_released_total", "fila_jobs_retried_total",
 			"fila_queue_jobs", "fila_queue_paused", "fila_rate_limited_claims_total",
 			"fila_stalled_jobs_failed_total", "fila_stalled_jobs_recovered_total",
-			"fila_worker_concurrency", "fila_worker_running_jobs",
+			"fila_worker_concurrency", "fila_worker_prefetched_jobs", "fila_worker_running_jobs",
 		}, names)
 	})
 

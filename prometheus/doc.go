@@ -15,6 +15,7 @@
 //	fila_queue_jobs{queue,state}                     gauge: jobs per state (Queue.Counts)
 //	fila_queue_paused{queue}                         gauge: 1 when the queue is paused
 //	fila_worker_running_jobs{queue,worker}           gauge: handlers running now
+//	fila_worker_prefetched_jobs{queue,worker}        gauge: claimed jobs waiting for a handler slot (Prefetch)
 //	fila_worker_concurrency{queue,worker}            gauge: the worker's Concurrency
 //	fila_jobs_completed_total{queue,worker}          counter: jobs completed
 //	fila_jobs_failed_total{queue,worker}             counter: jobs failed for good

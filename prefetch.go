@@ -1,0 +1,162 @@
+package fila
+
+import "sync"
+
+// Prefetch (WorkerOptions.Prefetch): a worker runs Concurrency+Prefetch job
+// chains, and a chain needs one of Concurrency handler slots to run its
+// job. The gate hands slots out in the order the jobs were claimed: a
+// claim enters it as soon as it returns, and a freed slot goes to the
+// oldest job still waiting.
+
+// slotGate is a FIFO of the worker's claimed jobs waiting for a handler slot.
+type slotGate struct {
+	mu     sync.Mutex
+	free   int
+	queue  []*slotTicket
+	closed bool // the worker stops: no more waiting
+}
+
+// slotTicket is one claimed job's place at the gate. ready is closed when
+// the job gets its slot; gone marks a ticket the drain took out.
+type slotTicket struct {
+	ready chan struct{}
+	aj    *activeJob // set once its chain waits
+	gone  bool
+}
+
+func newSlotGate(slots int) *slotGate { return &slotGate{free: slots} }
+
+// enter queues a job just claimed.
+func (g *slotGate) enter() *slotTicket {
+	t := &slotTicket{ready: make(chan struct{})}
+	g.mu.Lock()
+	if g.free > 0 && len(g.queue) == 0 {
+		g.free--
+		close(t.ready)
+	} else {
+		g.queue = append(g.queue, t)
+	}
+	g.mu.Unlock()
+	return t
+}
+
+// wait records the job a queued ticket holds; false when the gate has
+// closed (the worker stops) and the job must be handed back.
+func (g *slotGate) wait(t *slotTicket, aj *activeJob) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	t.aj = aj
+	return !g.closed
+}
+
+// release frees a slot: the oldest waiting ticket takes it.
+func (g *slotGate) release() {
+	g.mu.Lock()
+	if len(g.queue) > 0 {
+		t := g.queue[0]
+		g.queue[0] = nil
+		g.queue = g.queue[1:]
+		close(t.ready)
+	} else {
+		g.free++
+	}
+	g.mu.Unlock()
+}
+
+// leave gives up a ticket whose job will not run here. A ticket that got
+// its slot meanwhile passes the slot on.
+func (g *slotGate) leave(t *slotTicket) {
+	g.mu.Lock()
+	if t.gone {
+		g.mu.Unlock()
+		return
+	}
+	for i, q := range g.queue {
+		if q == t {
+			g.queue = append(g.queue[:i], g.queue[i+1:]...)
+			g.mu.Unlock()
+			return
+		}
+	}
+	g.mu.Unlock()
+	g.release()
+}
+
+// close takes every waiting job out of the gate, oldest first, and stops
+// new waits.
+func (g *slotGate) close() []*activeJob {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.closed = true
+	var out []*activeJob
+	for _, t := range g.queue {
+		if t.aj != nil {
+			t.gone = true
+			out = append(out, t.aj)
+		}
+	}
+	kept := g.queue[:0]
+	for _, t := range g.queue {
+		if !t.gone {
+			kept = append(kept, t)
+		}
+	}
+	g.queue = kept
+	return out
+}
+
+// queueForSlot gives a job just claimed its place at the gate.
+func (w *Worker) queueForSlot(c *claimed) {
+	if w.gate != nil {
+		c.ticket = w.gate.enter()
+	}
+}
+
+// waitSlot holds a prefetched job until a handler slot is free. It gives
+// the job up instead when the worker stops (handBackPrefetched, or this
+// chain, hands it back unstarted), when the drain deadline handed it back,
+// or when its lock was lost while it waited.
+func (w *Worker) waitSlot(aj *activeJob, t *slotTicket) bool {
+	select {
+	case <-t.ready:
+		return true
+	default:
+	}
+	if w.gate.wait(t, aj) {
+		select {
+		case <-t.ready:
+			return true
+		case <-aj.ctx.Done():
+			if aj.state.CompareAndSwap(jobRunning, jobFinishing) {
+				w.log.Warn("job lock lost before it started; it will run again", "job", aj.job.ID)
+			}
+		}
+	} else if aj.state.CompareAndSwap(jobRunning, jobReleased) { // claimed as the worker stopped
+		w.release(aj)
+	}
+	w.gate.leave(t)
+	w.untrack(aj)
+	return false
+}
+
+// handBackPrefetched returns the jobs waiting for a slot to waiting when
+// the worker stops, newest first: each goes to the front of its list, so
+// they keep their order there.
+func (w *Worker) handBackPrefetched() {
+	if w.gate == nil {
+		return
+	}
+	waiting := w.gate.close()
+	for i := len(waiting) - 1; i >= 0; i-- {
+		if aj := waiting[i]; aj.state.CompareAndSwap(jobRunning, jobReleased) {
+			w.release(aj)
+		}
+	}
+}
+
+// freeSlot gives back a handler slot.
+func (w *Worker) freeSlot() {
+	if w.gate != nil {
+		w.gate.release()
+	}
+}

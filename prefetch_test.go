@@ -1,0 +1,250 @@
+package fila_test
+
+import (
+	"context"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+
+	"github.com/fila-go/fila"
+	"github.com/fila-go/fila/backend"
+)
+
+// gatedHandler runs jobs one after another as the test lets them: each job
+// reports its start on started and waits for a value on proceed.
+type gatedHandler struct {
+	started chan string
+	proceed chan struct{}
+
+	mu      sync.Mutex
+	order   []string
+	running atomic.Int32
+	most    atomic.Int32
+}
+
+func newGatedHandler() *gatedHandler {
+	return &gatedHandler{started: make(chan string, 100), proceed: make(chan struct{})}
+}
+
+func (h *gatedHandler) handle(ctx context.Context, j *fila.Job) (any, error) {
+	n := h.running.Add(1)
+	defer h.running.Add(-1)
+	for {
+		m := h.most.Load()
+		if n <= m || h.most.CompareAndSwap(m, n) {
+			break
+		}
+	}
+	h.mu.Lock()
+	h.order = append(h.order, j.ID)
+	h.mu.Unlock()
+	h.started <- j.ID
+	select {
+	case <-h.proceed:
+		return nil, nil
+	case <-ctx.Done():
+		return nil, context.Cause(ctx)
+	}
+}
+
+func (h *gatedHandler) ran() []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]string(nil), h.order...)
+}
+
+func TestPrefetch(t *testing.T) {
+	t.Run("ClaimsAheadButRunsOnlyConcurrencyHandlers", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		var ids []string
+		for range 10 {
+			ids = append(ids, b.add(t, "send", nil).ID)
+		}
+		h := newGatedHandler()
+		w := b.startWorker(t, h.handle, fila.WorkerOptions{Concurrency: 1, Prefetch: 2})
+
+		require.Equal(t, ids[0], <-h.started)
+		require.Eventually(t, func() bool { return w.Stats().Prefetched == 2 }, waitFor, time.Millisecond)
+		st := w.Stats()
+		require.Equal(t, 1, st.Running)
+		require.Equal(t, 2, st.Prefetch)
+		require.Equal(t, fila.Counts{Waiting: 7, Active: 3}, b.counts(t), "prefetched jobs are claimed")
+
+		h.proceed <- struct{}{}
+		// The three claimed one after another by the dispatcher start in
+		// that order; the later ones are claimed by overlapping finishing
+		// calls, in either order.
+		for _, want := range ids[1:3] {
+			require.Equal(t, want, <-h.started)
+			h.proceed <- struct{}{}
+		}
+		for range ids[3:] {
+			<-h.started
+			h.proceed <- struct{}{}
+		}
+		for _, id := range ids {
+			completed(t, b.get(t, id))
+		}
+		require.ElementsMatch(t, ids, h.ran(), "each job ran once")
+		require.Equal(t, int32(1), h.most.Load(), "never more handlers than Concurrency")
+	})
+
+	t.Run("RenewsTheLockOfAJobWaitingForASlot", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		first := b.add(t, "first", nil)
+		second := b.add(t, "second", nil)
+		h := newGatedHandler()
+		b.startWorker(t, h.handle, fila.WorkerOptions{
+			Concurrency: 1, Prefetch: 1, LockDuration: 40 * time.Millisecond, StalledInterval: 10 * time.Millisecond,
+		})
+		require.Equal(t, first.ID, <-h.started)
+		time.Sleep(200 * time.Millisecond) // five lock durations; stalled checks run every 10ms
+		h.proceed <- struct{}{}
+		require.Equal(t, second.ID, <-h.started)
+		h.proceed <- struct{}{}
+
+		s := completed(t, second)
+		require.Equal(t, 0, s.StalledCount, "the waiting job's lock was renewed: no stalled check took it")
+		require.Equal(t, 1, s.AttemptsStarted)
+		require.Equal(t, []string{first.ID, second.ID}, h.ran())
+	})
+
+	t.Run("TimeoutCountsFromTheHandlerStart", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		slow := b.add(t, "slow", nil)
+		quick := b.add(t, "quick", &fila.JobOptions{Timeout: 100 * time.Millisecond})
+		b.startWorker(t, func(ctx context.Context, j *fila.Job) (any, error) {
+			if j.ID == slow.ID {
+				time.Sleep(300 * time.Millisecond) // the quick job waits, prefetched, meanwhile
+			}
+			return nil, ctx.Err()
+		}, fila.WorkerOptions{Concurrency: 1, Prefetch: 1})
+
+		completed(t, slow)
+		completed(t, quick)
+	})
+
+	t.Run("ATimedOutHandlerFreesItsSlot", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		stuck := b.add(t, "stuck", &fila.JobOptions{Timeout: 50 * time.Millisecond})
+		next := b.add(t, "next", nil)
+		unstick := make(chan struct{})
+		t.Cleanup(func() { close(unstick) }) // registered before the worker's cleanup: runs after it
+		b.startWorker(t, func(ctx context.Context, j *fila.Job) (any, error) {
+			if j.ID == stuck.ID {
+				<-unstick // ignores its context
+			}
+			return "ok", nil
+		}, fila.WorkerOptions{Concurrency: 1, Prefetch: 1, ShutdownTimeout: time.Millisecond})
+
+		_, err := finished(t, stuck)
+		require.ErrorContains(t, err, "timed out")
+		completed(t, next)
+	})
+
+	t.Run("DropsAWaitingJobWhoseLockIsLost", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		first := b.add(t, "first", nil)
+		second := b.add(t, "second", nil)
+		loser := &lockLoser{Backend: b.be, id: second.ID}
+		var buf syncBuffer
+		h := newGatedHandler()
+		startWorkerOn(t, loser, queueName, h.handle, fila.WorkerOptions{
+			Concurrency: 1, Prefetch: 1, LockDuration: 40 * time.Millisecond, StalledInterval: 10 * time.Millisecond,
+			Logger: slog.New(slog.NewTextHandler(&buf, nil)),
+		})
+		require.Equal(t, first.ID, <-h.started)
+		require.Eventually(t, func() bool { return strings.Contains(buf.String(), "lock lost before it started") }, waitFor, time.Millisecond)
+		h.proceed <- struct{}{}
+		// The stalled check returns the dropped job once its lock expires,
+		// and it runs then, once.
+		require.Equal(t, second.ID, <-h.started)
+		h.proceed <- struct{}{}
+		s := completed(t, second)
+		require.Equal(t, 1, s.StalledCount)
+		require.Equal(t, []string{first.ID, second.ID}, h.ran())
+	})
+
+	t.Run("RefusesANegativePrefetch", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		w := fila.NewWorker(b.be, queueName, func(context.Context, *fila.Job) (any, error) { return nil, nil },
+			fila.WorkerOptions{Prefetch: -1})
+		err := w.Run(context.Background())
+		require.ErrorIs(t, err, fila.ErrInvalid)
+		require.ErrorContains(t, err, "Prefetch")
+	})
+}
+
+// lockLoser reports the first lock of one job as lost at every renewal, as
+// a backend does when another worker's stalled check took the job.
+type lockLoser struct {
+	backend.Backend
+	id    string
+	mu    sync.Mutex
+	token string
+}
+
+func (l *lockLoser) JobExtendLocks(ctx context.Context, p *backend.JobExtendLocksParams) ([]string, error) {
+	lost, err := l.Backend.JobExtendLocks(ctx, p)
+	if err != nil {
+		return lost, err
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, lk := range p.Locks {
+		if lk.ID == l.id && (l.token == "" || l.token == lk.Token) {
+			l.token = lk.Token
+			lost = append(lost, lk.ID)
+		}
+	}
+	return lost, nil
+}
+
+// Not parallel: it ends with goleak.VerifyNone (see shutdown_test.go).
+func TestCloseHandsPrefetchedJobsBackUnstarted(t *testing.T) {
+	b := setup(t)
+	running := b.add(t, "running", nil)
+	var waiting []string
+	for range 2 {
+		waiting = append(waiting, b.add(t, "prefetched", nil).ID)
+	}
+	h := newGatedHandler()
+	w := fila.NewWorker(b.be, queueName, h.handle, fila.WorkerOptions{Concurrency: 1, Prefetch: 2})
+	runDone := make(chan error, 1)
+	go func() { runDone <- w.Run(context.Background()) }()
+	require.Equal(t, running.ID, <-h.started)
+	require.Eventually(t, func() bool { return w.Stats().Prefetched == 2 }, waitFor, time.Millisecond)
+
+	closeDone := make(chan error, 1)
+	go func() { closeDone <- w.Close(context.Background()) }()
+	// Handed back at once, while the running job still runs.
+	require.Eventually(t, func() bool { return b.counts(t) == fila.Counts{Waiting: 2, Active: 1} }, waitFor, time.Millisecond)
+	h.proceed <- struct{}{}
+	require.NoError(t, <-closeDone)
+	require.NoError(t, <-runDone)
+
+	require.Equal(t, fila.StateCompleted, b.get(t, running.ID).State)
+	for _, id := range waiting {
+		j := b.get(t, id)
+		require.Equal(t, fila.StateWaiting, j.State)
+		require.Equal(t, 0, j.AttemptsMade, "no attempt spent")
+	}
+	got, err := b.queue.Jobs(b.ctx, fila.StateWaiting, 0, 0)
+	require.NoError(t, err)
+	require.Equal(t, waiting, jobIDs(got), "they keep their place at the front")
+	require.Equal(t, []string{running.ID}, h.ran(), "no prefetched job started")
+	require.Equal(t, uint64(2), w.Stats().Released)
+	goleak.VerifyNone(t)
+}
