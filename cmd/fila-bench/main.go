@@ -47,6 +47,7 @@ type result struct {
 	Variant           string             `json:"variant,omitempty"`
 	Backend           string             `json:"backend"`
 	Concurrency       int                `json:"concurrency"`
+	Prefetch          int                `json:"prefetch,omitempty"`
 	Jobs              int                `json:"jobs"`
 	Seconds           float64            `json:"seconds"`
 	JobsPerSec        float64            `json:"jobs_per_sec"`
@@ -67,7 +68,7 @@ type result struct {
 
 type config struct {
 	n, producers, runs, payload, latN int
-	conc                              []int
+	conc, prefetch                    []int
 	latGap, idle                      time.Duration
 	scenarios                         map[string]bool
 }
@@ -85,6 +86,7 @@ func run() error {
 		scenarios = flag.String("scenarios", "add,add-bulk,process,latency,delayed,limiter,memory", "comma-separated scenarios (also: idle)")
 		n         = flag.Int("n", 20000, "jobs per scenario run")
 		conc      = flag.String("c", "1,10,100", "concurrencies for process")
+		prefetch  = flag.String("prefetch", "0", "WorkerOptions.Prefetch values for process, each run at every concurrency")
 		producers = flag.Int("producers", 50, "concurrent producers for the second add variant")
 		runs      = flag.Int("runs", 1, "runs per scenario; the median by jobs/s is reported")
 		payload   = flag.Int("payload", 100, "payload size in bytes (JSON)")
@@ -123,6 +125,13 @@ func run() error {
 			return fmt.Errorf("-c: %q is not a concurrency", s)
 		}
 		cfg.conc = append(cfg.conc, c)
+	}
+	for _, s := range strings.Split(*prefetch, ",") {
+		p, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil || p < 0 {
+			return fmt.Errorf("-prefetch: %q is not a prefetch count", s)
+		}
+		cfg.prefetch = append(cfg.prefetch, p)
 	}
 	which := *backends
 	if which == "" {

@@ -78,10 +78,12 @@ func (b *bench) runAll(ctx context.Context) ([]result, error) {
 	}
 	if s["process"] {
 		for _, keep := range []fila.Retention{fila.RemoveJob, fila.KeepLast(1000)} {
-			for _, c := range b.cfg.conc {
-				steps = append(steps, step{"process", func() (result, error) {
-					return b.median(func() (result, error) { return b.process(ctx, c, keep) })
-				}})
+			for _, p := range b.cfg.prefetch {
+				for _, c := range b.cfg.conc {
+					steps = append(steps, step{"process", func() (result, error) {
+						return b.median(func() (result, error) { return b.process(ctx, c, p, keep) })
+					}})
+				}
 			}
 		}
 	}
@@ -212,9 +214,9 @@ func (b *bench) runWorkers(q *fila.Queue, count int, opts fila.WorkerOptions, h 
 	}
 }
 
-// process: N pre-added no-op jobs at concurrency c, timed from the worker's
-// start to the N-th completion.
-func (b *bench) process(ctx context.Context, c int, keep fila.Retention) (result, error) {
+// process: N pre-added no-op jobs at concurrency c (and prefetch p), timed
+// from the worker's start to the N-th completion.
+func (b *bench) process(ctx context.Context, c, p int, keep fila.Retention) (result, error) {
 	q := b.queue()
 	n := b.cfg.n
 	opts := &fila.JobOptions{RemoveOnComplete: keep}
@@ -223,7 +225,7 @@ func (b *bench) process(ctx context.Context, c int, keep fila.Retention) (result
 	}
 	var done atomic.Int64
 	all := make(chan struct{})
-	wopts := fila.WorkerOptions{Concurrency: c, OnFinished: func(*fila.Job, error) {
+	wopts := fila.WorkerOptions{Concurrency: c, Prefetch: p, OnFinished: func(*fila.Job, error) {
 		if done.Add(1) == int64(n) {
 			close(all)
 		}
@@ -237,7 +239,10 @@ func (b *bench) process(ctx context.Context, c int, keep fila.Retention) (result
 	if !keep.Remove {
 		variant = fmt.Sprintf("keep last %d", keep.KeepLast)
 	}
-	r := result{Scenario: "process", Variant: variant, Concurrency: c, Jobs: n}
+	if p > 0 {
+		variant += fmt.Sprintf(", prefetch %d", p)
+	}
+	r := result{Scenario: "process", Variant: variant, Concurrency: c, Prefetch: p, Jobs: n}
 	b.finish(ctx, q, &r, a, z)
 	return r, nil
 }
