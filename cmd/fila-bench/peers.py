@@ -1,22 +1,23 @@
 #!/usr/bin/env python3
 """Build the README's fila vs BullMQ vs asynq table from one run's outputs.
 
-  python3 cmd/fila-bench/peers.py fila.json bullmq.json asynq.json [fila-idle.json bullmq-mem.txt]
+  python3 cmd/fila-bench/peers.py fila.json[,more.json] bullmq.json asynq.json [fila-idle.json bullmq-mem.txt]
 
-fila.json comes from `fila-bench -redis ... -runs 3 -json`; bullmq.json and
+fila.json comes from `fila-bench -redis ... -runs 3 -json` (several files,
+comma-separated, are read as one: e.g. a run with -prefetch 1); bullmq.json and
 asynq.json from ../shared/bench (OUT_JSON); bullmq-mem.txt from mem_idle.js.
 """
 import json, re, sys
 
-fila = json.load(open(sys.argv[1]))
+fila = [r for name in sys.argv[1].split(",") for r in json.load(open(name))]
 bull = json.load(open(sys.argv[2]))["results"]
 asyn = json.load(open(sys.argv[3]))["results"]
 idle = json.load(open(sys.argv[4])) if len(sys.argv) > 4 else []
 mem = open(sys.argv[5]).read() if len(sys.argv) > 5 else ""
 
-def f(scenario, variant=None, conc=None, backend="redis", key="jobs_per_sec"):
+def f(scenario, variant=None, conc=None, backend="redis", key="jobs_per_sec", prefetch=0):
     for r in fila + idle:
-        if r["backend"] != backend or r["scenario"] != scenario:
+        if r["backend"] != backend or r["scenario"] != scenario or r.get("prefetch", 0) != prefetch:
             continue
         if variant and variant not in r.get("variant", ""):
             continue
@@ -52,7 +53,9 @@ rows = [
     ("process, conc 10, remove (jobs/s)", f("process", "remove", 10), b("c_proc_c10_removeOnComplete"), a("c_proc_c10_delete")),
     ("process, conc 50, remove (jobs/s)", f("process", "remove", 50), b("c_proc_c50_removeOnComplete"), a("c_proc_c50_delete")),
     ("process, conc 100, remove (jobs/s; peers: their conc 50)", f("process", "remove", 100), b("c_proc_c50_removeOnComplete"), a("c_proc_c50_delete")),
+    ("process, conc 1, remove, Prefetch 1 (jobs/s)", f("process", "remove", 1, prefetch=1), b("c_proc_c1_removeOnComplete"), a("c_proc_c1_delete")),
     ("process, conc 1, keep (jobs/s)", f("process", "keep", 1), b("c_proc_c1_keep"), a("c_proc_c1_retention")),
+    ("process, conc 1, keep, Prefetch 1 (jobs/s)", f("process", "keep", 1, prefetch=1), b("c_proc_c1_keep"), a("c_proc_c1_retention")),
     ("process, conc 50, keep (jobs/s)", f("process", "keep", 50), b("c_proc_c50_keep"), a("c_proc_c50_retention")),
 ]
 print("| case | fila | BullMQ 6.7 | asynq 0.26 | fila / BullMQ | fila / asynq |")
