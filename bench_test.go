@@ -22,7 +22,7 @@ var benchPayload = []byte(`{"p":"` + strings.Repeat("x", 92) + `"}`)
 
 // benchProcess measures one processed job (claim, run a no-op handler,
 // complete) through a Worker: b.N jobs are added first, untimed.
-func benchProcess(b *testing.B, be backend.Backend, concurrency int) {
+func benchProcess(b *testing.B, be backend.Backend, wo fila.WorkerOptions) {
 	ctx := context.Background()
 	name := "bench-process-" + strconv.FormatInt(time.Now().UnixNano(), 36)
 	q := fila.NewQueue(be, name)
@@ -39,12 +39,13 @@ func benchProcess(b *testing.B, be backend.Backend, concurrency int) {
 	var done atomic.Int64
 	all := make(chan struct{})
 	defer func() { _ = q.Obliterate(ctx, true) }()
-	w := fila.NewWorker(be, name, func(context.Context, *fila.Job) (any, error) { return nil, nil },
-		fila.WorkerOptions{Concurrency: concurrency, StalledInterval: time.Hour, OnFinished: func(*fila.Job, error) {
-			if done.Add(1) == int64(b.N) {
-				close(all)
-			}
-		}})
+	wo.StalledInterval = time.Hour
+	wo.OnFinished = func(*fila.Job, error) {
+		if done.Add(1) == int64(b.N) {
+			close(all)
+		}
+	}
+	w := fila.NewWorker(be, name, func(context.Context, *fila.Job) (any, error) { return nil, nil }, wo)
 	b.ReportAllocs()
 	b.ResetTimer()
 	runErr := make(chan error, 1)
@@ -59,32 +60,36 @@ func benchProcess(b *testing.B, be backend.Backend, concurrency int) {
 	}
 }
 
+// benchWorkers are the worker shapes benchmarked: one handler, one with a
+// job prefetched, a hundred.
+var benchWorkers = []struct {
+	name string
+	opts fila.WorkerOptions
+}{
+	{"concurrency=1", fila.WorkerOptions{Concurrency: 1}},
+	{"concurrency=1,prefetch=1", fila.WorkerOptions{Concurrency: 1, Prefetch: 1}},
+	{"concurrency=100", fila.WorkerOptions{Concurrency: 100}},
+}
+
 func BenchmarkWorkerMemory(b *testing.B) {
-	for _, c := range []int{1, 100} {
-		b.Run(concName(c), func(b *testing.B) {
+	for _, w := range benchWorkers {
+		b.Run(w.name, func(b *testing.B) {
 			be := memory.New()
 			defer be.Close()
-			benchProcess(b, be, c)
+			benchProcess(b, be, w.opts)
 		})
 	}
 }
 
 func BenchmarkWorkerRedis(b *testing.B) {
 	addr := redistest.Addr(b)
-	for _, c := range []int{1, 100} {
-		b.Run(concName(c), func(b *testing.B) {
+	for _, w := range benchWorkers {
+		b.Run(w.name, func(b *testing.B) {
 			rdb := redis.NewClient(&redis.Options{Addr: addr, Protocol: 2})
 			defer rdb.Close()
 			be := redisbackend.New(rdb)
 			defer be.Close()
-			benchProcess(b, be, c)
+			benchProcess(b, be, w.opts)
 		})
 	}
-}
-
-func concName(c int) string {
-	if c == 1 {
-		return "concurrency=1"
-	}
-	return "concurrency=100"
 }
