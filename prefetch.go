@@ -88,6 +88,18 @@ func (g *slotGate) close() []*activeJob {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.closed = true
+	return g.takeLocked()
+}
+
+// take takes every waiting job out of the gate, oldest first; the gate
+// stays open.
+func (g *slotGate) take() []*activeJob {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.takeLocked()
+}
+
+func (g *slotGate) takeLocked() []*activeJob {
 	var out []*activeJob
 	for _, t := range g.queue {
 		if t.aj != nil {
@@ -132,7 +144,7 @@ func (w *Worker) waitSlot(aj *activeJob, t *slotTicket) bool {
 			}
 		}
 	} else if aj.state.CompareAndSwap(jobRunning, jobReleased) { // claimed as the worker stopped
-		w.release(aj)
+		w.release(aj, atShutdown)
 	}
 	w.gate.leave(t)
 	w.untrack(aj)
@@ -146,10 +158,21 @@ func (w *Worker) handBackPrefetched() {
 	if w.gate == nil {
 		return
 	}
-	waiting := w.gate.close()
+	w.handBack(w.gate.close(), atShutdown)
+}
+
+// handBackWaiting returns the jobs waiting for a slot to waiting, newest
+// first, when a handler says the queue is rate limited.
+func (w *Worker) handBackWaiting() {
+	if w.gate != nil {
+		w.handBack(w.gate.take(), afterRateLimit)
+	}
+}
+
+func (w *Worker) handBack(waiting []*activeJob, why string) {
 	for i := len(waiting) - 1; i >= 0; i-- {
 		if aj := waiting[i]; aj.state.CompareAndSwap(jobRunning, jobReleased) {
-			w.release(aj)
+			w.release(aj, why)
 		}
 	}
 }

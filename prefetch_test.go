@@ -2,6 +2,7 @@ package fila_test
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"strings"
 	"sync"
@@ -174,6 +175,81 @@ func TestPrefetch(t *testing.T) {
 		s := completed(t, second)
 		require.Equal(t, 1, s.StalledCount)
 		require.Equal(t, []string{first.ID, second.ID}, h.ran())
+	})
+
+	t.Run("ARateLimitedHandlerHandsBackThePrefetchedJobsBehindIt", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		const d = 300 * time.Millisecond
+		limited := b.add(t, "limited", &fila.JobOptions{Attempts: 1})
+		next := b.add(t, "next", nil)
+		prefetched := make(chan struct{})
+		var mu sync.Mutex
+		var names []string
+		var limitedAt time.Time
+		var startsAfter []time.Duration
+		w := b.startWorker(t, func(_ context.Context, j *fila.Job) (any, error) {
+			if j.Name == "limited" && j.AttemptsStarted == 1 {
+				<-prefetched // "next" waits for the slot behind it
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			names = append(names, j.Name)
+			if !limitedAt.IsZero() {
+				startsAfter = append(startsAfter, time.Since(limitedAt))
+			}
+			if j.Name == "limited" && j.AttemptsStarted == 1 {
+				limitedAt = time.Now()
+				return nil, fmt.Errorf("provider said 429: %w", fila.RateLimited(d))
+			}
+			return "ok", nil
+		}, fila.WorkerOptions{Concurrency: 1, Prefetch: 1})
+		require.Eventually(t, func() bool { return w.Stats().Prefetched == 1 }, waitFor, time.Millisecond)
+		time.Sleep(20 * time.Millisecond) // from begin to the gate
+		close(prefetched)
+
+		completed(t, limited)
+		completed(t, next)
+		mu.Lock()
+		defer mu.Unlock()
+		for i, s := range startsAfter {
+			require.GreaterOrEqual(t, s, d-20*time.Millisecond, "handler %d started %s into the %s rate limit", i, s, d)
+		}
+		require.Equal(t, []string{"limited", "limited", "next"}, names, "the rate-limited job stays in front")
+	})
+
+	t.Run("NoHandlerStartsDuringAHandlersRateLimit", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		const d = 300 * time.Millisecond
+		jobs := []*fila.Job{b.add(t, "limited", &fila.JobOptions{Attempts: 1})}
+		for range 3 {
+			jobs = append(jobs, b.add(t, "next", nil))
+		}
+		var mu sync.Mutex
+		var limitedAt time.Time
+		var startsAfter []time.Duration
+		b.startWorker(t, func(_ context.Context, j *fila.Job) (any, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			if !limitedAt.IsZero() {
+				startsAfter = append(startsAfter, time.Since(limitedAt))
+			}
+			if j.Name == "limited" && j.AttemptsStarted == 1 {
+				limitedAt = time.Now()
+				return nil, fila.RateLimited(d)
+			}
+			return "ok", nil
+		}, fila.WorkerOptions{Concurrency: 1, Prefetch: 2})
+		for _, j := range jobs {
+			completed(t, j)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		require.Len(t, startsAfter, 4, "the limited job again and the three others")
+		for i, s := range startsAfter {
+			require.GreaterOrEqual(t, s, d-20*time.Millisecond, "handler %d started %s into the %s rate limit", i, s, d)
+		}
 	})
 
 	t.Run("RefusesANegativePrefetch", func(t *testing.T) {

@@ -48,10 +48,12 @@ type WorkerOptions struct {
 	// ProcessedAt is its claim time; its Timeout counts from when its
 	// handler starts. It waits in this process only, where no other worker
 	// can take it; when the worker stops, prefetched jobs go back to the
-	// front of waiting unstarted, without spending an attempt. Jobs wait
+	// front of waiting unstarted, without spending an attempt; so do they
+	// when one of the worker's handlers returns RateLimited. Jobs wait
 	// for a slot in the order they were claimed, but overlapping finishing
 	// calls claim in either order: with Prefetch, even Concurrency 1 does
-	// not keep a queue's strict FIFO order.
+	// not keep a queue's strict FIFO order. The global Limiter counts
+	// claims, so handler starts may bunch up behind a slow job.
 	Prefetch int
 	// LockDuration is how long a claimed job stays locked without renewal;
 	// default 30s. The worker renews every lock at LockDuration/2; a job
@@ -111,7 +113,10 @@ type Worker struct {
 
 	tokens   atomic.Uint64
 	stopping atomic.Bool // no more claims, not even chained ones
-	stats    workerCounters
+	// pausedUntil (Prefetch only, unix ns): a handler of this worker
+	// returned RateLimited; no prefetched job starts before then.
+	pausedUntil atomic.Int64
+	stats       workerCounters
 
 	mu     sync.Mutex
 	state  workerState
@@ -379,22 +384,33 @@ func (w *Worker) releaseAll() {
 	}
 	w.mu.Unlock()
 	for _, aj := range held {
-		w.release(aj)
+		w.release(aj, atShutdown)
 	}
 }
 
-// release hands one job back to waiting at shutdown and ends its context.
-func (w *Worker) release(aj *activeJob) {
+// Why release hands a job back.
+const (
+	atShutdown     = "at shutdown"
+	afterRateLimit = "unstarted: a handler rate limited the queue" // a prefetched job
+)
+
+// release hands one job back to waiting, without spending an attempt, and
+// ends its context (cause ErrShutdown at shutdown).
+func (w *Worker) release(aj *activeJob, why string) {
 	err := w.retrying(func(ctx context.Context) error {
 		return w.be.JobRelease(ctx, &backend.JobReleaseParams{Queue: w.queue, ID: aj.job.ID, Token: aj.token})
 	})
 	if err != nil {
-		w.log.Warn("could not hand back job at shutdown; the stalled check will recover it", "job", aj.job.ID, "err", err)
+		w.log.Warn("could not hand back job "+why+"; the stalled check will recover it", "job", aj.job.ID, "err", err)
 	} else {
 		w.stats.released.Add(1)
-		w.log.Info("job handed back at shutdown", "job", aj.job.ID)
+		w.log.Info("job handed back "+why, "job", aj.job.ID)
 	}
-	aj.cancel(ErrShutdown)
+	cause := ErrShutdown
+	if why != atShutdown {
+		cause = context.Canceled
+	}
+	aj.cancel(cause)
 }
 
 func (w *Worker) claimParams(wait time.Duration) *backend.JobClaimParams {
@@ -551,6 +567,15 @@ func (w *Worker) process(c claimed) (next claimed, ok, replaced bool) {
 	if c.ticket != nil && !w.waitSlot(aj, c.ticket) {
 		return claimed{}, false, false
 	}
+	if w.gate != nil && time.Now().UnixNano() < w.pausedUntil.Load() {
+		// A handler returned RateLimited: the queue stops, hand it back unstarted.
+		if aj.state.CompareAndSwap(jobRunning, jobReleased) {
+			w.release(aj, afterRateLimit)
+		}
+		w.freeSlot()
+		w.untrack(aj)
+		return claimed{}, false, false
+	}
 	w.start(aj)
 	val, err := w.call(aj)
 	w.stats.processing.observe(time.Since(aj.started))
@@ -566,9 +591,20 @@ func (w *Worker) process(c claimed) (next claimed, ok, replaced bool) {
 		// jobTimedOut: the watchdog freed the slot
 		return claimed{}, false, st == jobTimedOut
 	}
-	w.freeSlot() // the next handler may start while this job finishes
+	var rl *RateLimitError
+	limited := w.gate != nil && errors.As(err, &rl)
+	if limited {
+		// Keep the slot until the prefetched jobs are handed back, and let
+		// none start meanwhile.
+		w.pausedUntil.Store(time.Now().Add(min(max(rl.Delay, time.Millisecond), maxRateLimit)).UnixNano())
+	} else {
+		w.freeSlot() // the next handler may start while this job finishes
+	}
 	defer w.untrack(aj)
 	next, ok = w.finish(aj, val, err)
+	if limited {
+		w.freeSlot()
+	}
 	if ok {
 		w.queueForSlot(&next)
 	}
@@ -591,7 +627,7 @@ func (w *Worker) begin(c claimed) *activeJob {
 		// not see it, so hand it back here instead of running it.
 		w.mu.Unlock()
 		aj.state.Store(jobReleased)
-		w.release(aj)
+		w.release(aj, atShutdown)
 		return nil
 	default:
 	}
@@ -767,11 +803,15 @@ func (w *Worker) fail(aj *activeJob, err error, next *backend.JobClaimParams) (c
 func (w *Worker) rateLimited(aj *activeJob, d time.Duration) {
 	d = min(max(d, time.Millisecond), maxRateLimit)
 	err := w.retrying(func(ctx context.Context) error {
-		if err := w.be.QueueRateLimit(ctx, &backend.QueueRateLimitParams{Queue: w.queue, For: d}); err != nil {
-			return err
-		}
-		return w.be.JobRelease(ctx, &backend.JobReleaseParams{Queue: w.queue, ID: aj.job.ID, Token: aj.token})
+		return w.be.QueueRateLimit(ctx, &backend.QueueRateLimitParams{Queue: w.queue, For: d})
 	})
+	// Prefetched jobs go back first, so that this one ends up in front of them.
+	w.handBackWaiting()
+	if err == nil {
+		err = w.retrying(func(ctx context.Context) error {
+			return w.be.JobRelease(ctx, &backend.JobReleaseParams{Queue: w.queue, ID: aj.job.ID, Token: aj.token})
+		})
+	}
 	if err != nil {
 		w.log.Warn("could not hand back rate-limited job", "job", aj.job.ID, "err", err)
 		return
