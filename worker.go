@@ -591,13 +591,16 @@ func (w *Worker) process(c claimed) (next claimed, ok, replaced bool) {
 		// jobTimedOut: the watchdog freed the slot
 		return claimed{}, false, st == jobTimedOut
 	}
-	var rl *RateLimitError
-	limited := w.gate != nil && errors.As(err, &rl)
-	if limited {
-		// Keep the slot until the prefetched jobs are handed back, and let
-		// none start meanwhile.
-		w.pausedUntil.Store(time.Now().Add(min(max(rl.Delay, time.Millisecond), maxRateLimit)).UnixNano())
-	} else {
+	limited := false
+	if w.gate != nil && err != nil {
+		var d time.Duration
+		if d, limited = rateLimitOf(err); limited {
+			// Keep the slot until the prefetched jobs are handed back, and
+			// let none start meanwhile.
+			w.pausedUntil.Store(time.Now().Add(min(max(d, time.Millisecond), maxRateLimit)).UnixNano())
+		}
+	}
+	if !limited {
 		w.freeSlot() // the next handler may start while this job finishes
 	}
 	defer w.untrack(aj)
@@ -701,15 +704,24 @@ func (w *Worker) finish(aj *activeJob, val any, err error) (claimed, bool) {
 		w.log.Warn("job lock lost; its outcome is dropped and it will run again", "job", aj.job.ID, "err", err)
 		return claimed{}, false
 	}
-	var rl *RateLimitError
-	switch {
-	case err == nil:
+	if err == nil {
 		return w.complete(aj, val)
-	case errors.As(err, &rl):
-		w.rateLimited(aj, rl.Delay)
+	}
+	if d, ok := rateLimitOf(err); ok {
+		w.rateLimited(aj, d)
 		return claimed{}, false
 	}
 	return w.fail(aj, err, w.nextParams())
+}
+
+// rateLimitOf returns the delay of a RateLimited error. (A separate function
+// so the variable errors.As needs is allocated only for a failed attempt.)
+func rateLimitOf(err error) (time.Duration, bool) {
+	var rl *RateLimitError
+	if !errors.As(err, &rl) {
+		return 0, false
+	}
+	return rl.Delay, true
 }
 
 // nextParams asks a finishing call to claim the next job too, unless the
