@@ -168,8 +168,8 @@ type activeJob struct {
 	stopTimer func()      // releases the Timeout's timer
 	begun     atomic.Bool // its handler started (a prefetched job waits first)
 	state     atomic.Int32
-	stack     string // set when the handler panicked
-	claimed   time.Time
+	stack     string    // set when the handler panicked
+	claimed   time.Time // when a prefetched job was claimed (zero without Prefetch)
 	started   time.Time // when its handler started
 }
 
