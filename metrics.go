@@ -193,7 +193,9 @@ func (w *Worker) Stats() WorkerStats {
 	var running, prefetched int
 	w.mu.Lock()
 	for _, aj := range w.active {
-		if aj.begun.Load() {
+		// Without Prefetch no job waits: one between its claim and its
+		// handler's start is running.
+		if aj.begun.Load() || w.opts.Prefetch == 0 {
 			running++
 		} else {
 			prefetched++
