@@ -25,8 +25,18 @@ type gatedHandler struct {
 
 	mu      sync.Mutex
 	order   []string
-	running atomic.Int32
-	most    atomic.Int32
+	running peak
+}
+
+// peak counts handlers running at once and keeps the most seen.
+type peak struct{ now, most atomic.Int32 }
+
+// enter counts a handler in; the returned func counts it out.
+func (p *peak) enter() (leave func()) {
+	n := p.now.Add(1)
+	for m := p.most.Load(); n > m && !p.most.CompareAndSwap(m, n); m = p.most.Load() {
+	}
+	return func() { p.now.Add(-1) }
 }
 
 func newGatedHandler() *gatedHandler {
@@ -34,14 +44,7 @@ func newGatedHandler() *gatedHandler {
 }
 
 func (h *gatedHandler) handle(ctx context.Context, j *fila.Job) (any, error) {
-	n := h.running.Add(1)
-	defer h.running.Add(-1)
-	for {
-		m := h.most.Load()
-		if n <= m || h.most.CompareAndSwap(m, n) {
-			break
-		}
-	}
+	defer h.running.enter()()
 	h.mu.Lock()
 	h.order = append(h.order, j.ID)
 	h.mu.Unlock()
@@ -94,7 +97,7 @@ func TestPrefetch(t *testing.T) {
 			completed(t, b.get(t, id))
 		}
 		require.ElementsMatch(t, ids, h.ran(), "each job ran once")
-		require.Equal(t, int32(1), h.most.Load(), "never more handlers than Concurrency")
+		require.Equal(t, int32(1), h.running.most.Load(), "never more handlers than Concurrency")
 	})
 
 	t.Run("RenewsTheLockOfAJobWaitingForASlot", func(t *testing.T) {
