@@ -99,20 +99,20 @@ func (g *slotGate) take() []*activeJob {
 	return g.takeLocked()
 }
 
+// takeLocked takes out the tickets whose chain waits (t.aj set); those
+// still on their way to the gate stay.
 func (g *slotGate) takeLocked() []*activeJob {
 	var out []*activeJob
-	for _, t := range g.queue {
-		if t.aj != nil {
-			t.gone = true
-			out = append(out, t.aj)
-		}
-	}
 	kept := g.queue[:0]
 	for _, t := range g.queue {
-		if !t.gone {
+		if t.aj == nil {
 			kept = append(kept, t)
+			continue
 		}
+		t.gone = true
+		out = append(out, t.aj)
 	}
+	clear(g.queue[len(kept):])
 	g.queue = kept
 	return out
 }

@@ -567,7 +567,7 @@ func (w *Worker) process(c claimed) (next claimed, ok, replaced bool) {
 	if c.ticket != nil && !w.waitSlot(aj, c.ticket) {
 		return claimed{}, false, false
 	}
-	if w.gate != nil && time.Now().UnixNano() < w.pausedUntil.Load() {
+	if until := w.pausedUntil.Load(); until != 0 && time.Now().UnixNano() < until {
 		// A handler returned RateLimited: the queue stops, hand it back unstarted.
 		if aj.state.CompareAndSwap(jobRunning, jobReleased) {
 			w.release(aj, afterRateLimit)
@@ -597,7 +597,7 @@ func (w *Worker) process(c claimed) (next claimed, ok, replaced bool) {
 		if d, limited = rateLimitOf(err); limited {
 			// Keep the slot until the prefetched jobs are handed back, and
 			// let none start meanwhile.
-			w.pausedUntil.Store(time.Now().Add(min(max(d, time.Millisecond), maxRateLimit)).UnixNano())
+			w.pausedUntil.Store(time.Now().Add(handlerLimit(d)).UnixNano())
 		}
 	}
 	if !limited {
@@ -714,6 +714,9 @@ func (w *Worker) finish(aj *activeJob, val any, err error) (claimed, bool) {
 	return w.fail(aj, err, w.nextParams())
 }
 
+// handlerLimit is how long a handler's RateLimited(d) stops the queue.
+func handlerLimit(d time.Duration) time.Duration { return min(max(d, time.Millisecond), maxRateLimit) }
+
 // rateLimitOf returns the delay of a RateLimited error. (A separate function
 // so the variable errors.As needs is allocated only for a failed attempt.)
 func rateLimitOf(err error) (time.Duration, bool) {
@@ -813,7 +816,7 @@ func (w *Worker) fail(aj *activeJob, err error, next *backend.JobClaimParams) (c
 
 // rateLimited stops the queue for d and hands the job back unspent.
 func (w *Worker) rateLimited(aj *activeJob, d time.Duration) {
-	d = min(max(d, time.Millisecond), maxRateLimit)
+	d = handlerLimit(d)
 	err := w.retrying(func(ctx context.Context) error {
 		return w.be.QueueRateLimit(ctx, &backend.QueueRateLimitParams{Queue: w.queue, For: d})
 	})
