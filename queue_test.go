@@ -63,9 +63,11 @@ func TestQueueAdd(t *testing.T) {
 		jobs := make([]*fila.Job, 10)
 		errs := make([]error, 10)
 		for i := range jobs {
-			wg.Go(func() {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
 				jobs[i], errs[i] = b.queue.Add(b.ctx, "send", nil, &fila.JobOptions{JobID: "wamid.2"})
-			})
+			}()
 		}
 		wg.Wait()
 		created := 0

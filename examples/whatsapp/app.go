@@ -110,11 +110,13 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 	var runs sync.WaitGroup
 	failed := make(chan error, len(a.stages)+1)
 	for _, s := range a.stages {
-		runs.Go(func() {
+		runs.Add(1)
+		go func() {
+			defer runs.Done()
 			if err := s.worker.Run(context.Background()); err != nil {
 				failed <- fmt.Errorf("run worker of %q: %w", s.queue.Name(), err)
 			}
-		})
+		}()
 	}
 	go func() {
 		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
@@ -145,7 +147,8 @@ func (a *App) shutdown(srv *http.Server, runs *sync.WaitGroup) error {
 	if a.storage.durable {
 		var closing sync.WaitGroup
 		for _, s := range a.stages {
-			closing.Go(func() { _ = s.worker.Close(ctx) })
+			closing.Add(1)
+			go func() { defer closing.Done(); _ = s.worker.Close(ctx) }()
 		}
 		closing.Wait()
 	} else {

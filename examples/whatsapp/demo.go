@@ -54,11 +54,13 @@ func runDemo(ctx context.Context, cfg Config, log *slog.Logger, ln net.Listener)
 			Statuses: &fakegraph.StatusWebhooks{URL: webhookURL, AppSecret: cfg.AppSecret, Interval: 300 * time.Millisecond},
 		})
 		cfg.APIURL = "http://" + fln.Addr().String() + "/v25.0"
-		bg.Go(func() {
+		bg.Add(1)
+		go func() {
+			defer bg.Done()
 			if err := fake.Serve(bgCtx, fln); err != nil {
 				log.Error("demo: fake Graph API stopped", "err", err)
 			}
-		})
+		}()
 	}
 	log.Warn("DEMO MODE: built-in secrets, not for production", "graph_api", cfg.APIURL, "webhook", webhookURL)
 	app, err := newApp(ctx, cfg, log, nil)
@@ -68,7 +70,11 @@ func runDemo(ctx context.Context, cfg Config, log *slog.Logger, ln net.Listener)
 	}
 	playCtx, stopPlay := context.WithCancel(ctx)
 	var play sync.WaitGroup
-	play.Go(func() { playConversation(playCtx, cfg, log.With("component", "demo"), webhookURL, fake) })
+	play.Add(1)
+	go func() {
+		defer play.Done()
+		playConversation(playCtx, cfg, log.With("component", "demo"), webhookURL, fake)
+	}()
 	err = app.Run(ctx, ln)
 	stopPlay()
 	play.Wait()

@@ -165,7 +165,8 @@ func TestJobErrorPolicy(t *testing.T) {
 	}
 	rateLimited := func(t *testing.T, err error) time.Duration {
 		t.Helper()
-		rl, ok := errors.AsType[*fila.RateLimitError](err)
+		var rl *fila.RateLimitError
+		ok := errors.As(err, &rl)
 		require.True(t, ok, "want fila.RateLimited, got %v", err)
 		return rl.Delay
 	}
@@ -195,7 +196,7 @@ func TestJobErrorPolicy(t *testing.T) {
 			switch c.want {
 			case "retry":
 				require.False(t, fila.IsUnrecoverable(got))
-				_, limited := errors.AsType[*fila.RateLimitError](got)
+				limited := errors.As(got, new(*fila.RateLimitError))
 				require.False(t, limited)
 			case "unrecoverable":
 				require.True(t, fila.IsUnrecoverable(got))

@@ -26,7 +26,7 @@ func TestShutdownOnMemoryDrainsEveryQueue(t *testing.T) {
 	defer func() { fakeSrv.Close(); fake.Close() }()
 	cfg := testConfig()
 	cfg.APIURL = fakeSrv.URL
-	app, err := newApp(context.Background(), cfg, slog.New(slog.NewTextHandler(t.Output(), nil)), nil)
+	app, err := newApp(context.Background(), cfg, slog.New(slog.NewTextHandler(testLog{t}, nil)), nil)
 	require.NoError(t, err)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)

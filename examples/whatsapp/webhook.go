@@ -76,7 +76,7 @@ func (h *webhook) receive(w http.ResponseWriter, r *http.Request) {
 func (h *webhook) handle(w http.ResponseWriter, r *http.Request) int {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxWebhookBody))
 	if err != nil {
-		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+		if tooBig := (*http.MaxBytesError)(nil); errors.As(err, &tooBig) {
 			h.log.Warn("webhook refused: body over the limit", "limit_bytes", maxWebhookBody)
 			return http.StatusRequestEntityTooLarge
 		}

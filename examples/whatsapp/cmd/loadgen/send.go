@@ -55,7 +55,9 @@ func send(ctx context.Context, hc *http.Client, o *options) *sendResult {
 			res.late++
 			slots <- struct{}{}
 		}
-		wg.Go(func() {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
 			defer func() { <-slots }()
 			id := fmt.Sprintf("wamid.load.%s.%d", run, i)
 			body := webhookBody(o, id, i)
@@ -74,7 +76,7 @@ func send(ctx context.Context, hc *http.Client, o *options) *sendResult {
 			default:
 				res.codes[code]++
 			}
-		})
+		}()
 	}
 	wg.Wait()
 	res.end = time.Now()
