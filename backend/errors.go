@@ -20,7 +20,24 @@ var (
 	ErrQueueActive = errors.New("queue has active jobs")
 	// ErrClosed: the backend was closed.
 	ErrClosed = errors.New("backend closed")
+	// ErrPermanent marks a failure that retrying cannot fix: credentials
+	// refused, a server without a command fila needs, a script the server
+	// will not run. Backends wrap such errors with it (ErrClosed counts as
+	// permanent too: see IsPermanent); a worker's Run ends with them
+	// instead of retrying forever.
+	ErrPermanent = errors.New("permanent backend failure")
+	// ErrQuota: the storage service refused the call because a usage quota
+	// is spent (requests per second, per day or per month; a record or
+	// request size limit is not a quota). Retrying later helps, so workers
+	// back off longer than for a network error instead of spinning.
+	ErrQuota = errors.New("storage quota exceeded")
 )
+
+// IsPermanent reports whether err is a failure that retrying cannot fix:
+// ErrPermanent or ErrClosed.
+func IsPermanent(err error) bool {
+	return errors.Is(err, ErrPermanent) || errors.Is(err, ErrClosed)
+}
 
 // StateError reports a call that needs the job in another state, such as
 // promoting a job that is not delayed.
