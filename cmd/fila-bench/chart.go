@@ -36,7 +36,8 @@ var series = []struct {
 
 // writeChart draws jobs/s per case, fila beside BullMQ and asynq, from one
 // run, as a self-contained SVG (horizontal bars, one group per case). The
-// sequential add's group carries the round-trip limit as a dashed line.
+// sequential add's group carries the round-trip limit as a dashed line,
+// drawn first so that the bars and their figures lie over it.
 func writeChart(w io.Writer, run *benchRun) error {
 	t := buildTable(run)
 	var rows []ratioRow
@@ -91,6 +92,10 @@ func writeChart(w io.Writer, run *benchRun) error {
 	y := plotTop + groupGap
 	for i, r := range rows {
 		p(`<text x="%.1f" y="%.1f" text-anchor="end" dominant-baseline="middle">%s</text>`, labelRight, y+groupH/2, esc(r.Chart))
+		if i == 0 && t.RoundTrip > 0 {
+			lxr := x(t.RoundTrip)
+			p(`<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="#1a202c" stroke-dasharray="4 3"/>`, lxr, y-5, lxr, y+groupH+5)
+		}
 		for j, s := range series {
 			by := y + float64(j)*(barH+barGap)
 			v := s.value(r)
@@ -100,11 +105,7 @@ func writeChart(w io.Writer, run *benchRun) error {
 			}
 			p(`<rect x="%.1f" y="%.1f" width="%.1f" height="%.1f" fill="%s"><title>%s: %s jobs/s</title></rect>`,
 				plotLeft, by, x(v)-plotLeft, barH, s.color, esc(s.name+", "+r.Chart), figure(v, "jobs/s"))
-			p(`<text x="%.1f" y="%.1f" dominant-baseline="middle" font-size="10">%s</text>`, x(v)+4, by+barH/2, figure(v, "jobs/s"))
-		}
-		if i == 0 && t.RoundTrip > 0 {
-			lxr := x(t.RoundTrip)
-			p(`<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="#1a202c" stroke-dasharray="4 3"/>`, lxr, y-5, lxr, y+groupH+5)
+			p(`<text x="%.1f" y="%.1f" dominant-baseline="middle" font-size="10" stroke="#ffffff" stroke-width="2" paint-order="stroke">%s</text>`, x(v)+4, by+barH/2, figure(v, "jobs/s"))
 		}
 		y += groupH + groupGap
 	}
