@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -32,11 +34,27 @@ func compare(ctx context.Context, cfg config, o compareOptions) error {
 		}
 		o.peersDir = d
 	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	srv, err := startRedis(ctx)
 	if err != nil {
 		return err
 	}
 	defer srv.Stop()
+	// An interrupt ends the run at once: a scenario waiting for its jobs
+	// does not watch ctx, so the peer program (killed by ctx) and the
+	// private server are stopped here before exiting.
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	defer func() { signal.Stop(sig); close(sig) }()
+	go func() {
+		if _, ok := <-sig; ok {
+			cancel()
+			srv.Stop()
+			fmt.Fprintln(os.Stderr, "fila-bench: interrupted")
+			os.Exit(130)
+		}
+	}()
 	port, _ := strconv.Atoi(srv.Addr[strings.LastIndexByte(srv.Addr, ':')+1:])
 	fmt.Fprintf(os.Stderr, "redis-server on %s\n", srv.Addr)
 
