@@ -1,10 +1,22 @@
 // Command fila-bench measures fila's throughput, latency and load on Redis,
-// in the scenarios of ../shared/bench's BullMQ and asynq programs, so the
-// figures compare in one run on one machine.
+// in the scenarios of the BullMQ and asynq programs under bench/peers, so
+// the figures compare in one run on one machine.
 //
 //	fila-bench                               # memory backend only
 //	fila-bench -redis redis://127.0.0.1:6390 # memory and Redis
 //	fila-bench -redis ... -scenarios process -c 1,10,100 -json
+//	go run ./cmd/fila-bench -peers -out run.json -svg chart.svg
+//	fila-bench -report run.json -svg chart.svg
+//
+// -peers is the comparison in one command: it starts a private
+// redis-server on a free loopback port, measures the round-trip limit (a
+// go-redis loop of sequential EVALSHA calls of an empty script), runs
+// fila's add, add-bulk, process (concurrency 1, 10, 50) and latency cases
+// (3 runs each, the median kept), then bench/peers' BullMQ program (npm ci
+// first when node_modules is missing) and asynq program (built from its own
+// module), and the round-trip limit again; it prints the ratio table, and
+// writes the run as JSON (-out) and its chart as SVG (-svg). -report redraws
+// both from a saved run.
 //
 // Scenarios: add (sequential, and -producers concurrent producers), add-bulk
 // (bulks of 50 and 1,000), process (pre-added no-op jobs at each -c, with
@@ -96,6 +108,12 @@ func run() error {
 		backends  = flag.String("backends", "", "comma-separated backends (memory, redis); default: memory, plus redis with -redis")
 		asJSON    = flag.Bool("json", false, "print one JSON array instead of a table")
 		cpuProf   = flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
+		peersMode = flag.Bool("peers", false, "compare with the peers: start a private redis-server, run fila's cases, bench/peers' BullMQ and asynq programs and the round-trip limit on it, print the ratio table")
+		peerNames = flag.String("peer", "bullmq,asynq", "with -peers: the peers to run")
+		peersDir  = flag.String("peers-dir", "", "with -peers: the bench/peers directory (default: found above the working directory)")
+		out       = flag.String("out", "", "with -peers: write the run (fila's results, the peers', the round-trip limit) to this JSON file")
+		svgOut    = flag.String("svg", "", "with -peers or -report: draw the run's jobs/s per case as an SVG chart in this file")
+		report    = flag.String("report", "", "print the ratio table of a saved -peers run (a JSON file from -out), and draw it with -svg; runs nothing")
 	)
 	flag.Parse()
 	if *cpuProf != "" {
@@ -141,6 +159,30 @@ func run() error {
 		}
 	}
 	ctx := context.Background()
+	if *report != "" {
+		return reportRun(*report, *svgOut)
+	}
+	if *peersMode {
+		if *redisURL != "" || *backends != "" {
+			return fmt.Errorf("-peers runs on a private redis-server it starts itself (the peers' programs flush their database): drop -redis and -backends")
+		}
+		set := map[string]bool{}
+		flag.Visit(func(f *flag.Flag) { set[f.Name] = true })
+		if !set["runs"] {
+			cfg.runs = 3
+		}
+		if !set["scenarios"] {
+			cfg.scenarios = map[string]bool{"add": true, "add-bulk": true, "process": true, "latency": true}
+		}
+		if !set["c"] {
+			cfg.conc = []int{1, 10, 50} // the peers' concurrencies
+		}
+		ps, err := peerList(*peerNames)
+		if err != nil {
+			return err
+		}
+		return compare(ctx, cfg, compareOptions{peers: ps, peersDir: *peersDir, out: *out, svg: *svgOut})
+	}
 	var all []result
 	for _, name := range strings.Split(which, ",") {
 		var be backend.Backend
@@ -152,20 +194,12 @@ func run() error {
 			if *redisURL == "" {
 				return fmt.Errorf("-backends redis needs -redis")
 			}
-			opt, err := redis.ParseURL(*redisURL)
+			rb, a, closeRedis, err := openRedis(ctx, *redisURL)
 			if err != nil {
-				return fmt.Errorf("-redis: %w", err)
+				return err
 			}
-			opt.PoolSize = max(opt.PoolSize, 200)
-			opt.MaxRetries = -1 // as fila's README advises: a resent script runs twice
-			rdb := redis.NewClient(opt)
-			defer rdb.Close()
-			admin = redis.NewClient(opt)
-			defer admin.Close()
-			if err := admin.Ping(ctx).Err(); err != nil {
-				return fmt.Errorf("redis at %s: %w", *redisURL, err)
-			}
-			be = redisbackend.New(rdb)
+			defer closeRedis()
+			be, admin = rb, a
 		default:
 			return fmt.Errorf("unknown backend %q", name)
 		}
@@ -227,4 +261,23 @@ func printTable(rs []result) {
 			r.AllocsPerJob, r.AllocBytesPerJob, strings.Join(extra, " "))
 	}
 	tw.Flush()
+}
+
+// openRedis connects fila's Redis backend and the bench's admin client (INFO
+// snapshots) to url, with the options fila's README advises.
+func openRedis(ctx context.Context, url string) (backend.Backend, *redis.Client, func(), error) {
+	opt, err := redis.ParseURL(url)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("-redis: %w", err)
+	}
+	opt.PoolSize = max(opt.PoolSize, 200)
+	opt.MaxRetries = -1 // as fila's README advises: a resent script runs twice
+	rdb := redis.NewClient(opt)
+	admin := redis.NewClient(opt)
+	closeAll := func() { rdb.Close(); admin.Close() }
+	if err := admin.Ping(ctx).Err(); err != nil {
+		closeAll()
+		return nil, nil, nil, fmt.Errorf("redis at %s: %w", url, err)
+	}
+	return redisbackend.New(rdb), admin, closeAll, nil
 }

@@ -480,7 +480,7 @@ func (b *bench) memory(ctx context.Context) (result, error) {
 }
 
 // idleCost: commands per minute sent by one idle worker with concurrency 10,
-// counted like ../shared/bench/bullmq/mem_idle.js (every commandstats call,
+// counted like bench/peers/bullmq/mem_idle.js (every commandstats call,
 // minus the bench's own INFO).
 func (b *bench) idleCost(ctx context.Context) (result, error) {
 	q := b.queue()
