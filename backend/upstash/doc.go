@@ -116,10 +116,26 @@
 // check).
 //
 // The service's error answers become *Error values naming the command
-// ("EVALSHA claim") with the HTTP status and the service's text:
-// ErrUnauthorized (401, a wrong token or the read-only token),
-// ErrQuotaExceeded, ErrRequestTooLarge, ErrMalformedReply (a proxy's page,
-// a body that is not the protocol's JSON).
+// ("EVALSHA claim") with the HTTP status and the service's text, matched
+// with errors.Is by the service's documented messages (anywhere in the
+// text, any case):
+//
+//   - ErrUnauthorized: 401, WRONGPASS or NOAUTH (a wrong token or the
+//     read-only token); it is also backend.ErrPermanent, so a worker stops
+//     instead of retrying.
+//   - ErrMonthlyLimit, ErrDailyLimit, ErrRateLimited: a request limit is
+//     spent ("ERR max requests limit exceeded", "ERR max daily request
+//     limit exceeded", 429 or a per-second limit); each is also
+//     backend.ErrQuota, so a worker backs off.
+//   - ErrRecordTooLarge: "ERR max single record size exceeded", one key
+//     would pass the plan's record size (100 MB).
+//   - ErrRequestTooLarge: "ERR max request size exceeded", or one script
+//     call over Config.MaxRequestBytes, refused before it is sent.
+//   - ErrMalformedReply: a proxy's page, a body that is not the protocol's
+//     JSON.
+//
+// NOSCRIPT is recognized anywhere in an error and in any case, also in a
+// 5xx answer, as Upstash's own client does.
 //
 // # Limits
 //

@@ -78,11 +78,16 @@ type variant struct {
 	name, src, hash string
 }
 
-// variants caches the binary-safe variant of each shared script.
+// variants caches the binary-safe variant of each shared script (its
+// key-locking variant with binaryPrelude after the shebang).
 type variants struct{ m sync.Map } // *redisbackend.Script -> *variant
 
+// plain is the script as sent when every argument is UTF-8: for fila's own
+// scripts the variant that declares allow-key-locking, so Upstash locks
+// only the queue's keys instead of the whole database while it runs.
 func plain(s *redisbackend.Script) *variant {
-	return &variant{name: s.Name(), src: s.Source(), hash: s.Hash()}
+	k := s.KeyLocking()
+	return &variant{name: s.Name(), src: k.Source(), hash: k.Hash()}
 }
 
 // binary returns s with binaryPrelude (see withPrelude).
@@ -90,7 +95,7 @@ func (vs *variants) binary(s *redisbackend.Script) *variant {
 	if v, ok := vs.m.Load(s); ok {
 		return v.(*variant)
 	}
-	out := withPrelude(s.Source())
+	out := withPrelude(s.KeyLocking().Source())
 	sum := sha1.Sum([]byte(out))
 	v, _ := vs.m.LoadOrStore(s, &variant{name: s.Name(), src: out, hash: hex.EncodeToString(sum[:])})
 	return v.(*variant)
