@@ -594,6 +594,16 @@ func TestRequestSplitting(t *testing.T) {
 		require.Equal(t, payloads[i], j.Data)
 	}
 
+	// One script call cannot be split (it is one atomic step): it is
+	// refused before it is sent, single or in a pipeline.
+	before := b.emu.Requests()
 	_, err = be.JobAdd(ctx, &backend.JobAddParams{Queue: "split", Jobs: []backend.JobAddItem{{Name: "huge", Data: make([]byte, limit)}}})
-	require.ErrorIs(t, err, upstash.ErrRequestTooLarge, "one call over the limit is the service's to refuse")
+	require.ErrorIs(t, err, upstash.ErrRequestTooLarge)
+	require.ErrorContains(t, err, "over Config.MaxRequestBytes")
+	_, err = be.JobAdd(ctx, &backend.JobAddParams{Queue: "split", Jobs: []backend.JobAddItem{
+		{Name: "small", Data: []byte("{}")}, {Name: "huge", Data: make([]byte, limit)},
+	}})
+	require.ErrorIs(t, err, upstash.ErrRequestTooLarge)
+	require.Equal(t, before, b.emu.Requests(), "nothing was sent")
+	require.EqualValues(t, 20, waiting(t, be, "split"), "not even the small job of the pipeline")
 }
