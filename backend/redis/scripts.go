@@ -63,7 +63,9 @@ func loadScripts() *scripts {
 		byName[name] = sc
 		libSrc.WriteString(body + "redis.register_function('" + sc.fn + "', function(KEYS, ARGV)\n" + run + "end)\n")
 	}
-	for _, name := range []string{"release", "retry", "promote", "pause", "unclaim", "stalled", "add"} {
+	// stalled readies jobs too, but StalledCheck signals only when it
+	// requeued some.
+	for _, name := range []string{"release", "retry", "promote", "pause", "unclaim", "add"} {
 		byName[name].readies = true
 	}
 	byName["add"].keys = addKeys
