@@ -73,16 +73,17 @@
 //
 //	Idle worker (claims poll at PollMax, one stalled check per StalledInterval):
 //	  defaults: PollMax 30s, fila StalledInterval 30s    240/h          ~173K per 30-day month
+//	  PollMax 5m, StalledInterval 30s                     132/h          ~95K per month
 //	  economical: PollMax 2m, StalledInterval 5m          42/h           ~30K per month
 //	  backend/redis's polling default, PollMax 5s         up to 840/h    ~500-600K per month
-//	Under load (a worker with Concurrency 8):
-//	  processing a backlog                                ~0.2-0.4 per job
-//	  processing jobs added one by one as it runs         ~0.6-1.8 per job
-//	  (both depend on how calls merge, which varies between runs)
-//	  (finishes are merged into one call, and each claims the next job)
-//	  adding: Queue.Add 1 per call (concurrent adds are merged), AddBulk 1 per 200 jobs
+//	Per job (TestCommandsPerJob):
+//	  Queue.Add, one at a time                            1 per job (concurrent adds are merged)
+//	  AddBulk of 1,000                                    5 (one per 200 jobs, one request)
+//	  processing a backlog, Concurrency 1                 ~1.0 per job (a finish claims the next)
+//	  processing a backlog, Concurrency 8                 ~0.4 per job (finishes are merged)
+//	  jobs added one by one as a Concurrency 8 worker runs ~2.4-2.8 per job, adds included
 //	A job arriving at an idle worker (say one every 5 minutes):
-//	  add, claim and finish, plus the poll ramp restarting from PollMin: ~8-10 per job
+//	  add, claim and finish, plus the poll ramp restarting from PollMin: ~11 per job
 //
 // So against the free tier's 500K a month: with the defaults, two idle
 // workers fit (~350K) and a third does not; with the economical settings a
@@ -149,9 +150,15 @@
 //     megabyte of random bytes is about 2.3 MB on the wire and ~65ms of
 //     server time. JSON and other text payloads never pay this.
 //   - Upstash runs scripts under a global lock unless they declare
-//     allow-key-locking; fila's scripts are short and touch only the keys
-//     they are given (all of one queue's hash tag), but heavy maintenance
-//     calls (Drain, Clean, Obliterate on large queues) hold it longer.
+//     allow-key-locking. fila's scripts touch only the keys they are given
+//     (one queue's, under its hash tag), so the Conn sends each with the
+//     shebang "#!lua flags=allow-key-locking" (redisbackend.Script's
+//     KeyLocking variant; redis-server 7.0 refuses the flag, so
+//     backend/redis sends the plain one): a long Drain, Clean or Obliterate
+//     holds only its queue's keys, not the database. The emulator runs the
+//     whole conformance suite with a guard that fails any script touching
+//     a key it did not declare. An application's NewScript is sent as
+//     written; give it the shebang yourself when it qualifies.
 //
 // Tests run the conformance suite against an in-test emulator of the REST
 // protocol (internal/emulator) in front of miniredis and a real
