@@ -11,10 +11,11 @@ import (
 // an EVAL fallback.
 type Script struct {
 	name, src, hash string
-	fn              string // its function name in the library, for FCALL; "" if it has none
-	readies         bool   // it can make jobs claimable: wake this process's polling claims
-	keys            int    // how many of a queue's keys it takes, from the first (lib.lua); 0: all
-	builtin         bool   // one of fila's own scripts, not an application's NewScript
+	fn              string  // its function name in the library, for FCALL; "" if it has none
+	readies         bool    // it can make jobs claimable: wake this process's polling claims
+	keys            int     // how many of a queue's keys it takes, from the first (lib.lua); 0: all
+	builtin         bool    // one of fila's own scripts, not an application's NewScript
+	locking         *Script // the same script declaring allow-key-locking (scripts.go); nil for NewScript
 }
 
 func newScript(name, src string) *Script {
@@ -40,6 +41,23 @@ func (s *Script) Builtin() bool { return s.builtin }
 
 // Hash is the SHA1 of Source, as EVALSHA takes it.
 func (s *Script) Hash() string { return s.hash }
+
+// KeyLocking returns the variant of one of fila's scripts whose source
+// starts with the shebang "#!lua flags=allow-key-locking", for Upstash:
+// without it Upstash runs a script under a lock on the whole database,
+// with it only on the keys the script is given. Every fila script touches
+// only the keys it is passed in KEYS, as the flag requires. redis-server
+// (7.0 at least) rejects the flag ("Unexpected flag in script shebang"),
+// so backend/redis sends Source and backend/upstash this variant; both are
+// built from the same Lua (see loadScripts). For an application's
+// NewScript, which may build key names, it returns s unchanged: such a
+// script declares the flag itself if it qualifies.
+func (s *Script) KeyLocking() *Script {
+	if s.locking != nil {
+		return s.locking
+	}
+	return s
+}
 
 // Conn is the small command interface fila's scripts run over, so one set of
 // scripts serves every transport: go-redis here, Upstash's REST protocol in

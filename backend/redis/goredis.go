@@ -110,13 +110,24 @@ func (c *goredisConn) Eval(ctx context.Context, s *Script, keys []string, args .
 		}
 	}
 	v, err := c.rdb.Do(ctx, c.command("evalsha", s.hash, keys, args)...).Result()
-	if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
+	if isNoScript(err) {
 		v, err = c.rdb.Do(ctx, c.command("eval", s.src, keys, args)...).Result()
 	}
 	if errors.Is(err, redis.Nil) {
 		return nil, nil
 	}
 	return v, err
+}
+
+// isNoScript reports a server's NOSCRIPT answer (it does not have the
+// script: restarted, flushed, a new Cluster node), so EVAL must send it.
+// The word is looked for anywhere in the reply and in any case, as
+// Upstash's client does: a proxy in front of Redis may wrap the server's
+// text ("ERR Failed to execute Redis command: NOSCRIPT ..."). Only server
+// replies count, never a network error.
+func isNoScript(err error) bool {
+	var re redis.Error
+	return errors.As(err, &re) && strings.Contains(strings.ToUpper(re.Error()), "NOSCRIPT")
 }
 
 // boxedKeys names a key slice in goredisConn.boxed: its first element and
@@ -171,7 +182,7 @@ func (c *goredisConn) EvalBatch(ctx context.Context, s *Script, keys []string, c
 		switch e := cmd.Err(); {
 		case e == nil || errors.Is(e, redis.Nil):
 			out[i] = cmd.Val()
-		case redis.HasErrorPrefix(e, "NOSCRIPT") || isFunctionMissing(e):
+		case isNoScript(e) || isFunctionMissing(e):
 			// The server (restarted, or a new Cluster node) lost the script or
 			// library: those calls did not run, so run them again one by one.
 			again, idx = append(again, calls[i]), append(idx, i)

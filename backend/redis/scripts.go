@@ -63,12 +63,18 @@ func loadScripts() *scripts {
 		byName[name] = sc
 		libSrc.WriteString(body + "redis.register_function('" + sc.fn + "', function(KEYS, ARGV)\n" + run + "end)\n")
 	}
-	for _, name := range []string{"release", "retry", "promote", "pause", "unclaim", "stalled", "add"} {
+	// stalled readies jobs too, but StalledCheck signals only when it
+	// requeued some.
+	for _, name := range []string{"release", "retry", "promote", "pause", "unclaim", "add"} {
 		byName[name].readies = true
 	}
 	byName["add"].keys = addKeys
 	s := &scripts{library: libSrc.String(), registry: newScript("registry", read("registry"))}
 	s.registry.builtin = true
+	byName["registry"] = s.registry
+	for _, sc := range byName {
+		sc.locking = withKeyLocking(sc)
+	}
 	for name, dst := range map[string]**Script{
 		"add": &s.add, "claim": &s.claim, "claim_moved": &s.claimMoved, "unclaim": &s.unclaim, "finish": &s.finish,
 		"release": &s.release, "extend": &s.extend, "stalled": &s.stalled, "progress": &s.progress, "log": &s.log,
@@ -79,6 +85,21 @@ func loadScripts() *scripts {
 		*dst = byName[name]
 	}
 	return s
+}
+
+// keyLockingShebang declares that a script touches only the keys in
+// KEYS, so Upstash locks those keys instead of the whole database
+// (upstash/docs redis/features/key-locking.mdx). Redis 7.0 refuses the
+// flag, so it is only on the variant backend/upstash sends.
+const keyLockingShebang = "#!lua flags=allow-key-locking\n"
+
+// withKeyLocking returns s's KeyLocking variant: the same source behind
+// keyLockingShebang, and the same settings but no function (Upstash runs
+// it with EVALSHA).
+func withKeyLocking(s *Script) *Script {
+	v := newScript(s.name, keyLockingShebang+s.src)
+	v.readies, v.keys, v.builtin = s.readies, s.keys, s.builtin
+	return v
 }
 
 func read(name string) string {

@@ -12,7 +12,8 @@ func (b *Backend) StalledCheck(ctx context.Context, p *backend.StalledCheckParam
 	if maxJobs <= 0 {
 		maxJobs = 1000
 	}
-	v, err := b.run(ctx, b.s.stalled, b.queue(p.Queue), p.MaxStalledCount, ms(p.Interval), maxJobs)
+	q := b.queue(p.Queue)
+	v, err := b.run(ctx, b.s.stalled, q, p.MaxStalledCount, ms(p.Interval), maxJobs)
 	if err != nil {
 		return nil, err
 	}
@@ -26,6 +27,13 @@ func (b *Backend) StalledCheck(ctx context.Context, p *backend.StalledCheckParam
 	}
 	for _, e := range a[2].([]any) {
 		res.Failed = append(res.Failed, str(e))
+	}
+	if len(res.Stalled) > 0 {
+		// Only a check that requeued jobs wakes this process's polling
+		// claims: an idle worker's periodic check that found nothing
+		// would otherwise cost a claim each time (on Upstash, a billed
+		// command every StalledInterval on top of the idle polls).
+		q.signal()
 	}
 	return res, nil
 }

@@ -101,12 +101,35 @@ func (c *Conn) Eval(ctx context.Context, s *redisbackend.Script, keys []string, 
 		return nil, err
 	}
 	idem := idempotent(s, args)
-	v, err := c.single(ctx, call.command(false), call.name(false), idem)
+	cmd := call.command(false)
+	if err := c.checkSize(call, false, len(cmd)); err != nil {
+		return nil, err
+	}
+	v, err := c.single(ctx, cmd, call.name(false), idem)
 	var e *Error
 	if errors.As(err, &e) && noScript(e.Message) {
-		v, err = c.single(ctx, call.command(true), call.name(true), idem)
+		cmd = call.command(true)
+		if err := c.checkSize(call, true, len(cmd)); err != nil {
+			return nil, err
+		}
+		v, err = c.single(ctx, cmd, call.name(true), idem)
 	}
 	return v, err
+}
+
+// checkSize refuses a request body of n bytes over Config.MaxRequestBytes
+// before it is sent: the service would refuse it ("ERR max request size
+// exceeded") after the upload. A pipeline is split below the limit, but one
+// script call cannot be: it is one atomic transition whose arguments only
+// the script understands. Splitting belongs to whoever builds the call
+// (redisbackend.WithAddBatch bounds the jobs per add call).
+func (c *Conn) checkSize(call *evalCall, full bool, n int) error {
+	if n <= c.cfg.MaxRequestBytes {
+		return nil
+	}
+	return &Error{Command: call.name(full), tooLarge: true, Message: fmt.Sprintf(
+		"request of %d bytes is over Config.MaxRequestBytes (%d): one script call cannot be split; "+
+			"add fewer or smaller jobs per call (redisbackend.WithAddBatch)", n, c.cfg.MaxRequestBytes)}
 }
 
 // EvalBatch implements redisbackend.Conn over /pipeline, split into
@@ -139,6 +162,9 @@ func (c *Conn) EvalBatch(ctx context.Context, s *redisbackend.Script, keys []str
 		cmds := make([][]byte, len(pending))
 		for k, i := range pending {
 			cmds[k] = encoded[i].command(full)
+			if err := c.checkSize(encoded[i], full, len(cmds[k])+2); err != nil {
+				return nil, err // before anything of this round is sent
+			}
 		}
 		results, err := c.pipeline(ctx, cmds, encoded[0].name(full), idem)
 		if err != nil {
@@ -292,7 +318,9 @@ func (c *Conn) post(ctx context.Context, path string, body []byte, what string, 
 			return 0, nil, err
 		}
 		status, resp, err := c.attempt(ctx, path, body, idem)
-		if err == nil && status < 500 {
+		// A 5xx that says NOSCRIPT (a proxy wrapping the server's answer)
+		// is answered at once: the caller sends EVAL, a retry would not help.
+		if err == nil && (status < 500 || noScript(string(resp))) {
 			return status, resp, nil
 		}
 		retry := attempt < c.cfg.Retries && ctx.Err() == nil && (idem || (err != nil && notSent(err)))

@@ -103,6 +103,7 @@ func TestIdleWorkerCommands(t *testing.T) {
 		pollMax, stalled time.Duration
 	}{
 		{"default settings", upstash.DefaultPollMax, fila.DefaultStalledInterval},
+		{"long PollMax only", 5 * time.Minute, fila.DefaultStalledInterval},
 		{"economical settings", 2 * time.Minute, 5 * time.Minute},
 		{"backend/redis polling default", 5 * time.Second, fila.DefaultStalledInterval},
 	} {

@@ -73,16 +73,17 @@
 //
 //	Idle worker (claims poll at PollMax, one stalled check per StalledInterval):
 //	  defaults: PollMax 30s, fila StalledInterval 30s    240/h          ~173K per 30-day month
+//	  PollMax 5m, StalledInterval 30s                     132/h          ~95K per month
 //	  economical: PollMax 2m, StalledInterval 5m          42/h           ~30K per month
 //	  backend/redis's polling default, PollMax 5s         up to 840/h    ~500-600K per month
-//	Under load (a worker with Concurrency 8):
-//	  processing a backlog                                ~0.2-0.4 per job
-//	  processing jobs added one by one as it runs         ~0.6-1.8 per job
-//	  (both depend on how calls merge, which varies between runs)
-//	  (finishes are merged into one call, and each claims the next job)
-//	  adding: Queue.Add 1 per call (concurrent adds are merged), AddBulk 1 per 200 jobs
+//	Per job (TestCommandsPerJob):
+//	  Queue.Add, one at a time                            1 per job (concurrent adds are merged)
+//	  AddBulk of 1,000                                    5 (one per 200 jobs, one request)
+//	  processing a backlog, Concurrency 1                 ~1.0 per job (a finish claims the next)
+//	  processing a backlog, Concurrency 8                 ~0.4 per job (finishes are merged)
+//	  jobs added one by one as a Concurrency 8 worker runs ~2.4-2.8 per job, adds included
 //	A job arriving at an idle worker (say one every 5 minutes):
-//	  add, claim and finish, plus the poll ramp restarting from PollMin: ~8-10 per job
+//	  add, claim and finish, plus the poll ramp restarting from PollMin: ~11 per job
 //
 // So against the free tier's 500K a month: with the defaults, two idle
 // workers fit (~350K) and a third does not; with the economical settings a
@@ -116,10 +117,26 @@
 // check).
 //
 // The service's error answers become *Error values naming the command
-// ("EVALSHA claim") with the HTTP status and the service's text:
-// ErrUnauthorized (401, a wrong token or the read-only token),
-// ErrQuotaExceeded, ErrRequestTooLarge, ErrMalformedReply (a proxy's page,
-// a body that is not the protocol's JSON).
+// ("EVALSHA claim") with the HTTP status and the service's text, matched
+// with errors.Is by the service's documented messages (anywhere in the
+// text, any case):
+//
+//   - ErrUnauthorized: 401, WRONGPASS or NOAUTH (a wrong token or the
+//     read-only token); it is also backend.ErrPermanent, so a worker stops
+//     instead of retrying.
+//   - ErrMonthlyLimit, ErrDailyLimit, ErrRateLimited: a request limit is
+//     spent ("ERR max requests limit exceeded", "ERR max daily request
+//     limit exceeded", 429 or a per-second limit); each is also
+//     backend.ErrQuota, so a worker backs off.
+//   - ErrRecordTooLarge: "ERR max single record size exceeded", one key
+//     would pass the plan's record size (100 MB).
+//   - ErrRequestTooLarge: "ERR max request size exceeded", or one script
+//     call over Config.MaxRequestBytes, refused before it is sent.
+//   - ErrMalformedReply: a proxy's page, a body that is not the protocol's
+//     JSON.
+//
+// NOSCRIPT is recognized anywhere in an error and in any case, also in a
+// 5xx answer, as Upstash's own client does.
 //
 // # Limits
 //
@@ -133,9 +150,15 @@
 //     megabyte of random bytes is about 2.3 MB on the wire and ~65ms of
 //     server time. JSON and other text payloads never pay this.
 //   - Upstash runs scripts under a global lock unless they declare
-//     allow-key-locking; fila's scripts are short and touch only the keys
-//     they are given (all of one queue's hash tag), but heavy maintenance
-//     calls (Drain, Clean, Obliterate on large queues) hold it longer.
+//     allow-key-locking. fila's scripts touch only the keys they are given
+//     (one queue's, under its hash tag), so the Conn sends each with the
+//     shebang "#!lua flags=allow-key-locking" (redisbackend.Script's
+//     KeyLocking variant; redis-server 7.0 refuses the flag, so
+//     backend/redis sends the plain one): a long Drain, Clean or Obliterate
+//     holds only its queue's keys, not the database. The emulator runs the
+//     whole conformance suite with a guard that fails any script touching
+//     a key it did not declare. An application's NewScript is sent as
+//     written; give it the shebang yourself when it qualifies.
 //
 // Tests run the conformance suite against an in-test emulator of the REST
 // protocol (internal/emulator) in front of miniredis and a real

@@ -209,7 +209,7 @@ func TestErrorAnswers(t *testing.T) {
 		{"a body that is not JSON is ErrMalformedReply", 200, `<html>gateway</html>`, upstash.ErrMalformedReply, "not a JSON object"},
 		{"a string that is not base64 is ErrMalformedReply", 200, `{"result":["@@@"]}`, upstash.ErrMalformedReply, "not base64"},
 		{"an answer with neither result nor error is ErrMalformedReply", 200, `{}`, upstash.ErrMalformedReply, "no result"},
-		{"the monthly quota is ErrQuotaExceeded", 400, `{"error":"ERR max requests limit exceeded. Limit: 500000, Usage: 500000"}`, upstash.ErrQuotaExceeded, "max requests limit"},
+		{"the monthly quota is ErrMonthlyLimit", 400, `{"error":"ERR max requests limit exceeded. Limit: 500000, Usage: 500000"}`, upstash.ErrMonthlyLimit, "max requests limit"},
 		{"an oversized request is ErrRequestTooLarge", 400, `{"error":"ERR max request size exceeded"}`, upstash.ErrRequestTooLarge, "max request size"},
 		{"an unknown status keeps its body", 404, `not here`, nil, "Not Found: \"not here\""},
 	}
@@ -594,6 +594,16 @@ func TestRequestSplitting(t *testing.T) {
 		require.Equal(t, payloads[i], j.Data)
 	}
 
+	// One script call cannot be split (it is one atomic step): it is
+	// refused before it is sent, single or in a pipeline.
+	before := b.emu.Requests()
 	_, err = be.JobAdd(ctx, &backend.JobAddParams{Queue: "split", Jobs: []backend.JobAddItem{{Name: "huge", Data: make([]byte, limit)}}})
-	require.ErrorIs(t, err, upstash.ErrRequestTooLarge, "one call over the limit is the service's to refuse")
+	require.ErrorIs(t, err, upstash.ErrRequestTooLarge)
+	require.ErrorContains(t, err, "over Config.MaxRequestBytes")
+	_, err = be.JobAdd(ctx, &backend.JobAddParams{Queue: "split", Jobs: []backend.JobAddItem{
+		{Name: "small", Data: []byte("{}")}, {Name: "huge", Data: make([]byte, limit)},
+	}})
+	require.ErrorIs(t, err, upstash.ErrRequestTooLarge)
+	require.Equal(t, before, b.emu.Requests(), "nothing was sent")
+	require.EqualValues(t, 20, waiting(t, be, "split"), "not even the small job of the pipeline")
 }

@@ -78,11 +78,16 @@ type variant struct {
 	name, src, hash string
 }
 
-// variants caches the binary-safe variant of each shared script.
+// variants caches the binary-safe variant of each shared script (its
+// key-locking variant with binaryPrelude after the shebang).
 type variants struct{ m sync.Map } // *redisbackend.Script -> *variant
 
+// plain is the script as sent when every argument is UTF-8: for fila's own
+// scripts the variant that declares allow-key-locking, so Upstash locks
+// only the queue's keys instead of the whole database while it runs.
 func plain(s *redisbackend.Script) *variant {
-	return &variant{name: s.Name(), src: s.Source(), hash: s.Hash()}
+	k := s.KeyLocking()
+	return &variant{name: s.Name(), src: k.Source(), hash: k.Hash()}
 }
 
 // binary returns s with binaryPrelude (see withPrelude).
@@ -90,7 +95,7 @@ func (vs *variants) binary(s *redisbackend.Script) *variant {
 	if v, ok := vs.m.Load(s); ok {
 		return v.(*variant)
 	}
-	out := withPrelude(s.Source())
+	out := withPrelude(s.KeyLocking().Source())
 	sum := sha1.Sum([]byte(out))
 	v, _ := vs.m.LoadOrStore(s, &variant{name: s.Name(), src: out, hash: hex.EncodeToString(sum[:])})
 	return v.(*variant)
@@ -236,7 +241,8 @@ type answer struct {
 
 // decodeValue turns a JSON result into the reply types redisbackend.Conn
 // promises: int64, string, []any and nil. Strings are base64 (the
-// Upstash-Encoding header), except the literal "OK" of a status reply.
+// Upstash-Encoding header), except the literal "OK" of a status reply;
+// JSON booleans become 1 and 0.
 func decodeValue(raw json.RawMessage) (any, error) {
 	d := json.NewDecoder(bytes.NewReader(raw))
 	d.UseNumber()
@@ -257,7 +263,19 @@ func normalize(v any) (any, error) {
 			return nil, fmt.Errorf("number %s is not an integer", x)
 		}
 		return n, nil
+	case bool:
+		// Not in the REST protocol's documented replies, but a JSON reply
+		// may hold them (a RESP3 boolean): 1 and 0, as RESP2 and Lua give
+		// booleans to Redis clients.
+		if x {
+			return int64(1), nil
+		}
+		return int64(0), nil
 	case string:
+		// The literal "OK" of a status reply is never base64, at the top
+		// as Upstash sends it or inside an array as some emulators do
+		// (Upstash itself encodes it there: "T0s="). "OK" is not valid
+		// base64, so the two cannot be confused.
 		if x == "OK" {
 			return x, nil
 		}

@@ -22,6 +22,8 @@ func TestDecodeValue(t *testing.T) {
 		{"an integer is int64", `-42`, int64(-42)},
 		{"a large integer keeps its precision", `9007199254740993`, int64(9007199254740993)},
 		{"null is nil", `null`, nil},
+		{"true is 1, as RESP2 gives a boolean", `true`, int64(1)},
+		{"false is 0", `false`, int64(0)},
 		{"nested arrays are decoded all the way down", `[1,"T0s=",["YQ==",null,["Yg=="]],"OK"]`,
 			[]any{int64(1), "OK", []any{"a", nil, []any{"b"}}, "OK"}},
 	} {
@@ -31,7 +33,7 @@ func TestDecodeValue(t *testing.T) {
 			require.Equal(t, c.want, v)
 		})
 	}
-	for _, bad := range []string{`"not base64!"`, `1.5`, `true`, `{"a":1}`, `[1,"@@"]`} {
+	for _, bad := range []string{`"not base64!"`, `1.5`, `{"a":1}`, `[1,"@@"]`} {
 		_, err := decodeValue(json.RawMessage(bad))
 		require.Error(t, err, bad)
 	}

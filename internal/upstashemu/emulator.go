@@ -13,9 +13,17 @@
 //   - POST /multi-exec, the same run as MULTI/EXEC; a transaction Redis
 //     discards (EXECABORT) is one {"error"} with 400;
 //   - "Authorization: Bearer <token>" (or ?_token=): missing or wrong is 401
-//     {"error": "..."};
+//     {"error": "WRONGPASS invalid or missing auth token"};
 //   - "Upstash-Encoding: base64": every string in a result is base64, except
-//     a literal "OK";
+//     a top-level "OK" (strings inside arrays are all encoded, "OK" too: that
+//     is what Upstash's own client decodes);
+//   - key-level locking: a script declaring "#!lua flags=allow-key-locking"
+//     may touch only keys in its KEYS; the emulator strips the flag (Redis
+//     refuses it), maps the client's EVALSHA hash, and runs the script
+//     under a guard that raises an error on any other key (scripts.go);
+//   - the plans' usage limits on request (SetLimits, limits.go): monthly,
+//     daily and per-second command counts and the record size, with
+//     Upstash's error texts;
 //   - an upstash-sync-token header on every answer;
 //   - the 10 MB request limit ("ERR max request size exceeded", 400) and 405
 //     for methods other than HEAD, GET, POST and PUT.
@@ -61,6 +69,8 @@ type Server struct {
 	requests atomic.Int64
 	mu       sync.Mutex
 	commands map[string]int64 // by upper-case command name
+	lim      limiter          // guarded by mu
+	scripts  scripts
 }
 
 // New returns an emulator that runs commands on rdb and accepts token. Give
@@ -121,7 +131,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !s.authorized(r) {
-		writeError(w, http.StatusUnauthorized, "Unauthorized")
+		writeError(w, http.StatusUnauthorized, "WRONGPASS invalid or missing auth token")
 		return
 	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, s.maxBody+1))
@@ -164,12 +174,20 @@ func (s *Server) single(ctx context.Context, w http.ResponseWriter, body []byte,
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
+	if status, msg := s.admit(1); status != 0 {
+		writeError(w, status, msg)
+		return
+	}
 	s.count(args[0].(string))
 	if err := refuse(args); err != nil {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	v, err := s.rdb.Do(ctx, args...).Result()
+	if err := s.recordTooLarge(ctx, args); err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	v, err := s.rdb.Do(ctx, s.scripts.translate(args)...).Result()
 	if err != nil && !errors.Is(err, redis.Nil) {
 		if isRedisError(err) {
 			writeError(w, http.StatusBadRequest, err.Error())
@@ -178,7 +196,7 @@ func (s *Server) single(ctx context.Context, w http.ResponseWriter, body []byte,
 		}
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"result": encode(v, enc)})
+	writeJSON(w, http.StatusOK, map[string]any{"result": encodeTop(s.scripts.reply(args, v), enc)})
 }
 
 func (s *Server) batch(ctx context.Context, w http.ResponseWriter, body []byte, enc, tx bool) {
@@ -195,6 +213,10 @@ func (s *Server) batch(ctx context.Context, w http.ResponseWriter, body []byte, 
 			return
 		}
 		cmdArgs[i] = args
+	}
+	if status, msg := s.admit(int64(len(cmdArgs))); status != 0 {
+		writeError(w, status, msg)
+		return
 	}
 	answers := make([]map[string]any, len(cmdArgs))
 	var pipe redis.Pipeliner
@@ -214,7 +236,15 @@ func (s *Server) batch(ctx context.Context, w http.ResponseWriter, body []byte, 
 			answers[i] = map[string]any{"error": err.Error()}
 			continue
 		}
-		cmds[i] = pipe.Do(ctx, args...)
+		if err := s.recordTooLarge(ctx, args); err != nil {
+			if tx {
+				writeError(w, http.StatusBadRequest, err.Error())
+				return
+			}
+			answers[i] = map[string]any{"error": err.Error()}
+			continue
+		}
+		cmds[i] = pipe.Do(ctx, s.scripts.translate(args)...)
 	}
 	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) && !isRedisError(err) {
 		writeError(w, http.StatusInternalServerError, "emulator: redis unavailable: "+err.Error())
@@ -227,7 +257,7 @@ func (s *Server) batch(ctx context.Context, w http.ResponseWriter, body []byte, 
 		v, err := cmd.Result()
 		switch {
 		case err == nil || errors.Is(err, redis.Nil):
-			answers[i] = map[string]any{"result": encode(v, enc)}
+			answers[i] = map[string]any{"result": encodeTop(s.scripts.reply(cmdArgs[i], v), enc)}
 		case tx && strings.HasPrefix(err.Error(), "EXECABORT"):
 			writeError(w, http.StatusBadRequest, err.Error())
 			return
@@ -294,11 +324,24 @@ func isRedisError(err error) bool {
 	return errors.As(err, &re)
 }
 
-// encode applies Upstash-Encoding: base64 to a reply.
+// encodeTop applies Upstash-Encoding: base64 to a whole reply: a
+// top-level "OK" stays as it is, as Upstash's client expects (pkg/http.ts
+// treats only a top-level "OK" as plain and base64-decodes every string
+// inside an array), and strings nested in arrays are all encoded, "OK"
+// included.
+func encodeTop(v any, b64 bool) any {
+	if x, ok := v.(string); ok && x == "OK" {
+		return x
+	}
+	return encode(v, b64)
+}
+
+// encode applies Upstash-Encoding: base64 to a reply or a part of one.
+// Booleans (RESP3 replies) stay JSON booleans.
 func encode(v any, b64 bool) any {
 	switch x := v.(type) {
 	case string:
-		if b64 && x != "OK" {
+		if b64 {
 			return base64.StdEncoding.EncodeToString([]byte(x))
 		}
 		return x
