@@ -42,9 +42,11 @@ func (w *Worker) dispatch(ctx context.Context) {
 	}
 }
 
-// claim blocks until it claims a job, or returns false when ctx ends.
-// Backend errors are logged and retried with backoff: a worker never stops
-// because its storage went away for a while.
+// claim blocks until it claims a job, or returns false when ctx ends or
+// the backend failed for good. Transient backend errors are counted,
+// logged and retried with backoff (longer for a spent quota): a worker
+// never stops because its storage went away for a while. A permanent one
+// (backend.IsPermanent) ends Run with that error.
 func (w *Worker) claim(ctx context.Context) (claimed, bool) {
 	failures := 0
 	for {
@@ -76,8 +78,13 @@ func (w *Worker) claim(ctx context.Context) (claimed, bool) {
 		var wait time.Duration
 		switch {
 		case err != nil:
+			w.stats.backendError(err)
+			if backend.IsPermanent(err) {
+				w.stop(err)
+				return claimed{}, false
+			}
 			failures++
-			wait = errorBackoff(failures)
+			wait = backendBackoff(err, failures)
 			w.log.Warn("claim failed; retrying", "err", err, "retry_in", wait)
 		case res.Job != nil:
 			return claimed{job: res.Job, token: p.Token}, true
@@ -92,6 +99,30 @@ func (w *Worker) claim(ctx context.Context) (claimed, bool) {
 			return claimed{}, false
 		}
 	}
+}
+
+// stop ends Run with a permanent backend error (the first one wins).
+func (w *Worker) stop(err error) {
+	select {
+	case w.fatal <- err:
+	default:
+	}
+}
+
+// backendBackoff is the wait before retrying after err: errorBackoff, or
+// quotaBackoff when the storage service says a usage quota is spent.
+func backendBackoff(err error, failures int) time.Duration {
+	if errors.Is(err, backend.ErrQuota) {
+		return quotaBackoff(failures)
+	}
+	return errorBackoff(failures)
+}
+
+// quotaBackoff grows from 1s to 1 min, doubling, as quota refusals repeat
+// (plus up to 10% jitter): hammering a spent quota only spends more of it.
+func quotaBackoff(failures int) time.Duration {
+	d := min(time.Second<<min(failures-1, 6), time.Minute)
+	return d + time.Duration(rand2.Float64()*float64(d)/10)
 }
 
 // errorBackoff grows from 50ms to 5s with jitter as failures repeat.
@@ -115,20 +146,37 @@ func sleep(ctx context.Context, d time.Duration) bool {
 // retrying runs a finishing call until it succeeds, the backend refuses it
 // for good, or LockDuration passes (by then the lock is gone anyway). The
 // first try needs no deadline (and so no timer per job); retries get one.
+// Failed calls count as backend errors; a permanent one also ends Run.
 func (w *Worker) retrying(call func(context.Context) error) error {
 	err := call(context.Background())
-	if err == nil || errors.Is(err, backend.ErrLockLost) || errors.Is(err, backend.ErrJobNotFound) {
+	if w.final(err) {
 		return err
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), w.opts.LockDuration)
 	defer cancel()
 	for failures := 1; ; failures++ {
-		if !sleep(ctx, errorBackoff(failures)) {
+		if !sleep(ctx, backendBackoff(err, failures)) {
 			return err
 		}
 		err = call(ctx)
-		if err == nil || errors.Is(err, backend.ErrLockLost) || errors.Is(err, backend.ErrJobNotFound) || ctx.Err() != nil {
+		if w.final(err) || ctx.Err() != nil {
 			return err
 		}
 	}
+}
+
+// final reports whether a finishing call's result ends its retries: a
+// success, an answer about the job (lock lost, not found), or a permanent
+// failure, which also ends Run. Other errors count and are retried.
+func (w *Worker) final(err error) bool {
+	switch {
+	case err == nil || errors.Is(err, backend.ErrLockLost) || errors.Is(err, backend.ErrJobNotFound):
+		return true
+	case backend.IsPermanent(err):
+		w.stats.backendError(err)
+		w.stop(err)
+		return true
+	}
+	w.stats.backendError(err)
+	return false
 }

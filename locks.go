@@ -29,7 +29,9 @@ func (w *Worker) renewLocks(ctx context.Context) {
 		}
 		lost, err := w.be.JobExtendLocks(ctx, &backend.JobExtendLocksParams{Queue: w.queue, Locks: locks, Duration: w.opts.LockDuration})
 		if err != nil {
-			w.log.Warn("lock renewal failed", "jobs", len(locks), "err", err)
+			if ctx.Err() == nil {
+				w.backendFailed("lock renewal failed", err)
+			}
 			continue
 		}
 		sent := make(map[string]string, len(locks))
@@ -60,7 +62,7 @@ func (w *Worker) checkStalled(ctx context.Context) {
 		})
 		switch {
 		case err != nil && ctx.Err() == nil:
-			w.log.Warn("stalled check failed", "err", err)
+			w.backendFailed("stalled check failed", err)
 		case err == nil && len(res.Stalled)+len(res.Failed) > 0:
 			w.stats.stalled.Add(uint64(len(res.Stalled)))
 			w.stats.stalledFailed.Add(uint64(len(res.Failed)))
@@ -71,5 +73,15 @@ func (w *Worker) checkStalled(ctx context.Context) {
 			return
 		case <-t.C:
 		}
+	}
+}
+
+// backendFailed counts and logs a failed background call; a permanent
+// failure ends Run.
+func (w *Worker) backendFailed(msg string, err error) {
+	w.stats.backendError(err)
+	w.log.Warn(msg, "err", err)
+	if backend.IsPermanent(err) {
+		w.stop(err)
 	}
 }

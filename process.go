@@ -53,20 +53,25 @@ func (w *Worker) process(c claimed) (next claimed, ok, replaced bool) {
 		w.untrack(aj)
 		return claimed{}, false, false
 	}
-	w.start(aj)
+	if !w.start(aj) { // the drain deadline handed it back before it started
+		w.freeSlot()
+		w.untrack(aj)
+		return claimed{}, false, false
+	}
 	val, err := w.call(aj)
 	w.stats.processing.observe(time.Since(aj.started))
 	if aj.stopWatch != nil {
 		aj.stopWatch()
 	}
 	if !aj.state.CompareAndSwap(jobRunning, jobFinishing) {
-		st := aj.state.Load()
-		if st == jobReleased {
-			w.freeSlot()
-			w.untrack(aj) // handed back at the deadline: no longer running
+		// jobTimedOut: the watchdog failed it; jobAbandoned: the drain
+		// deadline passed. Either way another goroutine has taken this
+		// one's place and the slot is free.
+		if aj.state.Load() == jobAbandoned {
+			w.finishAbandoned(aj, val, err)
+			w.untrack(aj)
 		}
-		// jobTimedOut: the watchdog freed the slot
-		return claimed{}, false, st == jobTimedOut
+		return claimed{}, false, true
 	}
 	limited := false
 	if w.gate != nil && err != nil {
@@ -116,8 +121,18 @@ func (w *Worker) begin(c claimed) *activeJob {
 	return aj
 }
 
-// start starts a job's clock: its run time, its wait, its Timeout.
-func (w *Worker) start(aj *activeJob) {
+// start starts a job's clock: its run time, its wait, its Timeout. It
+// returns false for a job the drain deadline handed back first: marking
+// the job begun and checking its state under w.mu orders this against
+// abandonAll, so a handed-back job never runs.
+func (w *Worker) start(aj *activeJob) bool {
+	w.mu.Lock()
+	if aj.state.Load() != jobRunning {
+		w.mu.Unlock()
+		return false
+	}
+	aj.begun.Store(true)
+	w.mu.Unlock()
 	aj.started = time.Now()
 	job := aj.job
 	if job.AttemptsStarted == 1 { // first attempts only: a retry's ready time is not stored
@@ -134,7 +149,7 @@ func (w *Worker) start(aj *activeJob) {
 		aj.ctx, aj.stopTimer = context.WithTimeoutCause(aj.ctx, t, ErrJobTimeout)
 		aj.stopWatch = context.AfterFunc(aj.ctx, func() { w.watchdog(aj) })
 	}
-	aj.begun.Store(true)
+	return true
 }
 
 func (w *Worker) untrack(aj *activeJob) {
@@ -183,6 +198,12 @@ func (w *Worker) finish(aj *activeJob, val any, err error) (claimed, bool) {
 	}
 	if err == nil {
 		return w.complete(aj, val)
+	}
+	if errors.Is(context.Cause(aj.ctx), ErrShutdown) {
+		// The drain deadline ended its context: an interruption, not a
+		// failure of the job.
+		w.release(aj, interrupted)
+		return claimed{}, false
 	}
 	if d, ok := rateLimitOf(err); ok {
 		w.rateLimited(aj, d)

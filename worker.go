@@ -69,6 +69,12 @@ type WorkerOptions struct {
 	BackoffStrategy BackoffStrategy
 	// Middleware wraps the processor; the first is the outermost.
 	Middleware []Middleware
+	// Name labels the worker's metrics (the Prometheus "worker" label, the
+	// JSON report) and logs; default the host name. It is stable across
+	// restarts, so a restart continues the same series. Further running
+	// workers of the same queue and name in one process get -2, -3, ...; a
+	// name is free again once its worker has stopped.
+	Name string
 	// Logger receives the worker's logs; default: none.
 	Logger *slog.Logger
 	// ShutdownTimeout bounds the drain when Run's context ends; default 10s.
@@ -92,6 +98,11 @@ const (
 // claimWait bounds one blocking claim; the worker claims again after it.
 const claimWait = 30 * time.Second
 
+// shutdownGrace is how long Run waits, after the drain deadline ended the
+// handlers' contexts, for them to return (and their jobs to be handed back
+// unspent) before it abandons those still running.
+const shutdownGrace = 100 * time.Millisecond
+
 // maxReasonLen caps a stored failure reason.
 const maxReasonLen = 8 << 10
 
@@ -102,8 +113,8 @@ type Worker struct {
 	proc  Processor
 	opts  WorkerOptions
 	log   *slog.Logger
-	id    string
-	err   error // a configuration error, returned by Run
+	id    string // random, in lock tokens
+	name  string // stable, in metrics labels and logs
 
 	tokens   atomic.Uint64
 	stopping atomic.Bool // no more claims, not even chained ones
@@ -128,6 +139,7 @@ type Worker struct {
 	forceCh   chan struct{} // the drain deadline passed
 	forceOnce sync.Once
 	done      chan struct{} // Run returned
+	fatal     chan error    // a permanent backend error ends Run (buffered, 1)
 }
 
 // claimed is a job and the lock token its claim used.
@@ -151,6 +163,7 @@ const (
 	jobFinishing       // the processor finishes it
 	jobTimedOut        // the timeout watchdog failed it; its goroutine was replaced
 	jobReleased        // shutdown handed it back
+	jobAbandoned       // still running at the drain deadline: no longer tracked; its goroutine was replaced
 )
 
 type activeJob struct {
@@ -167,14 +180,16 @@ type activeJob struct {
 	started   time.Time // when its handler started
 }
 
-// NewWorker returns a worker for the named queue. A nil backend or
-// processor panics; invalid options are returned by Run.
-func NewWorker(b backend.Backend, queue string, p Processor, opts WorkerOptions) *Worker {
-	if b == nil {
-		panic("fila: NewWorker: nil backend")
-	}
-	if p == nil {
-		panic("fila: NewWorker: nil processor")
+// NewWorker returns a worker for the named queue, or an error wrapping
+// ErrInvalid (a *ValidationError naming the field) when the queue name or
+// an option is invalid, or the backend or processor is nil: a mistake
+// surfaces where the worker is built, not when it runs.
+func NewWorker(b backend.Backend, queue string, p Processor, opts WorkerOptions) (*Worker, error) {
+	switch {
+	case b == nil:
+		return nil, fmt.Errorf("fila: worker for %q: %w", queue, invalid("backend", "is nil"))
+	case p == nil:
+		return nil, fmt.Errorf("fila: worker for %q: %w", queue, invalid("processor", "is nil"))
 	}
 	for i := len(opts.Middleware) - 1; i >= 0; i-- {
 		p = opts.Middleware[i](p)
@@ -183,17 +198,18 @@ func NewWorker(b backend.Backend, queue string, p Processor, opts WorkerOptions)
 		be: b, queue: queue, proc: p, opts: opts,
 		active:  map[string]*activeJob{},
 		stopReq: make(chan struct{}), forceCh: make(chan struct{}), done: make(chan struct{}),
+		fatal: make(chan error, 1),
 	}
-	w.err = w.setDefaults()
-	if w.err != nil {
-		w.err = fmt.Errorf("fila: worker for %q: %w", queue, w.err)
+	if err := w.setDefaults(); err != nil {
+		return nil, fmt.Errorf("fila: worker for %q: %w", queue, err)
 	}
+	w.name = workerNames.take(queue, w.opts.Name)
 	w.log = w.opts.Logger
 	if w.log == nil {
 		w.log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	w.log = w.log.With("queue", queue, "worker", w.id)
-	return w
+	w.log = w.log.With("queue", queue, "worker", w.name, "worker_id", w.id)
+	return w, nil
 }
 
 func (w *Worker) setDefaults() error {
@@ -257,6 +273,11 @@ func (w *Worker) setDefaults() error {
 // ID returns the worker's random identifier, used in lock tokens and logs.
 func (w *Worker) ID() string { return w.id }
 
+// Name returns the worker's name: WorkerOptions.Name, or the host name by
+// default, with -2, -3, ... for further running workers of the same queue
+// and name in this process. It labels the worker's metrics and logs.
+func (w *Worker) Name() string { return w.name }
+
 // RateLimit stops claims on the worker's queue for d, across every worker
 // and process, as Queue.RateLimit does.
 func (w *Worker) RateLimit(ctx context.Context, d time.Duration) error {
@@ -269,15 +290,17 @@ func (w *Worker) RateLimit(ctx context.Context, d time.Duration) error {
 	return nil
 }
 
-// Run claims and processes jobs until ctx ends or Close is called, then
-// drains: it stops claiming, lets running handlers finish for up to
-// ShutdownTimeout (or until Close's context ends), hands the jobs still
-// running back to waiting without spending an attempt, waits for their
-// handlers to return, and returns nil. A worker runs once.
+// Run claims and processes jobs until ctx ends, Close is called or the
+// backend fails for good, then drains: it stops claiming, hands prefetched
+// jobs back, and lets running handlers finish for up to ShutdownTimeout
+// (or until Close's context ends). Handlers still running then are
+// abandoned, not waited for: their contexts end with cause ErrShutdown,
+// their locks are no longer renewed, and a result that comes later is
+// recorded only while the job's lock still holds (see Close). Run returns
+// nil after a drain that ctx or Close started, and the backend's error
+// (matching backend.ErrPermanent or backend.ErrClosed) when a permanent
+// failure ended it. A worker runs once.
 func (w *Worker) Run(ctx context.Context) error {
-	if w.err != nil {
-		return w.err
-	}
 	w.mu.Lock()
 	switch w.state {
 	case workerRunning:
@@ -313,8 +336,13 @@ func (w *Worker) Run(ctx context.Context) error {
 	w.log.Debug("worker started", "concurrency", w.opts.Concurrency, "prefetch", w.opts.Prefetch)
 
 	var deadline *time.Timer
+	var runErr error
 	select {
 	case <-ctx.Done():
+		deadline = time.AfterFunc(w.opts.ShutdownTimeout, w.force)
+	case runErr = <-w.fatal:
+		w.log.Error("backend failed for good; worker stops", "err", runErr)
+		runErr = fmt.Errorf("fila: worker for %q: %w", w.queue, runErr)
 		deadline = time.AfterFunc(w.opts.ShutdownTimeout, w.force)
 	case <-w.stopReq:
 	}
@@ -326,8 +354,15 @@ func (w *Worker) Run(ctx context.Context) error {
 	select {
 	case <-procsDone:
 	case <-w.forceCh:
-		w.releaseAll()
-		<-procsDone
+		w.interruptAll()
+		grace := time.NewTimer(shutdownGrace)
+		select {
+		case <-procsDone:
+		case <-grace.C:
+			w.abandonAll()
+			<-procsDone
+		}
+		grace.Stop()
 	}
 	if deadline != nil {
 		deadline.Stop()
@@ -338,6 +373,7 @@ func (w *Worker) Run(ctx context.Context) error {
 	w.mu.Lock()
 	w.state = workerClosed
 	w.mu.Unlock()
+	workerNames.free(w.queue, w.name)
 	w.log.Debug("worker stopped")
-	return nil
+	return runErr
 }
