@@ -82,9 +82,17 @@ type WorkerOptions struct {
 	ShutdownTimeout time.Duration
 	// KeepStacktraces is how many failure stacks a job keeps; default 10.
 	KeepStacktraces int
-	// OnFinished, when set, is called after each attempt's outcome is
-	// recorded: err is nil for a completed job, the attempt's error for a
-	// failed or retried one. It runs on the worker's goroutine; keep it short.
+	// OnFinished, when set, is called once the backend has recorded an
+	// attempt's outcome: err is nil for a completed job, the attempt's
+	// error for a failed or retried one (joined with ErrJobTimeout when
+	// its Timeout passed). It is not called when no outcome is recorded:
+	// a lost lock, a job handed back (shutdown, RateLimited), or a
+	// finishing call the backend kept refusing. job is the handler's copy
+	// as claimed: State active, AttemptsMade not counting this attempt,
+	// no ReturnValue, FailedReason or FinishedAt of this outcome (read
+	// the job again with Queue.GetJob for those). It runs on the
+	// goroutine that ran the handler (the timeout watchdog's for a timed
+	// out job), before that goroutine takes its next job; keep it short.
 	OnFinished func(job *Job, err error)
 }
 

@@ -356,6 +356,18 @@ func TestCollector(t *testing.T) {
 		require.Equal(t, 2.0, counter(t, fams, "fila_worker_backend_errors_total", map[string]string{"queue": "flaky", "worker": "api-1"}))
 		require.EqualValues(t, 2, w.Stats().BackendErrors)
 		require.Contains(t, w.Stats().LastError, "connection refused")
+
+		rec := httptest.NewRecorder()
+		fila.MetricsHandler(nil, []*fila.Worker{w}).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/", nil))
+		var doc struct {
+			Workers []fila.WorkerStats `json:"workers"`
+		}
+		require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &doc))
+		require.Len(t, doc.Workers, 1)
+		require.Equal(t, "api-1", doc.Workers[0].Worker)
+		require.EqualValues(t, 2, doc.Workers[0].BackendErrors)
+		require.Contains(t, doc.Workers[0].LastError, "connection refused")
+		require.False(t, doc.Workers[0].LastErrorAt.IsZero())
 	})
 
 	t.Run("NilQueueOrWorkerPanics", func(t *testing.T) {

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/fila-go/fila/backend"
 )
 
 // Sentinel errors, matched with errors.Is against the *Error values the Conn
@@ -47,11 +49,17 @@ func (e *Error) Error() string {
 	return fmt.Sprintf("upstash: %s: HTTP %d: %s", e.Command, e.Status, e.Message)
 }
 
-// Is matches the sentinel errors of this package.
+// Is matches the sentinel errors of this package, and the classes a
+// worker acts on: a refused token is backend.ErrPermanent (Run ends), a
+// spent quota backend.ErrQuota (the worker backs off longer).
 func (e *Error) Is(target error) bool {
 	switch target {
 	case ErrUnauthorized:
 		return e.Status == 401
+	case backend.ErrPermanent:
+		return e.Is(ErrUnauthorized)
+	case backend.ErrQuota:
+		return e.Is(ErrQuotaExceeded)
 	case ErrQuotaExceeded:
 		return strings.Contains(e.Message, "max requests limit exceeded") ||
 			strings.Contains(e.Message, "max daily request limit exceeded") ||
