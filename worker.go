@@ -78,7 +78,9 @@ type WorkerOptions struct {
 	// Logger receives the worker's logs; default: none.
 	Logger *slog.Logger
 	// ShutdownTimeout bounds the drain when Run's context ends; default 10s.
-	// (Close takes its deadline from its own context.)
+	// (Close takes its deadline from its own context.) Handlers still
+	// running then are interrupted, and abandoned if they ignore their
+	// context (see Close).
 	ShutdownTimeout time.Duration
 	// KeepStacktraces is how many failure stacks a job keeps; default 10.
 	KeepStacktraces int
