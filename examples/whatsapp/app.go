@@ -158,19 +158,27 @@ func (a *App) shutdown(srv *http.Server, runs *sync.WaitGroup) error {
 		var closing sync.WaitGroup
 		for _, s := range a.stages {
 			closing.Add(1)
-			go func() { defer closing.Done(); _ = s.worker.Close(ctx) }()
+			go func() { defer closing.Done(); a.closeWorker(ctx, s) }()
 		}
 		closing.Wait()
 	} else {
 		for _, s := range a.stages {
 			a.waitIdle(ctx, s.queue)
-			_ = s.worker.Close(ctx)
+			a.closeWorker(ctx, s)
 		}
 		a.reportLost()
 	}
 	runs.Wait()
 	a.log.Info("shut down")
 	return errors.Join(errs...)
+}
+
+// closeWorker closes a stage's worker; a drain cut short by the deadline
+// (handlers still running, abandoned) is logged.
+func (a *App) closeWorker(ctx context.Context, s stage) {
+	if err := s.worker.Close(ctx); err != nil {
+		a.log.Warn("worker drain cut short", "queue", s.queue.Name(), "err", err)
+	}
 }
 
 // waitIdle waits until a queue has no job left to run, or ctx ends.
