@@ -45,7 +45,7 @@ func benchProcess(b *testing.B, be backend.Backend, wo fila.WorkerOptions) {
 			close(all)
 		}
 	}
-	w := fila.NewWorker(be, name, func(context.Context, *fila.Job) (any, error) { return nil, nil }, wo)
+	w := newWorker(b, be, name, func(context.Context, *fila.Job) (any, error) { return nil, nil }, wo)
 	b.ReportAllocs()
 	b.ResetTimer()
 	runErr := make(chan error, 1)

@@ -32,7 +32,8 @@ var (
 	// job's Timeout passed.
 	ErrJobTimeout = errors.New("fila: job timed out")
 	// ErrShutdown is the cause of a handler's context ending because the
-	// worker's shutdown deadline passed; its job goes back to waiting.
+	// worker's shutdown deadline passed. A handler that then returns an
+	// error hands its job back to waiting without spending an attempt.
 	ErrShutdown = errors.New("fila: worker shut down")
 )
 

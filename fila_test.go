@@ -84,6 +84,14 @@ func (b *testBundle) claimRaw(t *testing.T, token string, lock time.Duration) *b
 	return res.Job
 }
 
+// newWorker builds a worker whose options the test knows are valid.
+func newWorker(t testing.TB, be backend.Backend, queue string, p fila.Processor, opts fila.WorkerOptions) *fila.Worker {
+	t.Helper()
+	w, err := fila.NewWorker(be, queue, p, opts)
+	require.NoError(t, err, "NewWorker")
+	return w
+}
+
 // startWorker runs a worker on the bundle's queue until the test ends.
 func (b *testBundle) startWorker(t *testing.T, p fila.Processor, opts fila.WorkerOptions) *fila.Worker {
 	t.Helper()
@@ -94,7 +102,7 @@ func (b *testBundle) startWorker(t *testing.T, p fila.Processor, opts fila.Worke
 // requires Run to have returned nil.
 func startWorkerOn(t *testing.T, be backend.Backend, queue string, p fila.Processor, opts fila.WorkerOptions) *fila.Worker {
 	t.Helper()
-	w := fila.NewWorker(be, queue, p, opts)
+	w := newWorker(t, be, queue, p, opts)
 	done := make(chan error, 1)
 	go func() { done <- w.Run(context.Background()) }()
 	t.Cleanup(func() {

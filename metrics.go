@@ -157,13 +157,29 @@ func (h Histogram) MarshalJSON() ([]byte, error) {
 // workerCounters are a worker's cumulative in-process figures.
 type workerCounters struct {
 	completed, failed, retried, released, rateLimited, stalled, stalledFailed atomic.Uint64
+	abandoned, backendErrors                                                  atomic.Uint64
 	processing, waiting                                                       histogram
+
+	errMu     sync.Mutex
+	lastErr   string
+	lastErrAt time.Time
+}
+
+// backendError counts a failed backend call and keeps it as the last one.
+func (c *workerCounters) backendError(err error) {
+	c.backendErrors.Add(1)
+	c.errMu.Lock()
+	c.lastErr, c.lastErrAt = err.Error(), time.Now()
+	c.errMu.Unlock()
 }
 
 // WorkerStats are a worker's figures since it started, kept in process.
 type WorkerStats struct {
-	Queue       string `json:"queue"`
+	Queue string `json:"queue"`
+	// Worker is the worker's Name, stable across restarts; ID its random
+	// per-run identifier (in lock tokens).
 	Worker      string `json:"worker"`
+	ID          string `json:"id"`
 	Concurrency int    `json:"concurrency"`
 	Prefetch    int    `json:"prefetch"`
 	Running     int    `json:"running"`    // handlers running now
@@ -180,6 +196,17 @@ type WorkerStats struct {
 	// StalledFailed those they failed for stalling too often.
 	Stalled       uint64 `json:"stalled_recovered"`
 	StalledFailed uint64 `json:"stalled_failed"`
+	// Abandoned counts handlers still running at the shutdown deadline,
+	// which the worker stopped waiting for (see Close).
+	Abandoned uint64 `json:"abandoned"`
+
+	// BackendErrors counts failed backend calls (claims, finishing calls,
+	// lock renewals, stalled checks); LastError and LastErrorAt are the
+	// latest, empty and zero until one fails. Transient errors are retried
+	// with backoff; a permanent one ends Run.
+	BackendErrors uint64    `json:"backend_errors"`
+	LastError     string    `json:"last_error,omitempty"`
+	LastErrorAt   time.Time `json:"last_error_at,omitzero"`
 
 	// ProcessingTime is handler run time; WaitTime is from when a job was
 	// ready (added, or due after its Delay) to when its first attempt
@@ -203,12 +230,16 @@ func (w *Worker) Stats() WorkerStats {
 	}
 	w.mu.Unlock()
 	c := &w.stats
+	c.errMu.Lock()
+	lastErr, lastErrAt := c.lastErr, c.lastErrAt
+	c.errMu.Unlock()
 	return WorkerStats{
-		Queue: w.queue, Worker: w.id, Concurrency: w.opts.Concurrency, Prefetch: w.opts.Prefetch,
+		Queue: w.queue, Worker: w.name, ID: w.id, Concurrency: w.opts.Concurrency, Prefetch: w.opts.Prefetch,
 		Running: running, Prefetched: prefetched,
 		Completed: c.completed.Load(), Failed: c.failed.Load(), Retried: c.retried.Load(),
 		Released: c.released.Load(), RateLimited: c.rateLimited.Load(),
-		Stalled: c.stalled.Load(), StalledFailed: c.stalledFailed.Load(),
+		Stalled: c.stalled.Load(), StalledFailed: c.stalledFailed.Load(), Abandoned: c.abandoned.Load(),
+		BackendErrors: c.backendErrors.Load(), LastError: lastErr, LastErrorAt: lastErrAt,
 		ProcessingTime: c.processing.snapshot(), WaitTime: c.waiting.snapshot(),
 	}
 }

@@ -314,7 +314,9 @@ func TestMetricsHandler(t *testing.T) {
 		require.Len(t, doc.Workers, 1)
 		ws := doc.Workers[0]
 		require.JSONEq(t, `"outbound"`, string(ws["queue"]))
-		require.JSONEq(t, `"`+w.ID()+`"`, string(ws["worker"]))
+		require.JSONEq(t, `"`+w.Name()+`"`, string(ws["worker"]))
+		require.JSONEq(t, `"`+w.ID()+`"`, string(ws["id"]))
+		require.JSONEq(t, `0`, string(ws["backend_errors"]))
 		require.JSONEq(t, `3`, string(ws["completed"]))
 		require.JSONEq(t, `3`, string(ws["concurrency"]))
 		var pt map[string]float64
@@ -336,7 +338,7 @@ func TestHistogram(t *testing.T) {
 	// bounds are fila's bucket bounds, read from a worker that never runs.
 	bounds := func(t *testing.T) []float64 {
 		b := setup(t)
-		w := fila.NewWorker(b.be, queueName, func(context.Context, *fila.Job) (any, error) { return nil, nil }, fila.WorkerOptions{})
+		w := newWorker(t, b.be, queueName, func(context.Context, *fila.Job) (any, error) { return nil, nil }, fila.WorkerOptions{})
 		h := w.Stats().ProcessingTime
 		require.Len(t, h.Counts, len(h.Bounds)+1, "one more count, for +Inf")
 		require.Zero(t, h.Count)

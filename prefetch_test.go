@@ -258,11 +258,9 @@ func TestPrefetch(t *testing.T) {
 	t.Run("RefusesANegativePrefetch", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t)
-		w := fila.NewWorker(b.be, queueName, func(context.Context, *fila.Job) (any, error) { return nil, nil },
+		_, err := fila.NewWorker(b.be, queueName, func(context.Context, *fila.Job) (any, error) { return nil, nil },
 			fila.WorkerOptions{Prefetch: -1})
-		err := w.Run(context.Background())
-		require.ErrorIs(t, err, fila.ErrInvalid)
-		require.ErrorContains(t, err, "Prefetch")
+		requireInvalid(t, err, "Prefetch")
 	})
 }
 
@@ -300,7 +298,7 @@ func TestCloseHandsPrefetchedJobsBackUnstarted(t *testing.T) {
 		waiting = append(waiting, b.add(t, "prefetched", nil).ID)
 	}
 	h := newGatedHandler()
-	w := fila.NewWorker(b.be, queueName, h.handle, fila.WorkerOptions{Concurrency: 1, Prefetch: 2})
+	w := newWorker(t, b.be, queueName, h.handle, fila.WorkerOptions{Concurrency: 1, Prefetch: 2})
 	runDone := make(chan error, 1)
 	go func() { runDone <- w.Run(context.Background()) }()
 	require.Equal(t, running.ID, <-h.started)

@@ -109,7 +109,7 @@ func TestQueueRateLimit(t *testing.T) {
 		t.Parallel()
 		b := setup(t)
 		job := b.add(t, "send", nil)
-		w := fila.NewWorker(b.be, queueName, func(context.Context, *fila.Job) (any, error) { return nil, nil }, fila.WorkerOptions{})
+		w := newWorker(t, b.be, queueName, func(context.Context, *fila.Job) (any, error) { return nil, nil }, fila.WorkerOptions{})
 		require.NoError(t, w.RateLimit(b.ctx, 300*time.Millisecond))
 		var runs runLog
 		b.startWorker(t, runs.recordOK, fila.WorkerOptions{})
@@ -125,7 +125,7 @@ func TestQueueRateLimit(t *testing.T) {
 		err := b.queue.RateLimit(b.ctx, 0)
 		requireInvalid(t, err, "duration")
 		require.Contains(t, err.Error(), `"outbound"`)
-		w := fila.NewWorker(b.be, queueName, func(context.Context, *fila.Job) (any, error) { return nil, nil }, fila.WorkerOptions{})
+		w := newWorker(t, b.be, queueName, func(context.Context, *fila.Job) (any, error) { return nil, nil }, fila.WorkerOptions{})
 		err = w.RateLimit(b.ctx, -time.Second)
 		requireInvalid(t, err, "duration")
 		require.Contains(t, err.Error(), `"outbound"`)

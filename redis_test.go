@@ -97,7 +97,7 @@ func noop(context.Context, *fila.Job) (any, error) { return nil, nil }
 
 func TestRedisIdleWorkerBlocksInsteadOfPolling(t *testing.T) {
 	b := startRedis(t, nil, redisbackend.WithBlockTimeout(time.Second))
-	runWorker(t, fila.NewWorker(b.be, "idle", noop, fila.WorkerOptions{Concurrency: 10, StalledInterval: time.Hour}))
+	runWorker(t, newWorker(t, b.be, "idle", noop, fila.WorkerOptions{Concurrency: 10, StalledInterval: time.Hour}))
 	time.Sleep(1500 * time.Millisecond) // past the first claim script and stalled check
 	b.resetStats(t)
 	time.Sleep(3 * time.Second)
@@ -120,7 +120,7 @@ func TestRedisRoundTripsPerJob(t *testing.T) {
 
 	t.Run("an idle worker takes a new job in 2 script calls and 1 BLMOVE", func(t *testing.T) {
 		var done atomic.Int64
-		runWorker(t, fila.NewWorker(b.be, "trips", noop, fila.WorkerOptions{Concurrency: 1, StalledInterval: time.Hour,
+		runWorker(t, newWorker(t, b.be, "trips", noop, fila.WorkerOptions{Concurrency: 1, StalledInterval: time.Hour,
 			OnFinished: func(*fila.Job, error) { done.Add(1) }}))
 		// A first job loads the scripts into the fresh server (EVAL after
 		// NOSCRIPT) and registers the queue; count the second.
@@ -162,7 +162,7 @@ func TestRedisRoundTripsPerJob(t *testing.T) {
 				close(all)
 			}
 		}
-		runWorker(t, fila.NewWorker(b.be, "trips", p, opts))
+		runWorker(t, newWorker(t, b.be, "trips", p, opts))
 		select {
 		case <-all:
 		case <-time.After(30 * time.Second):
@@ -217,7 +217,7 @@ func TestRedisKillAndRestartLosesNothing(t *testing.T) {
 	var mu sync.Mutex
 	runs := map[string]int{}
 	var ran atomic.Int64
-	runWorker(t, fila.NewWorker(b.be, "durable", func(ctx context.Context, j *fila.Job) (any, error) {
+	runWorker(t, newWorker(t, b.be, "durable", func(ctx context.Context, j *fila.Job) (any, error) {
 		mu.Lock()
 		runs[j.ID]++
 		mu.Unlock()
@@ -263,7 +263,7 @@ func TestRedisMemoryStaysBoundedWithKeepLast(t *testing.T) {
 	const n = 100000
 	var done atomic.Int64
 	all := make(chan struct{})
-	runWorker(t, fila.NewWorker(b.be, "bounded", noop, fila.WorkerOptions{Concurrency: 50, StalledInterval: time.Hour,
+	runWorker(t, newWorker(t, b.be, "bounded", noop, fila.WorkerOptions{Concurrency: 50, StalledInterval: time.Hour,
 		OnFinished: func(*fila.Job, error) {
 			if done.Add(1) == n {
 				close(all)
@@ -318,7 +318,7 @@ func TestRedisRetryFiresOnTimeWithConcurrency(t *testing.T) {
 		q := fila.NewQueue(be, "retry-timing")
 		var mu sync.Mutex
 		var starts []time.Time
-		runWorker(t, fila.NewWorker(be, "retry-timing", func(ctx context.Context, j *fila.Job) (any, error) {
+		runWorker(t, newWorker(t, be, "retry-timing", func(ctx context.Context, j *fila.Job) (any, error) {
 			mu.Lock()
 			starts = append(starts, time.Now())
 			mu.Unlock()

@@ -48,7 +48,7 @@ func TestRedisCloseDuringFirstBlockingClaimKeepsItsDeadline(t *testing.T) {
 	be := redisbackend.New(rdb)
 	t.Cleanup(func() { _ = be.Close() })
 
-	w := fila.NewWorker(be, queueName, func(context.Context, *fila.Job) (any, error) { return nil, nil }, fila.WorkerOptions{})
+	w := newWorker(t, be, queueName, func(context.Context, *fila.Job) (any, error) { return nil, nil }, fila.WorkerOptions{})
 	runDone := make(chan error, 1)
 	go func() { runDone <- w.Run(context.Background()) }()
 	<-dialing // the worker's first BLMOVE is connecting its blocker

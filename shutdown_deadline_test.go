@@ -42,7 +42,7 @@ func TestJobClaimedAtTheDeadlineIsHandedBack(t *testing.T) {
 	second := b.add(t, "second", nil)
 
 	secondCause := make(chan error, 1)
-	w := fila.NewWorker(be, queueName, func(ctx context.Context, j *fila.Job) (any, error) {
+	w := newWorker(t, be, queueName, func(ctx context.Context, j *fila.Job) (any, error) {
 		if j.ID == first.ID {
 			return nil, nil
 		}
@@ -75,13 +75,13 @@ func TestJobClaimedAtTheDeadlineIsHandedBack(t *testing.T) {
 	}
 	require.NoError(t, <-runDone)
 	took := time.Since(start)
+	waitState(t, b, second.ID, fila.StateWaiting)
 	select {
 	case cause := <-secondCause:
 		require.ErrorIs(t, cause, fila.ErrShutdown, "the second job's handler context did not end at shutdown")
 	default: // not run at all: fine
 	}
 	require.Less(t, took, 2*time.Second, "Close with a 50ms deadline took %s", took)
-	require.Equal(t, fila.StateWaiting, b.get(t, second.ID).State)
 }
 
 // A job handed back at the drain deadline no longer counts as running once
@@ -90,7 +90,7 @@ func TestHandedBackJobsStopCountingAsRunning(t *testing.T) {
 	b := setup(t)
 	job := b.add(t, "slow", nil)
 	started := make(chan struct{})
-	w := fila.NewWorker(b.be, queueName, func(ctx context.Context, j *fila.Job) (any, error) {
+	w := newWorker(t, b.be, queueName, func(ctx context.Context, j *fila.Job) (any, error) {
 		close(started)
 		<-ctx.Done()
 		return nil, context.Cause(ctx)
@@ -100,9 +100,10 @@ func TestHandedBackJobsStopCountingAsRunning(t *testing.T) {
 	<-started
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
-	require.NoError(t, w.Close(ctx))
+	require.ErrorIs(t, w.Close(ctx), context.DeadlineExceeded)
 	require.NoError(t, <-runDone)
 	require.Equal(t, 0, w.Stats().Running)
+	waitState(t, b, job.ID, fila.StateWaiting)
 	require.EqualValues(t, 1, w.Stats().Released)
-	require.Equal(t, fila.StateWaiting, b.get(t, job.ID).State)
+	require.Zero(t, w.Stats().Abandoned, "it honored its context: interrupted, not abandoned")
 }

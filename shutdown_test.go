@@ -29,7 +29,7 @@ func TestWorkerClose(t *testing.T) {
 		started := make(chan string, 2)
 		releaseQuick := make(chan struct{})
 		slowCause := make(chan error, 1)
-		w := fila.NewWorker(spy, queueName, func(ctx context.Context, j *fila.Job) (any, error) {
+		w := newWorker(t, spy, queueName, func(ctx context.Context, j *fila.Job) (any, error) {
 			started <- j.Name
 			if j.Name == "quick" {
 				<-releaseQuick
@@ -53,13 +53,16 @@ func TestWorkerClose(t *testing.T) {
 		<-spy.stopped                       // the worker has stopped claiming
 		pending := b.add(t, "pending", nil) // added during the drain: must not start
 		close(releaseQuick)
-		require.NoError(t, <-closeDone)
+		require.ErrorIs(t, <-closeDone, context.DeadlineExceeded, "slow was still running at the deadline")
 		require.NoError(t, <-runDone)
 
 		require.ErrorIs(t, <-slowCause, fila.ErrShutdown)
 		q := b.get(t, quick.ID)
 		require.Equal(t, fila.StateCompleted, q.State, "a handler that finished within the deadline completes")
 		require.JSONEq(t, `"quick done"`, string(q.ReturnValue))
+		// slow's handler returned its context's error after the deadline:
+		// interrupted, so its job goes back (Close did not wait for that).
+		waitState(t, b, slow.ID, fila.StateWaiting)
 		s := b.get(t, slow.ID)
 		require.Equal(t, fila.StateWaiting, s.State, "an unfinished job is handed back")
 		require.Equal(t, 0, s.AttemptsMade, "no attempt spent")
@@ -81,7 +84,7 @@ func TestWorkerClose(t *testing.T) {
 		started := make(chan struct{})
 		release := make(chan struct{})
 		var cause error
-		w := fila.NewWorker(spy, queueName, func(ctx context.Context, j *fila.Job) (any, error) {
+		w := newWorker(t, spy, queueName, func(ctx context.Context, j *fila.Job) (any, error) {
 			close(started)
 			<-release
 			cause = context.Cause(ctx)
@@ -110,7 +113,7 @@ func TestWorkerClose(t *testing.T) {
 		job := b.add(t, "send", nil)
 		started := make(chan struct{})
 		causes := make(chan error, 1)
-		w := fila.NewWorker(b.be, queueName, func(ctx context.Context, j *fila.Job) (any, error) {
+		w := newWorker(t, b.be, queueName, func(ctx context.Context, j *fila.Job) (any, error) {
 			close(started)
 			<-ctx.Done()
 			causes <- context.Cause(ctx)
@@ -125,8 +128,8 @@ func TestWorkerClose(t *testing.T) {
 		require.NoError(t, <-runDone)
 
 		require.ErrorIs(t, <-causes, fila.ErrShutdown)
+		waitState(t, b, job.ID, fila.StateWaiting)
 		fin := b.get(t, job.ID)
-		require.Equal(t, fila.StateWaiting, fin.State)
 		require.Zero(t, fin.AttemptsMade)
 		goleak.VerifyNone(t)
 	})
@@ -134,7 +137,7 @@ func TestWorkerClose(t *testing.T) {
 	t.Run("IdleWorkerClosesAtOnce", func(t *testing.T) {
 		b := setup(t)
 		spy := newClaimSpy(b.be, 1)
-		w := fila.NewWorker(spy, queueName, func(context.Context, *fila.Job) (any, error) { return nil, nil },
+		w := newWorker(t, spy, queueName, func(context.Context, *fila.Job) (any, error) { return nil, nil },
 			fila.WorkerOptions{Concurrency: 4})
 		runDone := make(chan error, 1)
 		go func() { runDone <- w.Run(context.Background()) }()
@@ -155,7 +158,7 @@ func TestWorkerTimeoutOfAStuckHandler(t *testing.T) {
 		release := make(chan struct{})
 		returned := make(chan struct{})
 		var runs runLog
-		w := fila.NewWorker(b.be, queueName, func(ctx context.Context, j *fila.Job) (any, error) {
+		w := newWorker(t, b.be, queueName, func(ctx context.Context, j *fila.Job) (any, error) {
 			runs.add(j)
 			if j.Name == "stuck" {
 				defer close(returned)
@@ -185,6 +188,13 @@ func TestWorkerTimeoutOfAStuckHandler(t *testing.T) {
 		require.Equal(t, fila.StateFailed, b.get(t, stuck.ID).State, "the late result does not overwrite the failure")
 		goleak.VerifyNone(t)
 	})
+}
+
+// waitState waits until the job is in state want.
+func waitState(t *testing.T, b *testBundle, id string, want fila.State) {
+	t.Helper()
+	require.Eventually(t, func() bool { return b.get(t, id).State == want }, waitFor, time.Millisecond,
+		"job %s never reached %s", id, want)
 }
 
 // claimSpy reports when the worker has started its nth claim (the first

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -157,14 +158,15 @@ func TestWorker(t *testing.T) {
 		job := b.add(t, "send", nil)
 		w := b.startWorker(t, func(context.Context, *fila.Job) (any, error) {
 			return nil, errors.New("smtp refused")
-		}, fila.WorkerOptions{Logger: logger})
+		}, fila.WorkerOptions{Logger: logger, Name: "mailer"})
 
 		failed(t, job)
 		require.Eventually(t, func() bool { return strings.Contains(buf.String(), "job failed") }, waitFor, 5*time.Millisecond)
 		out := buf.String()
 		require.Contains(t, out, "smtp refused")
 		require.Contains(t, out, "job="+job.ID)
-		require.Contains(t, out, "worker="+w.ID())
+		require.Contains(t, out, "worker=mailer ")
+		require.Contains(t, out, "worker_id="+w.ID())
 		require.Contains(t, out, "queue="+queueName)
 	})
 
@@ -172,10 +174,51 @@ func TestWorker(t *testing.T) {
 		t.Parallel()
 		b := setup(t)
 		noop := func(context.Context, *fila.Job) (any, error) { return nil, nil }
-		w1 := fila.NewWorker(b.be, queueName, noop, fila.WorkerOptions{})
-		w2 := fila.NewWorker(b.be, queueName, noop, fila.WorkerOptions{})
+		w1 := newWorker(t, b.be, queueName, noop, fila.WorkerOptions{})
+		w2 := newWorker(t, b.be, queueName, noop, fila.WorkerOptions{})
 		require.NotEmpty(t, w1.ID())
 		require.NotEqual(t, w1.ID(), w2.ID())
+		require.NoError(t, w1.Close(context.Background()))
+		require.NoError(t, w2.Close(context.Background()))
+	})
+
+	// The name labels metrics: stable across restarts (the host name, not
+	// a random ID), and unique among a queue's running workers in a process.
+	t.Run("HasAStableNameUniquePerQueueInTheProcess", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		host, err := os.Hostname()
+		require.NoError(t, err)
+		noop := func(context.Context, *fila.Job) (any, error) { return nil, nil }
+		// Queue names no other test uses: the names are process-wide.
+		w1 := newWorker(t, b.be, "naming", noop, fila.WorkerOptions{})
+		w2 := newWorker(t, b.be, "naming", noop, fila.WorkerOptions{})
+		w3 := newWorker(t, b.be, "naming", noop, fila.WorkerOptions{})
+		other := newWorker(t, b.be, "naming-other", noop, fila.WorkerOptions{})
+		require.Equal(t, host, w1.Name())
+		require.Equal(t, host+"-2", w2.Name())
+		require.Equal(t, host+"-3", w3.Name())
+		require.Equal(t, host, other.Name(), "another queue's first worker")
+		require.Equal(t, host+"-2", w2.Stats().Worker, "Stats reports the name")
+
+		// A restarted worker takes the name its predecessor freed.
+		job, err := fila.NewQueue(b.be, "naming").Add(context.Background(), "send", nil, nil)
+		require.NoError(t, err)
+		done := make(chan error, 1)
+		go func() { done <- w1.Run(context.Background()) }()
+		completed(t, job)
+		require.NoError(t, w1.Close(context.Background()))
+		require.NoError(t, <-done)
+		again := newWorker(t, b.be, "naming", noop, fila.WorkerOptions{})
+		require.Equal(t, host, again.Name())
+
+		named := newWorker(t, b.be, "naming", noop, fila.WorkerOptions{Name: "api"})
+		named2 := newWorker(t, b.be, "naming", noop, fila.WorkerOptions{Name: "api"})
+		require.Equal(t, "api", named.Name())
+		require.Equal(t, "api-2", named2.Name())
+		for _, w := range []*fila.Worker{w2, w3, other, again, named, named2} {
+			require.NoError(t, w.Close(context.Background()))
+		}
 	})
 }
 
@@ -196,7 +239,7 @@ func TestWorkerLifecycle(t *testing.T) {
 	t.Run("RunAfterCloseReturnsErrWorkerClosed", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t)
-		w := fila.NewWorker(b.be, queueName, noop, fila.WorkerOptions{})
+		w := newWorker(t, b.be, queueName, noop, fila.WorkerOptions{})
 		require.NoError(t, w.Close(context.Background()), "closing a worker that never ran")
 		require.ErrorIs(t, w.Run(context.Background()), fila.ErrWorkerClosed)
 		require.NoError(t, w.Close(context.Background()), "a second Close")
@@ -206,7 +249,7 @@ func TestWorkerLifecycle(t *testing.T) {
 		t.Parallel()
 		b := setup(t)
 		job := b.add(t, "send", nil)
-		w := fila.NewWorker(b.be, queueName, noop, fila.WorkerOptions{})
+		w := newWorker(t, b.be, queueName, noop, fila.WorkerOptions{})
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan error, 1)
 		go func() { done <- w.Run(ctx) }()
@@ -218,14 +261,18 @@ func TestWorkerLifecycle(t *testing.T) {
 		require.NoError(t, w.Close(context.Background()), "Close after Run returned")
 	})
 
-	t.Run("NilBackendOrProcessorPanics", func(t *testing.T) {
+	t.Run("NilBackendOrProcessorIsInvalid", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t)
-		require.Panics(t, func() { fila.NewWorker(nil, queueName, noop, fila.WorkerOptions{}) })
-		require.Panics(t, func() { fila.NewWorker(b.be, queueName, nil, fila.WorkerOptions{}) })
+		w, err := fila.NewWorker(nil, queueName, noop, fila.WorkerOptions{})
+		require.Nil(t, w)
+		requireInvalid(t, err, "backend")
+		w, err = fila.NewWorker(b.be, queueName, nil, fila.WorkerOptions{})
+		require.Nil(t, w)
+		requireInvalid(t, err, "processor")
 	})
 
-	t.Run("InvalidOptionsAreReturnedByRun", func(t *testing.T) {
+	t.Run("InvalidOptionsAreReturnedByNewWorker", func(t *testing.T) {
 		t.Parallel()
 		tests := []struct {
 			name  string
@@ -234,8 +281,9 @@ func TestWorkerLifecycle(t *testing.T) {
 			field string
 		}{
 			{"negative concurrency", queueName, fila.WorkerOptions{Concurrency: -1}, "Concurrency"},
+			{"negative prefetch", queueName, fila.WorkerOptions{Prefetch: -1}, "Prefetch"},
 			{"limiter with max 0", queueName, fila.WorkerOptions{Limiter: &fila.Limit{Max: 0, Per: time.Second}}, "Limiter.Max"},
-			{"limiter with per 0", queueName, fila.WorkerOptions{Limiter: &fila.Limit{Max: 1}}, "Limiter.Per"},
+			{"limiter with per 0", queueName, fila.WorkerOptions{Limiter: &fila.Limit{Max: 10}}, "Limiter.Per"},
 			{"negative lock duration", queueName, fila.WorkerOptions{LockDuration: -time.Second}, "LockDuration"},
 			{"lock duration under 10ms", queueName, fila.WorkerOptions{LockDuration: time.Millisecond}, "LockDuration"},
 			{"negative stalled interval", queueName, fila.WorkerOptions{StalledInterval: -1}, "StalledInterval"},
@@ -248,11 +296,10 @@ func TestWorkerLifecycle(t *testing.T) {
 			t.Run(tt.name, func(t *testing.T) {
 				t.Parallel()
 				b := setup(t)
-				w := fila.NewWorker(b.be, tt.queue, noop, tt.opts)
-				err := w.Run(context.Background())
+				w, err := fila.NewWorker(b.be, tt.queue, noop, tt.opts)
+				require.Nil(t, w, "no worker for invalid options")
 				requireInvalid(t, err, tt.field)
 				require.Contains(t, err.Error(), fmt.Sprintf("%q", tt.queue))
-				require.NoError(t, w.Close(context.Background()))
 			})
 		}
 	})

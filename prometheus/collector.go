@@ -22,6 +22,7 @@ type collector struct {
 	running, prefetched, concurrency *prometheus.Desc
 	completed, failed, retried       *prometheus.Desc
 	released, rateLimited            *prometheus.Desc
+	abandoned, backendErrors         *prometheus.Desc
 	stalledRecovered, stalledFailed  *prometheus.Desc
 	processingSeconds, waitSeconds   *prometheus.Desc
 }
@@ -71,6 +72,8 @@ func NewCollector(queues []*fila.Queue, workers []*fila.Worker, opts ...Option) 
 	c.released = desc("jobs_released_total", "Jobs the worker handed back unfinished without spending an attempt (shutdown, on-demand rate limit).", worker)
 	c.rateLimited = desc("rate_limited_claims_total", "Claims the global limiter or an on-demand rate limit turned away.", worker)
 	c.stalledRecovered = desc("stalled_jobs_recovered_total", "Jobs whose worker lost them that this worker's stalled checks returned to waiting.", worker)
+	c.abandoned = desc("worker_abandoned_handlers_total", "Handlers still running at the shutdown deadline that the worker stopped waiting for.", worker)
+	c.backendErrors = desc("worker_backend_errors_total", "Failed backend calls of the worker (claims, finishing calls, lock renewals, stalled checks); transient ones are retried, a permanent one stops the worker.", worker)
 	c.stalledFailed = desc("stalled_jobs_failed_total", "Jobs this worker's stalled checks failed for stalling more than allowed.", worker)
 	c.processingSeconds = desc("job_processing_seconds", "Handler run time of each attempt, in seconds.", worker)
 	c.waitSeconds = desc("job_wait_seconds", "Time from when a job was ready (added, or due after its delay) to the start of its first attempt, in seconds.", worker)
@@ -81,7 +84,7 @@ func NewCollector(queues []*fila.Queue, workers []*fila.Worker, opts ...Option) 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{
 		c.jobs, c.paused, c.running, c.prefetched, c.concurrency, c.completed, c.failed, c.retried, c.released,
-		c.rateLimited, c.stalledRecovered, c.stalledFailed, c.processingSeconds, c.waitSeconds,
+		c.rateLimited, c.stalledRecovered, c.stalledFailed, c.abandoned, c.backendErrors, c.processingSeconds, c.waitSeconds,
 	} {
 		ch <- d
 	}
@@ -150,6 +153,8 @@ func (c *collector) collectWorker(w *fila.Worker, ch chan<- prometheus.Metric) {
 	counter(c.rateLimited, s.RateLimited)
 	counter(c.stalledRecovered, s.Stalled)
 	counter(c.stalledFailed, s.StalledFailed)
+	counter(c.abandoned, s.Abandoned)
+	counter(c.backendErrors, s.BackendErrors)
 	ch <- constHistogram(c.processingSeconds, s.ProcessingTime, labels)
 	ch <- constHistogram(c.waitSeconds, s.WaitTime, labels)
 }

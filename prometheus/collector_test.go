@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -65,7 +66,7 @@ func setup(t *testing.T) *bundle {
 	b := &bundle{ctx: ctx, be: be, outbound: fila.NewQueue(be, "outbound"), inbound: fila.NewQueue(be, "inbound")}
 
 	attempts := make(chan struct{}, wantAttempts)
-	b.worker = fila.NewWorker(be, "outbound", func(_ context.Context, j *fila.Job) (any, error) {
+	b.worker = mustWorker(t)(fila.NewWorker(be, "outbound", func(_ context.Context, j *fila.Job) (any, error) {
 		switch {
 		case j.Name == "bad":
 			return nil, fila.Unrecoverable(errors.New("400 bad number"))
@@ -73,7 +74,7 @@ func setup(t *testing.T) *bundle {
 			return nil, errors.New("503 try later")
 		}
 		return "sent", nil
-	}, fila.WorkerOptions{Concurrency: 2, OnFinished: func(*fila.Job, error) { attempts <- struct{}{} }})
+	}, fila.WorkerOptions{Concurrency: 2, OnFinished: func(*fila.Job, error) { attempts <- struct{}{} }}))
 	done := make(chan error, 1)
 	go func() { done <- b.worker.Run(context.Background()) }()
 	t.Cleanup(func() {
@@ -202,7 +203,7 @@ func TestCollector(t *testing.T) {
 		reg.MustRegister(b.collector())
 
 		_, fams := scrape(t, reg, promhttp.HandlerOpts{})
-		w := map[string]string{"queue": "outbound", "worker": b.worker.ID()}
+		w := map[string]string{"queue": "outbound", "worker": b.worker.Name()}
 		require.Equal(t, float64(wantCompleted), counter(t, fams, "fila_jobs_completed_total", w))
 		require.Equal(t, float64(wantFailed), counter(t, fams, "fila_jobs_failed_total", w))
 		require.Equal(t, float64(wantRetried), counter(t, fams, "fila_jobs_retried_total", w))
@@ -210,6 +211,8 @@ func TestCollector(t *testing.T) {
 		require.Equal(t, 0.0, counter(t, fams, "fila_rate_limited_claims_total", w))
 		require.Equal(t, 0.0, counter(t, fams, "fila_stalled_jobs_recovered_total", w))
 		require.Equal(t, 0.0, counter(t, fams, "fila_stalled_jobs_failed_total", w))
+		require.Equal(t, 0.0, counter(t, fams, "fila_worker_abandoned_handlers_total", w))
+		require.Equal(t, 0.0, counter(t, fams, "fila_worker_backend_errors_total", w))
 		require.Equal(t, 2.0, gauge(t, fams, "fila_worker_concurrency", w))
 		require.Equal(t, 0.0, gauge(t, fams, "fila_worker_running_jobs", w))
 		require.Equal(t, 0.0, gauge(t, fams, "fila_worker_prefetched_jobs", w))
@@ -299,6 +302,7 @@ func TestCollector(t *testing.T) {
 			"fila_jobs_failed_total", "fila_jobs_released_total", "fila_jobs_retried_total",
 			"fila_queue_jobs", "fila_queue_paused", "fila_rate_limited_claims_total",
 			"fila_stalled_jobs_failed_total", "fila_stalled_jobs_recovered_total",
+			"fila_worker_abandoned_handlers_total", "fila_worker_backend_errors_total",
 			"fila_worker_concurrency", "fila_worker_prefetched_jobs", "fila_worker_running_jobs",
 		}, names)
 	})
@@ -322,7 +326,7 @@ func TestCollector(t *testing.T) {
 		t.Cleanup(func() { _ = be.Close() })
 		q := fila.NewQueue(be, "outbound")
 		reg := prometheus.NewRegistry()
-		w := fila.NewWorker(be, "outbound", func(context.Context, *fila.Job) (any, error) { return nil, nil }, fila.WorkerOptions{})
+		w := mustWorker(t)(fila.NewWorker(be, "outbound", func(context.Context, *fila.Job) (any, error) { return nil, nil }, fila.WorkerOptions{}))
 		reg.MustRegister(filaprom.NewCollector([]*fila.Queue{q, fila.NewQueue(be, "outbound")}, []*fila.Worker{w, w}))
 		status, fams := scrape(t, reg, promhttp.HandlerOpts{})
 		require.Equal(t, http.StatusOK, status, "no duplicate series")
@@ -330,11 +334,61 @@ func TestCollector(t *testing.T) {
 		require.Len(t, fams["fila_jobs_completed_total"].GetMetric(), 1)
 	})
 
+	t.Run("BackendErrorsAreCountedUnderTheWorkersStableName", func(t *testing.T) {
+		t.Parallel()
+		be := &flakyClaims{Backend: memory.New(), failures: 2}
+		t.Cleanup(func() { _ = be.Close() })
+		q := fila.NewQueue(be, "flaky")
+		job, err := q.Add(context.Background(), "send", nil, nil)
+		require.NoError(t, err)
+		w := mustWorker(t)(fila.NewWorker(be, "flaky", func(context.Context, *fila.Job) (any, error) { return nil, nil },
+			fila.WorkerOptions{Name: "api-1"}))
+		done := make(chan error, 1)
+		go func() { done <- w.Run(context.Background()) }()
+		_, err = job.WaitUntilFinished(context.Background()) // after two failed claims
+		require.NoError(t, err)
+		require.NoError(t, w.Close(context.Background()))
+		require.NoError(t, <-done, "transient errors do not end Run")
+
+		reg := prometheus.NewRegistry()
+		reg.MustRegister(filaprom.NewCollector(nil, []*fila.Worker{w}))
+		_, fams := scrape(t, reg, promhttp.HandlerOpts{})
+		require.Equal(t, 2.0, counter(t, fams, "fila_worker_backend_errors_total", map[string]string{"queue": "flaky", "worker": "api-1"}))
+		require.EqualValues(t, 2, w.Stats().BackendErrors)
+		require.Contains(t, w.Stats().LastError, "connection refused")
+
+		rec := httptest.NewRecorder()
+		fila.MetricsHandler(nil, []*fila.Worker{w}).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/", nil))
+		var doc struct {
+			Workers []fila.WorkerStats `json:"workers"`
+		}
+		require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &doc))
+		require.Len(t, doc.Workers, 1)
+		require.Equal(t, "api-1", doc.Workers[0].Worker)
+		require.EqualValues(t, 2, doc.Workers[0].BackendErrors)
+		require.Contains(t, doc.Workers[0].LastError, "connection refused")
+		require.False(t, doc.Workers[0].LastErrorAt.IsZero())
+	})
+
 	t.Run("NilQueueOrWorkerPanics", func(t *testing.T) {
 		t.Parallel()
 		require.PanicsWithValue(t, "filaprom: NewCollector: queue 0 is nil", func() { filaprom.NewCollector([]*fila.Queue{nil}, nil) })
 		require.PanicsWithValue(t, "filaprom: NewCollector: worker 0 is nil", func() { filaprom.NewCollector(nil, []*fila.Worker{nil}) })
 	})
+}
+
+// flakyClaims fails its first claims with a transient (network) error.
+type flakyClaims struct {
+	backend.Backend
+	failures int32
+	calls    atomic.Int32
+}
+
+func (f *flakyClaims) JobClaim(ctx context.Context, p *backend.JobClaimParams) (*backend.JobClaimResult, error) {
+	if f.calls.Add(1) <= f.failures {
+		return nil, errors.New("dial tcp 127.0.0.1:6379: connect: connection refused")
+	}
+	return f.Backend.JobClaim(ctx, p)
 }
 
 // brokenCounts is a backend whose counts fail, or hang until the caller
@@ -375,7 +429,7 @@ func TestCollectorScrapeErrors(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, float64(c.Completed), gauge(t, fams, "fila_queue_jobs", map[string]string{"queue": "outbound", "state": "completed"}),
 			"the healthy queue is still served")
-		require.Equal(t, float64(wantCompleted), counter(t, fams, "fila_jobs_completed_total", map[string]string{"queue": "outbound", "worker": b.worker.ID()}))
+		require.Equal(t, float64(wantCompleted), counter(t, fams, "fila_jobs_completed_total", map[string]string{"queue": "outbound", "worker": b.worker.Name()}))
 		for _, m := range fams["fila_queue_jobs"].GetMetric() {
 			for _, lp := range m.GetLabel() {
 				require.NotEqual(t, "broken", lp.GetValue(), "no made-up counts for the broken queue")

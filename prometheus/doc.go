@@ -8,6 +8,11 @@
 //	reg.MustRegister(filaprom.NewCollector([]*fila.Queue{q}, []*fila.Worker{w}))
 //	http.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 //
+// The worker label is the worker's Name (WorkerOptions.Name, by default
+// the host name, with -2, -3 for further workers of a queue in the
+// process): stable across restarts, so a restarted process continues its
+// series instead of starting new ones.
+//
 // Job counts are read from the backend at scrape time, so they cover every
 // process; worker figures are this process's workers since they started.
 // The series, with the default namespace "fila":
@@ -24,6 +29,8 @@
 //	fila_rate_limited_claims_total{queue,worker}     counter: claims the rate limits turned away
 //	fila_stalled_jobs_recovered_total{queue,worker}  counter: stalled jobs returned to waiting
 //	fila_stalled_jobs_failed_total{queue,worker}     counter: stalled jobs failed for stalling too often
+//	fila_worker_abandoned_handlers_total{queue,worker} counter: handlers still running at the shutdown deadline
+//	fila_worker_backend_errors_total{queue,worker}   counter: failed backend calls (retried, or fatal when permanent)
 //	fila_job_processing_seconds{queue,worker}        histogram: handler run time
 //	fila_job_wait_seconds{queue,worker}              histogram: ready to first start
 //

@@ -106,7 +106,7 @@ func (c *goredisConn) Eval(ctx context.Context, s *Script, keys []string, args .
 			return nil, nil
 		}
 		if !isFunctionMissing(err) {
-			return v, err
+			return v, classify(err)
 		}
 	}
 	v, err := c.rdb.Do(ctx, c.command("evalsha", s.hash, keys, args)...).Result()
@@ -116,7 +116,7 @@ func (c *goredisConn) Eval(ctx context.Context, s *Script, keys []string, args .
 	if errors.Is(err, redis.Nil) {
 		return nil, nil
 	}
-	return v, err
+	return v, classify(err)
 }
 
 // isNoScript reports a server's NOSCRIPT answer (it does not have the
@@ -187,11 +187,11 @@ func (c *goredisConn) EvalBatch(ctx context.Context, s *Script, keys []string, c
 			// library: those calls did not run, so run them again one by one.
 			again, idx = append(again, calls[i]), append(idx, i)
 		default:
-			return nil, e
+			return nil, classify(e)
 		}
 	}
 	if err != nil && len(again) == 0 {
-		return nil, err
+		return nil, classify(err)
 	}
 	for k, args := range again {
 		v, err := c.Eval(ctx, s, keys, args...)
@@ -203,7 +203,7 @@ func (c *goredisConn) EvalBatch(ctx context.Context, s *Script, keys []string, c
 	return out, nil
 }
 
-func (c *goredisConn) Ping(ctx context.Context) error { return c.rdb.Ping(ctx).Err() }
+func (c *goredisConn) Ping(ctx context.Context) error { return classify(c.rdb.Ping(ctx).Err()) }
 
 func (c *goredisConn) Close() error {
 	c.blockers.close()
@@ -250,7 +250,7 @@ func (c *goredisConn) BLMove(ctx context.Context, src, dst string, timeout time.
 		return "", nil
 	}
 	if err != nil {
-		return "", fmt.Errorf("blmove: %w", err)
+		return "", fmt.Errorf("blmove: %w", classify(err))
 	}
 	return id, nil
 }
@@ -273,7 +273,7 @@ func (c *goredisConn) XRead(ctx context.Context, key, after string, count int, b
 		return nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("xread: %w", err)
+		return nil, fmt.Errorf("xread: %w", classify(err))
 	}
 	var out []StreamEntry
 	for _, s := range streams {

@@ -114,8 +114,8 @@ func TestIdleWorkerCommands(t *testing.T) {
 			cfg := b.config()
 			cfg.PollMin, cfg.PollMax = upstash.DefaultPollMin/scale, scaledPollMax
 			be, cc := countingBackend(t, cfg)
-			w := fila.NewWorker(be, "idle", func(context.Context, *fila.Job) (any, error) { return nil, nil },
-				fila.WorkerOptions{StalledInterval: c.stalled / scale})
+			w := mustWorker(t)(fila.NewWorker(be, "idle", func(context.Context, *fila.Job) (any, error) { return nil, nil },
+				fila.WorkerOptions{StalledInterval: c.stalled / scale}))
 			runWorker(t, w)
 
 			time.Sleep(time.Second) // past the first polls, which start at PollMin
@@ -152,8 +152,8 @@ func TestSporadicJobCommands(t *testing.T) {
 	cfg.PollMin, cfg.PollMax = upstash.DefaultPollMin/scale, scaledPollMax
 	be, cc := countingBackend(t, cfg)
 	var finished atomic.Int64
-	w := fila.NewWorker(be, "sporadic", func(context.Context, *fila.Job) (any, error) { return nil, nil },
-		fila.WorkerOptions{StalledInterval: fila.DefaultStalledInterval / scale, OnFinished: func(*fila.Job, error) { finished.Add(1) }})
+	w := mustWorker(t)(fila.NewWorker(be, "sporadic", func(context.Context, *fila.Job) (any, error) { return nil, nil },
+		fila.WorkerOptions{StalledInterval: fila.DefaultStalledInterval / scale, OnFinished: func(*fila.Job, error) { finished.Add(1) }}))
 	runWorker(t, w)
 	q := fila.NewQueue(be, "sporadic")
 	_, err := q.Add(context.Background(), "warm", nil, nil) // registers the queue
@@ -202,12 +202,12 @@ func BenchmarkCommandsPerJob(b *testing.B) {
 		var finished atomic.Int64
 		done := make(chan struct{})
 		b.ResetTimer()
-		w := fila.NewWorker(be, "backlog", func(context.Context, *fila.Job) (any, error) { return nil, nil },
+		w := mustWorker(b)(fila.NewWorker(be, "backlog", func(context.Context, *fila.Job) (any, error) { return nil, nil },
 			fila.WorkerOptions{Concurrency: 8, OnFinished: func(*fila.Job, error) {
 				if finished.Add(1) == int64(b.N) {
 					close(done)
 				}
-			}})
+			}}))
 		runWorker(b, w)
 		<-done
 		b.StopTimer()
@@ -224,12 +224,12 @@ func BenchmarkCommandsPerJob(b *testing.B) {
 		ctx := context.Background()
 		var finished atomic.Int64
 		done := make(chan struct{})
-		w := fila.NewWorker(be, "stream", func(context.Context, *fila.Job) (any, error) { return nil, nil },
+		w := mustWorker(b)(fila.NewWorker(be, "stream", func(context.Context, *fila.Job) (any, error) { return nil, nil },
 			fila.WorkerOptions{Concurrency: 8, OnFinished: func(*fila.Job, error) {
 				if finished.Add(1) == int64(b.N) {
 					close(done)
 				}
-			}})
+			}}))
 		runWorker(b, w)
 		time.Sleep(100 * time.Millisecond) // the worker is polling
 		cc.take()

@@ -74,12 +74,12 @@ func TestCommandsPerJob(t *testing.T) {
 			require.NoError(t, err)
 			var finished atomic.Int64
 			done := make(chan struct{})
-			w := fila.NewWorker(be, "work", func(context.Context, *fila.Job) (any, error) { return nil, nil },
+			w := mustWorker(t)(fila.NewWorker(be, "work", func(context.Context, *fila.Job) (any, error) { return nil, nil },
 				fila.WorkerOptions{Concurrency: conc, OnFinished: func(*fila.Job, error) {
 					if finished.Add(1) == n {
 						close(done)
 					}
-				}})
+				}}))
 			measure(fmt.Sprintf("processing 1,000 queued jobs, concurrency %d", conc), n, b, cc, 1.5, func() {
 				runWorker(t, w)
 				<-done

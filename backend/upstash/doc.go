@@ -8,7 +8,7 @@
 //	if err != nil { ... }
 //	defer be.Close()
 //	q := fila.NewQueue(be, "outbound")
-//	w := fila.NewWorker(be, "outbound", handler, fila.WorkerOptions{StalledInterval: 2 * time.Minute})
+//	w, err := fila.NewWorker(be, "outbound", handler, fila.WorkerOptions{StalledInterval: 2 * time.Minute})
 //
 // When the database is also reachable over TCP (its rediss:// endpoint),
 // backend/redis on that endpoint is the better choice: its idle workers

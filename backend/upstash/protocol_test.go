@@ -195,6 +195,7 @@ func TestErrorAnswers(t *testing.T) {
 		_, err = be.QueueCounts(ctx, &backend.QueueParams{Queue: "q"})
 		require.ErrorIs(t, err, upstash.ErrUnauthorized)
 		require.ErrorContains(t, err, "EVALSHA counts")
+		require.True(t, backend.IsPermanent(err), "a worker stops on a refused token")
 		require.EqualValues(t, 2, b.emu.Requests())
 	})
 
@@ -228,6 +229,8 @@ func TestErrorAnswers(t *testing.T) {
 			if c.is != nil {
 				require.ErrorIs(t, err, c.is)
 			}
+			require.Equal(t, c.is == upstash.ErrMonthlyLimit, errors.Is(err, backend.ErrQuota), "a worker backs off longer on a spent quota")
+			require.False(t, backend.IsPermanent(err))
 		})
 	}
 }

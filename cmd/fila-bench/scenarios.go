@@ -192,16 +192,30 @@ func (b *bench) bulk(ctx context.Context, q *fila.Queue, n, size int, opts func(
 }
 
 // runWorkers starts count workers on q with handler and returns a stop
-// function that closes them all.
-func (b *bench) runWorkers(q *fila.Queue, count int, opts fila.WorkerOptions, h fila.Processor) func() {
+// function that closes them all. A worker that stops on its own (its
+// backend failed for good) ends the benchmark: the scenario would wait
+// forever for jobs nobody runs.
+func (b *bench) runWorkers(q *fila.Queue, count int, opts fila.WorkerOptions, h fila.Processor) (func(), error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	var ws []*fila.Worker
 	for range count {
-		w := fila.NewWorker(b.be, q.Name(), h, opts)
+		w, err := fila.NewWorker(b.be, q.Name(), h, opts)
+		if err != nil {
+			cancel()
+			return nil, err
+		}
 		ws = append(ws, w)
+	}
+	for _, w := range ws {
 		wg.Add(1)
-		go func() { defer wg.Done(); _ = w.Run(ctx) }()
+		go func() {
+			defer wg.Done()
+			if err := w.Run(ctx); err != nil {
+				fmt.Fprintln(os.Stderr, "fila-bench: worker stopped:", err)
+				os.Exit(1)
+			}
+		}()
 	}
 	return func() {
 		cctx, ccancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -211,7 +225,7 @@ func (b *bench) runWorkers(q *fila.Queue, count int, opts fila.WorkerOptions, h 
 		}
 		cancel()
 		wg.Wait()
-	}
+	}, nil
 }
 
 // process: N pre-added no-op jobs at concurrency c (and prefetch p), timed
@@ -231,7 +245,10 @@ func (b *bench) process(ctx context.Context, c, p int, keep fila.Retention) (res
 		}
 	}}
 	a := take(ctx, b.admin)
-	stop := b.runWorkers(q, 1, wopts, func(context.Context, *fila.Job) (any, error) { return nil, nil })
+	stop, err := b.runWorkers(q, 1, wopts, func(context.Context, *fila.Job) (any, error) { return nil, nil })
+	if err != nil {
+		return result{}, err
+	}
 	<-all
 	z := take(ctx, b.admin)
 	stop()
@@ -267,13 +284,16 @@ func (b *bench) latency(ctx context.Context) (result, error) {
 			close(all)
 		}
 	}}
-	stop := b.runWorkers(q, 1, wopts, func(_ context.Context, job *fila.Job) (any, error) {
+	stop, err := b.runWorkers(q, 1, wopts, func(_ context.Context, job *fila.Job) (any, error) {
 		i := indexOf(job)
 		mu.Lock()
 		toStart[i] = time.Since(sent[i])
 		mu.Unlock()
 		return nil, nil
 	})
+	if err != nil {
+		return result{}, err
+	}
 	time.Sleep(500 * time.Millisecond) // let it go idle, blocked in its claim
 	a := take(ctx, b.admin)
 	t0 := time.Now()
@@ -314,7 +334,7 @@ func (b *bench) delayed(ctx context.Context) (result, error) {
 	late, asked := make([]time.Duration, n), make([]time.Duration, n)
 	var done atomic.Int64
 	all := make(chan struct{})
-	stop := b.runWorkers(q, 1, fila.WorkerOptions{Concurrency: 100}, func(_ context.Context, job *fila.Job) (any, error) {
+	stop, err := b.runWorkers(q, 1, fila.WorkerOptions{Concurrency: 100}, func(_ context.Context, job *fila.Job) (any, error) {
 		i := indexOf(job)
 		late[i], asked[i] = time.Since(dueOf(job)), time.Since(due)
 		if done.Add(1) == n {
@@ -322,8 +342,11 @@ func (b *bench) delayed(ctx context.Context) (result, error) {
 		}
 		return nil, nil
 	})
+	if err != nil {
+		return result{}, err
+	}
 	a := take(ctx, b.admin)
-	err := b.bulk(ctx, q, n, 1000, func(int) *fila.JobOptions {
+	err = b.bulk(ctx, q, n, 1000, func(int) *fila.JobOptions {
 		return &fila.JobOptions{Delay: time.Until(due), RemoveOnComplete: fila.RemoveJob}
 	})
 	if err != nil {
@@ -355,7 +378,7 @@ func (b *bench) delayedSpread(ctx context.Context) (result, error) {
 	late, asked := make([]time.Duration, n), make([]time.Duration, n)
 	var done atomic.Int64
 	all := make(chan struct{})
-	stop := b.runWorkers(q, 1, fila.WorkerOptions{Concurrency: 10}, func(_ context.Context, job *fila.Job) (any, error) {
+	stop, err := b.runWorkers(q, 1, fila.WorkerOptions{Concurrency: 10}, func(_ context.Context, job *fila.Job) (any, error) {
 		i := indexOf(job)
 		late[i], asked[i] = time.Since(dueOf(job)), time.Since(first.Add(time.Duration(i)*gap))
 		if done.Add(1) == n {
@@ -363,8 +386,11 @@ func (b *bench) delayedSpread(ctx context.Context) (result, error) {
 		}
 		return nil, nil
 	})
+	if err != nil {
+		return result{}, err
+	}
 	a := take(ctx, b.admin)
-	err := b.bulk(ctx, q, n, 500, func(i int) *fila.JobOptions {
+	err = b.bulk(ctx, q, n, 500, func(i int) *fila.JobOptions {
 		return &fila.JobOptions{Delay: time.Until(first.Add(time.Duration(i) * gap)), RemoveOnComplete: fila.RemoveJob}
 	})
 	if err != nil {
@@ -421,7 +447,7 @@ func (b *bench) limiter(ctx context.Context) (result, error) {
 	var done atomic.Int64
 	all := make(chan struct{})
 	a := take(ctx, b.admin)
-	stop := b.runWorkers(q, 4, fila.WorkerOptions{Concurrency: 25, Limiter: &fila.Limit{Max: 1000, Per: time.Second}},
+	stop, err := b.runWorkers(q, 4, fila.WorkerOptions{Concurrency: 25, Limiter: &fila.Limit{Max: 1000, Per: time.Second}},
 		func(_ context.Context, job *fila.Job) (any, error) {
 			mu.Lock()
 			starts = append(starts, job.ProcessedAt)
@@ -431,6 +457,9 @@ func (b *bench) limiter(ctx context.Context) (result, error) {
 			}
 			return nil, nil
 		})
+	if err != nil {
+		return result{}, err
+	}
 	<-all
 	z := take(ctx, b.admin)
 	stop()
@@ -484,7 +513,10 @@ func (b *bench) memory(ctx context.Context) (result, error) {
 // minus the bench's own INFO).
 func (b *bench) idleCost(ctx context.Context) (result, error) {
 	q := b.queue()
-	stop := b.runWorkers(q, 1, fila.WorkerOptions{Concurrency: 10}, func(context.Context, *fila.Job) (any, error) { return nil, nil })
+	stop, err := b.runWorkers(q, 1, fila.WorkerOptions{Concurrency: 10}, func(context.Context, *fila.Job) (any, error) { return nil, nil })
+	if err != nil {
+		return result{}, err
+	}
 	time.Sleep(2 * time.Second)
 	a := take(ctx, b.admin)
 	time.Sleep(b.cfg.idle)

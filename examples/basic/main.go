@@ -45,35 +45,46 @@ func run() error {
 		return "hello, " + g.Name, nil
 	})
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	w := fila.NewWorker(be, "greetings", handler, fila.WorkerOptions{Concurrency: 4, Logger: logger})
-	done := make(chan error, 1)
-	go func() { done <- w.Run(ctx) }()
+	w, err := fila.NewWorker(be, "greetings", handler, fila.WorkerOptions{Concurrency: 4, Logger: logger})
+	if err != nil {
+		return err // a bad option is reported here, before anything runs
+	}
+	runErr := make(chan error, 1)
+	go func() {
+		runErr <- w.Run(ctx)
+		cancel() // a worker that stopped on its own (a backend failure) ends the waits below
+	}()
+	// stop ends the worker and returns err together with Run's own error.
+	stop := func(err error) error {
+		cancel()
+		return errors.Join(err, <-runErr)
+	}
 
 	opts := &fila.JobOptions{Attempts: 3, Backoff: fila.Backoff{Type: fila.BackoffExponential, Delay: 50 * time.Millisecond}}
 	var jobs []*fila.Job
 	for _, name := range []string{"Ada", "Grace", "Linus"} {
 		job, err := fila.AddJSON(ctx, q, "greet", Greeting{Name: name}, opts)
 		if err != nil {
-			return err
+			return stop(err)
 		}
 		jobs = append(jobs, job)
 	}
 	for _, job := range jobs {
 		fin, err := job.WaitUntilFinished(ctx)
 		if err != nil {
-			return err
+			return stop(err)
 		}
 		var out string
 		if err := fin.DecodeReturnValue(&out); err != nil {
-			return err
+			return stop(err)
 		}
 		fmt.Printf("job %s: %q after %d attempts\n", fin.ID, out, fin.AttemptsMade)
 	}
 	counts, err := q.Counts(ctx)
 	if err != nil {
-		return err
+		return stop(err)
 	}
 	fmt.Printf("counts: %+v (handler ran %d times)\n", *counts, attempts.Load())
-	cancel()
-	return <-done
+	return stop(nil) // nil after a graceful drain
+
 }

@@ -52,22 +52,31 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, responder Respond
 		responder = RuleBot{}
 	}
 	if cfg.Role.worker() {
-		a.buildWorkers(responder)
+		if err := a.buildWorkers(responder); err != nil {
+			return nil, errors.Join(err, st.close())
+		}
 	}
 	a.handler = a.routes()
 	return a, nil
 }
 
-// buildWorkers creates one worker per queue, each with its settings.
-func (a *App) buildWorkers(responder Responder) {
+// buildWorkers creates one worker per queue, each with its settings; a bad
+// setting is an error here, before anything runs.
+func (a *App) buildWorkers(responder Responder) error {
 	graph := cloudapi.NewClient(a.cfg.APIURL, a.cfg.AccessToken, a.graphHTTP)
 	q, s, store := a.queues, a.cfg.Queues, a.storage.store
 	logFor := func(name string) *slog.Logger { return a.log.With("queue", name) }
+	var errs []error
 	add := func(queue *fila.Queue, qs QueueSettings, p fila.Processor) {
 		opts := qs.Worker
 		opts.Logger = a.log
 		opts.ShutdownTimeout = a.cfg.ShutdownTimeout
-		a.stages = append(a.stages, stage{queue: queue, worker: fila.NewWorker(a.storage.backend, queue.Name(), p, opts)})
+		w, err := fila.NewWorker(a.storage.backend, queue.Name(), p, opts)
+		if err != nil {
+			errs = append(errs, err)
+			return
+		}
+		a.stages = append(a.stages, stage{queue: queue, worker: w})
 	}
 	in := &inboundHandler{queues: q, store: store, log: logFor(queueInbound)}
 	media := &mediaHandler{queues: q, graph: graph, log: logFor(queueMedia)}
@@ -79,6 +88,7 @@ func (a *App) buildWorkers(responder Responder) {
 	add(q.reply, s.Reply, fila.JSONProcessor(reply.handle))
 	add(q.outbound, s.Outbound, fila.JSONProcessor(out.handle))
 	add(q.status, s.Status, fila.JSONProcessor(status.handle))
+	return errors.Join(errs...)
 }
 
 // workers returns this process's workers.
@@ -148,19 +158,27 @@ func (a *App) shutdown(srv *http.Server, runs *sync.WaitGroup) error {
 		var closing sync.WaitGroup
 		for _, s := range a.stages {
 			closing.Add(1)
-			go func() { defer closing.Done(); _ = s.worker.Close(ctx) }()
+			go func() { defer closing.Done(); a.closeWorker(ctx, s) }()
 		}
 		closing.Wait()
 	} else {
 		for _, s := range a.stages {
 			a.waitIdle(ctx, s.queue)
-			_ = s.worker.Close(ctx)
+			a.closeWorker(ctx, s)
 		}
 		a.reportLost()
 	}
 	runs.Wait()
 	a.log.Info("shut down")
 	return errors.Join(errs...)
+}
+
+// closeWorker closes a stage's worker; a drain cut short by the deadline
+// (handlers still running, abandoned) is logged.
+func (a *App) closeWorker(ctx context.Context, s stage) {
+	if err := s.worker.Close(ctx); err != nil {
+		a.log.Warn("worker drain cut short", "queue", s.queue.Name(), "err", err)
+	}
 }
 
 // waitIdle waits until a queue has no job left to run, or ctx ends.

@@ -63,10 +63,10 @@ func TestCorruptStoredJobFailsAndDoesNotWedgeTheQueue(t *testing.T) {
 	require.Equal(t, len(corruptions), corruptListed, "every corrupt job is listed with its reason")
 
 	var ran atomic.Int64
-	w := fila.NewWorker(be, name, func(ctx context.Context, j *fila.Job) (any, error) {
+	w := mustWorker(t)(fila.NewWorker(be, name, func(ctx context.Context, j *fila.Job) (any, error) {
 		ran.Add(1)
 		return nil, nil
-	}, fila.WorkerOptions{Concurrency: 1, StalledInterval: 500 * time.Millisecond})
+	}, fila.WorkerOptions{Concurrency: 1, StalledInterval: 500 * time.Millisecond}))
 	done := make(chan error, 1)
 	go func() { done <- w.Run(ctx) }()
 	t.Cleanup(func() {

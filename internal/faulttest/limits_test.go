@@ -74,10 +74,10 @@ func TestLimitMaxDataSizeThroughRedis(t *testing.T) {
 	job, err := q.Add(ctx, "big", atLimit, nil)
 	require.NoError(t, err)
 	got := make(chan []byte, 1)
-	runWorker(t, fila.NewWorker(b.be, "big", func(ctx context.Context, j *fila.Job) (any, error) {
+	runWorker(t, mustWorker(t)(fila.NewWorker(b.be, "big", func(ctx context.Context, j *fila.Job) (any, error) {
 		got <- j.Data
 		return nil, nil
-	}, fila.WorkerOptions{}))
+	}, fila.WorkerOptions{})))
 	select {
 	case data := <-got:
 		require.Equal(t, atLimit, data, "the handler gets the payload intact")
@@ -194,10 +194,10 @@ func TestLimitRetryStormMemoryPlateaus(t *testing.T) {
 
 	var attempts atomic.Int64
 	fail := errors.New("upstream said 503: service unavailable, try again later")
-	w := fila.NewWorker(b.be, queue, func(context.Context, *fila.Job) (any, error) {
+	w := mustWorker(t)(fila.NewWorker(b.be, queue, func(context.Context, *fila.Job) (any, error) {
 		attempts.Add(1)
 		return nil, fail
-	}, fila.WorkerOptions{Concurrency: 20})
+	}, fila.WorkerOptions{Concurrency: 20}))
 	runWorker(t, w)
 
 	type sample struct {

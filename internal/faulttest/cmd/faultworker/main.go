@@ -119,7 +119,10 @@ func run() error {
 	if c.limitMax > 0 {
 		opts.Limiter = &fila.Limit{Max: c.limitMax, Per: c.limitPer}
 	}
-	w := fila.NewWorker(be, c.queue, handler(&c, rec), opts)
+	w, err := fila.NewWorker(be, c.queue, handler(&c, rec), opts)
+	if err != nil {
+		return err
+	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
