@@ -26,7 +26,9 @@ type JobOptions struct {
 	// every waiting job without priority, lowest number first, FIFO among
 	// equals. At most MaxPriority.
 	Priority int
-	// LIFO puts the job at the front of the waiting line (priority 0 only).
+	// LIFO puts the job at the front of the waiting line. It orders only
+	// jobs without a priority: Add rejects LIFO with a Priority (set here or
+	// by the queue's Defaults) with ErrInvalid.
 	LIFO bool
 	// Attempts is the total number of tries, counting the first; 0 means 1.
 	Attempts int
@@ -116,11 +118,19 @@ func validateQueueName(name string) error {
 	if len(name) > maxNameLen {
 		return invalid("queue name", "is %d bytes, limit %d", len(name), maxNameLen)
 	}
-	for i := 0; i < len(name); i++ {
-		c := name[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-') {
-			return invalid("queue name", "%q has %q at byte %d; use letters, digits, '.', '_' and '-'", name, rune(c), i)
+	pos := 0 // 1-based character position, as a reader counts
+	for i, r := range name {
+		pos++
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '_' || r == '-' {
+			continue
 		}
+		const allowed = "use letters, digits, '.', '_' and '-'"
+		if r == utf8.RuneError {
+			if _, size := utf8.DecodeRuneInString(name[i:]); size == 1 {
+				return invalid("queue name", "%q has the invalid UTF-8 byte 0x%02x at character %d; %s", name, name[i], pos, allowed)
+			}
+		}
+		return invalid("queue name", "%q has %q at character %d; %s", name, r, pos, allowed)
 	}
 	return nil
 }
@@ -214,6 +224,9 @@ func (o *JobOptions) validate() error {
 	}
 	if o.Priority > MaxPriority {
 		return invalid("Priority", "must be <= %d, got %d", MaxPriority, o.Priority)
+	}
+	if o.LIFO && o.Priority != 0 {
+		return invalid("LIFO", "cannot be combined with Priority %d: LIFO orders only jobs without a priority (Priority 0); set one or the other", o.Priority)
 	}
 	if err := validateBackoff(o.Backoff); err != nil {
 		return err

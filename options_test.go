@@ -30,11 +30,19 @@ func TestAddRejectsBadInput(t *testing.T) {
 		{name: "empty queue name", queue: "", field: "queue name", message: "is empty"},
 		{name: "queue name with a brace", queue: "out{bound}", field: "queue name", message: `'{'`},
 		{name: "queue name with a space", queue: "out bound", field: "queue name"},
+		{name: "queue name with a non-ascii letter", queue: "ñandú", field: "queue name", message: `"ñandú" has 'ñ' at character 1`},
+		{name: "queue name with a non-ascii letter inside", queue: "out-ñ", field: "queue name", message: `has 'ñ' at character 5`},
+		{name: "queue name that is not utf-8", queue: "ab\xffc", field: "queue name", message: "invalid UTF-8 byte 0xff at character 3"},
 		{name: "queue name too long", queue: strings.Repeat("q", 129), field: "queue name", message: "limit 128"},
 		{name: "negative delay", opts: &fila.JobOptions{Delay: -time.Second}, field: "Delay", message: "-1s"},
 		{name: "negative attempts", opts: &fila.JobOptions{Attempts: -1}, field: "Attempts"},
 		{name: "negative priority", opts: &fila.JobOptions{Priority: -1}, field: "Priority"},
 		{name: "priority above max", opts: &fila.JobOptions{Priority: fila.MaxPriority + 1}, field: "Priority"},
+		{name: "lifo with a priority", opts: &fila.JobOptions{Priority: 2, LIFO: true}, field: "LIFO", message: "LIFO cannot be combined with Priority 2"},
+		{
+			name: "lifo with a default priority", queueOpts: fila.QueueOptions{Defaults: fila.JobOptions{Priority: 3}},
+			opts: &fila.JobOptions{LIFO: true}, field: "LIFO", message: "Priority 3",
+		},
 		{name: "negative timeout", opts: &fila.JobOptions{Timeout: -1}, field: "Timeout"},
 		{name: "negative keep logs", opts: &fila.JobOptions{KeepLogs: -1}, field: "KeepLogs"},
 		{name: "unknown backoff type", opts: &fila.JobOptions{Backoff: fila.Backoff{Type: "linear"}}, field: "Backoff.Type", message: `"linear"`},
@@ -110,6 +118,21 @@ func TestAddBulkRejectsABatchWithOneBadJob(t *testing.T) {
 	require.Equal(t, fila.Counts{}, b.counts(t), "none of the batch was added")
 }
 
+func TestAddBulkRejectsLIFOWithAPriority(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+
+	jobs, err := b.queue.AddBulk(b.ctx, []fila.BulkJob{
+		{Name: "good"},
+		{Name: "bad", Options: &fila.JobOptions{Priority: 1, LIFO: true}},
+	})
+	require.Nil(t, jobs)
+	requireInvalid(t, err, "LIFO")
+	require.Contains(t, err.Error(), "job 1:")
+	require.Contains(t, err.Error(), "Priority 1")
+	require.Equal(t, fila.Counts{}, b.counts(t), "none of the batch was added")
+}
+
 func TestAddAcceptsTheLimits(t *testing.T) {
 	t.Parallel()
 
@@ -148,14 +171,14 @@ func TestQueueOptions(t *testing.T) {
 		t.Parallel()
 		b := setup(t, fila.QueueOptions{Defaults: fila.JobOptions{
 			Attempts: 5, Backoff: fila.Backoff{Type: fila.BackoffExponential, Delay: time.Second},
-			Timeout: time.Minute, Priority: 7, KeepLogs: 3, LIFO: true,
+			Timeout: time.Minute, Priority: 7, KeepLogs: 3,
 			RemoveOnComplete: fila.KeepLast(10), RemoveOnFail: fila.KeepFor(time.Hour),
 		}})
 
 		plain := b.add(t, "plain", nil)
 		require.Equal(t, fila.JobOptions{
 			Attempts: 5, Backoff: fila.Backoff{Type: fila.BackoffExponential, Delay: time.Second},
-			Timeout: time.Minute, Priority: 7, KeepLogs: 3, LIFO: true,
+			Timeout: time.Minute, Priority: 7, KeepLogs: 3,
 			RemoveOnComplete: fila.Retention{KeepLast: 10}, RemoveOnFail: fila.Retention{KeepFor: time.Hour},
 		}, b.get(t, plain.ID).Options)
 		require.Equal(t, fila.StatePrioritized, plain.State)

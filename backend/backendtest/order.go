@@ -23,6 +23,39 @@ func runOrder(t *testing.T, f Factory) {
 		require.Equal(t, []string{"b", "a"}, b.claimOrder())
 	})
 
+	// The delayed jobs became due while "1" ran: they were ready first, so
+	// an immediate retry of "1" queues behind them, whether or not the fail
+	// claims the next job in the same call.
+	for _, chained := range []bool{false, true} {
+		name := "an immediate retry queues behind delayed jobs that became due before it"
+		if chained {
+			name += ", with the next claim chained"
+		}
+		t.Run(name, func(t *testing.T) {
+			b := setup(t, f)
+			b.add("1", backend.JobOptions{Attempts: 2})
+			j, tok := b.claim()
+			require.Equal(t, "1", j.Name)
+			for i, n := range []string{"2", "3", "4"} {
+				b.add(n, backend.JobOptions{Delay: time.Duration(50+10*i) * time.Millisecond})
+			}
+			time.Sleep(300 * time.Millisecond) // all three are due now
+			p := &backend.JobFailParams{Queue: b.queue, ID: j.ID, Token: tok, Reason: "x", Retry: true}
+			var order []string
+			if chained {
+				p.Next = b.claimParams(b.token())
+			}
+			res, err := b.be.JobFail(b.ctx, p)
+			require.NoError(t, err)
+			if chained {
+				require.NotNil(t, res.Job, "the chained claim took nothing")
+				order = append(order, res.Job.Name)
+			}
+			order = append(order, b.claimOrder()...)
+			require.Equal(t, []string{"2", "3", "4", "1"}, order)
+		})
+	}
+
 	t.Run("a promoted prioritized job queues behind its priority", func(t *testing.T) {
 		b := setup(t, f)
 		d := b.add("d", backend.JobOptions{Priority: 1, Delay: time.Hour})

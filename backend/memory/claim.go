@@ -160,6 +160,7 @@ func (b *Backend) JobFail(ctx context.Context, p *backend.JobFailParams) (*backe
 		q.emit(backend.EventRetried, e.job.ID, now, p.Reason)
 		q.signalReady()
 	case p.Retry:
+		q.promoteDue(now) // jobs due before this retry queue ahead of it
 		q.requeue(e)
 		q.emit(backend.EventRetried, e.job.ID, now, p.Reason)
 	default:

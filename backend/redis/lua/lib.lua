@@ -815,6 +815,7 @@ local function fail_job(id, token, reason, stack, keep_stacks, retry, delay, rem
     if delay > 0 then
       delay_job(id, st, NOW + delay)
     else
+      promote_due(1000) -- jobs due before this retry queue ahead of it
       local prio, lifo = header(rec)
       push_ready(id, prio, lifo, false, st)
     end
