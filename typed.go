@@ -16,18 +16,32 @@ func AddJSON[T any](ctx context.Context, q *Queue, name string, v T, opts *JobOp
 	return q.Add(ctx, name, data, opts)
 }
 
-// HandlerFunc is a handler that receives the job's payload decoded as T.
+// HandlerFunc is a typed handler whose result is untyped. JSONProcessor takes
+// it as it is; a handler may also return its own result type R directly.
 type HandlerFunc[T any] func(ctx context.Context, job *Job, payload T) (any, error)
 
 // JSONProcessor adapts a typed handler to a Processor: the payload is
-// decoded from JSON before the handler runs. A payload that does not decode
-// fails the job at once (Unrecoverable): retrying cannot fix it.
-func JSONProcessor[T any](h HandlerFunc[T]) Processor {
+// decoded from JSON as T before the handler runs, and the handler's result,
+// of any type R, is JSON-encoded into the job's ReturnValue (read it back
+// with Job.DecodeReturnValue). Both types are inferred from a function
+// literal:
+//
+//	fila.JSONProcessor(func(ctx context.Context, job *fila.Job, o Order) (Receipt, error) { ... })
+//
+// A result that is nil as an interface (R = any) stores no return value;
+// any other result is stored as its JSON, so a nil pointer stores null.
+// A payload that does not decode fails the job at once (Unrecoverable):
+// retrying cannot fix it.
+func JSONProcessor[T, R any](h func(ctx context.Context, job *Job, payload T) (R, error)) Processor {
 	return func(ctx context.Context, job *Job) (any, error) {
 		var v T
 		if err := json.Unmarshal(job.Data, &v); err != nil {
 			return nil, Unrecoverable(fmt.Errorf("decode payload of job %q as %T: %w", job.ID, v, err))
 		}
-		return h(ctx, job, v)
+		r, err := h(ctx, job, v)
+		if err != nil {
+			return nil, err
+		}
+		return r, nil
 	}
 }

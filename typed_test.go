@@ -2,6 +2,7 @@ package fila_test
 
 import (
 	"context"
+	"errors"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -42,6 +43,88 @@ func TestTyped(t *testing.T) {
 		var r receipt
 		require.NoError(t, fin.DecodeReturnValue(&r))
 		require.Equal(t, receipt{ID: job.ID, Chars: 3}, r)
+	})
+
+	t.Run("TypedResultRoundTripsAsTheJobsReturnValue", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		// Both type parameters are inferred from the literal: T = message, R = receipt.
+		b.startWorker(t, fila.JSONProcessor(func(_ context.Context, j *fila.Job, m message) (receipt, error) {
+			return receipt{ID: j.ID, Chars: len([]rune(m.Body))}, nil
+		}), fila.WorkerOptions{})
+		job, err := fila.AddJSON(b.ctx, b.queue, "send", message{To: "+5511999990000", Body: "olá!"}, nil)
+		require.NoError(t, err)
+
+		fin := completed(t, job)
+		want := `{"id":"` + job.ID + `","chars":4}`
+		require.JSONEq(t, want, string(fin.ReturnValue), "the result is stored as its JSON")
+		var r receipt
+		require.NoError(t, fin.DecodeReturnValue(&r))
+		require.Equal(t, receipt{ID: job.ID, Chars: 4}, r)
+		stored := b.get(t, job.ID)
+		require.JSONEq(t, want, string(stored.ReturnValue), "a fresh read of the job shows the same result")
+	})
+
+	t.Run("TypedResultOfAFailedAttemptIsNotStored", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		b.startWorker(t, fila.JSONProcessor(func(_ context.Context, j *fila.Job, m message) (receipt, error) {
+			return receipt{ID: j.ID}, errors.New("carrier refused")
+		}), fila.WorkerOptions{})
+		job, err := fila.AddJSON(b.ctx, b.queue, "send", message{To: "+1"}, nil)
+		require.NoError(t, err)
+
+		fin, jf := failed(t, job)
+		require.Equal(t, "carrier refused", jf.Reason)
+		require.Empty(t, fin.ReturnValue)
+		require.Empty(t, b.get(t, job.ID).ReturnValue)
+	})
+
+	t.Run("NilPointerResultIsStoredAsNull", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		b.startWorker(t, fila.JSONProcessor(func(_ context.Context, j *fila.Job, m message) (*receipt, error) {
+			if m.Body == "" {
+				return nil, nil
+			}
+			return &receipt{ID: j.ID, Chars: len(m.Body)}, nil
+		}), fila.WorkerOptions{})
+		empty, err := fila.AddJSON(b.ctx, b.queue, "send", message{To: "+1"}, nil)
+		require.NoError(t, err)
+		full, err := fila.AddJSON(b.ctx, b.queue, "send", message{To: "+1", Body: "hi"}, nil)
+		require.NoError(t, err)
+
+		require.Equal(t, "null", string(completed(t, empty).ReturnValue))
+		var r *receipt
+		require.NoError(t, completed(t, full).DecodeReturnValue(&r))
+		require.Equal(t, &receipt{ID: full.ID, Chars: 2}, r)
+	})
+
+	t.Run("HandlerFuncValueIsAccepted", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		var h fila.HandlerFunc[message] = func(_ context.Context, _ *fila.Job, m message) (any, error) {
+			return m.To, nil
+		}
+		b.startWorker(t, fila.JSONProcessor(h), fila.WorkerOptions{})
+		job, err := fila.AddJSON(b.ctx, b.queue, "send", message{To: "+44"}, nil)
+		require.NoError(t, err)
+
+		var to string
+		require.NoError(t, completed(t, job).DecodeReturnValue(&to))
+		require.Equal(t, "+44", to)
+	})
+
+	t.Run("UntypedNilResultStoresNoReturnValue", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		b.startWorker(t, fila.JSONProcessor(func(context.Context, *fila.Job, message) (any, error) {
+			return nil, nil
+		}), fila.WorkerOptions{})
+		job, err := fila.AddJSON(b.ctx, b.queue, "send", message{To: "+1"}, nil)
+		require.NoError(t, err)
+
+		require.Empty(t, completed(t, job).ReturnValue)
 	})
 
 	t.Run("PayloadThatDoesNotDecodeFailsAtOnce", func(t *testing.T) {
