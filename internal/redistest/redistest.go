@@ -9,6 +9,7 @@ package redistest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -31,11 +32,41 @@ type Server struct {
 
 	t     testing.TB
 	args  []string
-	ready func(exited <-chan struct{}, logName string) // waits until the server serves
+	ready readyFunc // waits until the server serves
 	mu    sync.Mutex
 	cmd   *exec.Cmd
 	done  chan struct{}
 }
+
+// readyFunc waits until s serves, or reports why it does not: an
+// *exitError when the process ended first.
+type readyFunc func(s *Server, exited <-chan struct{}, logName string) error
+
+// exitError says that redis-server exited before it served, with its log.
+type exitError struct {
+	addr string
+	log  []byte
+}
+
+func (e *exitError) Error() string {
+	return fmt.Sprintf("redis-server on %s exited:\n%s", e.addr, e.log)
+}
+
+// portTaken reports whether the server exited because another process had
+// bound one of its ports (client, TLS or cluster bus) in the meantime.
+func (e *exitError) portTaken() bool {
+	return strings.Contains(string(e.log), "Address already in use")
+}
+
+// exited builds the *exitError of a server whose process ended.
+func exited(addr, logName string) error {
+	b, _ := os.ReadFile(logName)
+	return &exitError{addr: addr, log: b}
+}
+
+// portAttempts bounds how many free ports start tries: another test may
+// bind a port between FreePort choosing it and redis-server binding it.
+const portAttempts = 5
 
 // require skips or fails the test when redis-server is missing.
 func require(t testing.TB, env string) string {
@@ -61,58 +92,87 @@ func Addr(t testing.TB) string {
 
 // Start runs a redis-server on a free loopback port with persistence off
 // (extra arguments may turn it on) and stops it at the end of the test.
+// If another process takes the port before redis-server binds it, Start
+// tries another one.
 func Start(t testing.TB, extra ...string) *Server {
 	t.Helper()
-	return start(t, FreePort(t), nil, extra...)
+	return start(t, func() int { return FreePort(t) }, nil, func(int) []string { return extra })
 }
 
-// start runs redis-server on port; ready, when set, replaces the PING check.
-func start(t testing.TB, port int, ready func(s *Server, exited <-chan struct{}, logName string), extra ...string) *Server {
+// start runs redis-server on a port from nextPort, with the arguments
+// extra returns for that port; ready, when set, replaces the PING check.
+// When the server exits because a port was taken meanwhile, it tries the
+// next port, up to portAttempts times.
+func start(t testing.TB, nextPort func() int, ready readyFunc, extra func(port int) []string) *Server {
 	t.Helper()
 	bin := require(t, "FILA_REQUIRE_REDIS")
-	dir := t.TempDir()
-	args := append([]string{
-		"--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-		"--dir", dir, "--protected-mode", "no", "--daemonize", "no",
-	}, extra...)
-	s := &Server{Addr: "127.0.0.1:" + strconv.Itoa(port), Dir: dir, Port: port, t: t, args: append([]string{bin}, args...)}
-	s.ready = func(exited <-chan struct{}, logName string) { waitReady(t, s.Addr, exited, logName) }
-	if ready != nil {
-		s.ready = func(exited <-chan struct{}, logName string) { ready(s, exited, logName) }
+	if ready == nil {
+		ready = func(s *Server, exited <-chan struct{}, logName string) error {
+			return waitReady(s.Addr, exited, logName)
+		}
 	}
-	s.start()
-	t.Cleanup(s.Stop)
-	return s
+	for attempt := 1; ; attempt++ {
+		port := nextPort()
+		dir := t.TempDir()
+		args := append([]string{
+			"--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+			"--dir", dir, "--protected-mode", "no", "--daemonize", "no",
+		}, extra(port)...)
+		s := &Server{Addr: "127.0.0.1:" + strconv.Itoa(port), Dir: dir, Port: port, t: t, args: append([]string{bin}, args...), ready: ready}
+		err := s.launch()
+		if err == nil {
+			t.Cleanup(s.Stop)
+			return s
+		}
+		var ee *exitError
+		if !errors.As(err, &ee) || !ee.portTaken() || attempt == portAttempts {
+			t.Fatalf("redistest: %v", err)
+		}
+		t.Logf("redistest: port %d was taken before redis-server bound it (attempt %d); trying another", port, attempt)
+	}
 }
 
+// start launches the process and fails the test if it does not serve.
 func (s *Server) start() {
 	s.t.Helper()
+	if err := s.launch(); err != nil {
+		s.t.Fatalf("redistest: %v", err)
+	}
+}
+
+// launch starts the process and waits until it serves. On failure the
+// process is gone.
+func (s *Server) launch() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	cmd := exec.Command(s.args[0], s.args[1:]...)
 	cmd.SysProcAttr = procAttr()
 	log, err := os.Create(filepath.Join(s.Dir, fmt.Sprintf("redis-%d.log", time.Now().UnixNano())))
 	if err != nil {
-		s.t.Fatalf("redistest: %v", err)
+		return err
 	}
 	cmd.Stdout, cmd.Stderr = log, log
 	if err := cmd.Start(); err != nil {
-		s.t.Fatalf("redistest: start redis-server: %v", err)
+		log.Close()
+		return fmt.Errorf("start redis-server: %w", err)
 	}
 	done := make(chan struct{})
 	go func() { _ = cmd.Wait(); log.Close(); close(done) }()
+	if err := s.ready(s, done, log.Name()); err != nil {
+		_ = cmd.Process.Kill()
+		<-done
+		return err
+	}
 	s.cmd, s.done = cmd, done
-	s.ready(done, log.Name())
+	return nil
 }
 
-func waitReady(t testing.TB, addr string, exited <-chan struct{}, logName string) {
-	t.Helper()
+func waitReady(addr string, exitedC <-chan struct{}, logName string) error {
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
 		select {
-		case <-exited:
-			b, _ := os.ReadFile(logName)
-			t.Fatalf("redistest: redis-server on %s exited:\n%s", addr, b)
+		case <-exitedC:
+			return exited(addr, logName)
 		default:
 		}
 		c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
@@ -123,12 +183,12 @@ func waitReady(t testing.TB, addr string, exited <-chan struct{}, logName string
 			n, _ := c.Read(buf)
 			c.Close()
 			if strings.HasPrefix(string(buf[:n]), "+PONG") {
-				return
+				return nil
 			}
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	t.Fatalf("redistest: redis-server on %s did not answer PING", addr)
+	return fmt.Errorf("redis-server on %s did not answer PING", addr)
 }
 
 // Stop ends the server (SIGTERM) and waits for it. It is safe to call twice.

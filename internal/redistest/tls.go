@@ -8,6 +8,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"fmt"
 	"math/big"
 	"net"
 	"os"
@@ -22,6 +23,12 @@ import (
 // It returns the server and the PEM of that CA, for a client's trust store.
 func StartTLS(t testing.TB) (*Server, []byte) {
 	t.Helper()
+	return startTLS(t, func() int { return FreePort(t) })
+}
+
+// startTLS is StartTLS with the ports to try coming from nextPort.
+func startTLS(t testing.TB, nextPort func() int) (*Server, []byte) {
+	t.Helper()
 	dir := t.TempDir()
 	caPEM, certPEM, keyPEM := makeCerts(t)
 	ca, cert, key := filepath.Join(dir, "ca.pem"), filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
@@ -32,30 +39,30 @@ func StartTLS(t testing.TB) (*Server, []byte) {
 	}
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM(caPEM)
-	ready := func(s *Server, exited <-chan struct{}, logName string) {
+	ready := func(s *Server, exitedC <-chan struct{}, logName string) error {
 		deadline := time.Now().Add(10 * time.Second)
 		for {
 			select {
-			case <-exited:
-				b, _ := os.ReadFile(logName)
-				t.Fatalf("redistest: TLS redis-server exited:\n%s", b)
+			case <-exitedC:
+				return exited(s.Addr, logName)
 			default:
 			}
 			c, err := tls.DialWithDialer(&net.Dialer{Timeout: 200 * time.Millisecond}, "tcp", s.Addr, &tls.Config{RootCAs: pool})
 			if err == nil {
 				c.Close()
-				return
+				return nil
 			}
 			if time.Now().After(deadline) {
-				t.Fatalf("redistest: TLS redis-server on %s did not accept: %v", s.Addr, err)
+				return fmt.Errorf("TLS redis-server on %s did not accept: %w", s.Addr, err)
 			}
 			time.Sleep(20 * time.Millisecond)
 		}
 	}
-	port := FreePort(t)
 	// The TLS port is the server's address; the plain port is turned off.
-	s := start(t, port, ready, "--port", "0", "--tls-port", strconv.Itoa(port), "--tls-cert-file", cert,
-		"--tls-key-file", key, "--tls-ca-cert-file", ca, "--tls-auth-clients", "no")
+	s := start(t, nextPort, ready, func(port int) []string {
+		return []string{"--port", "0", "--tls-port", strconv.Itoa(port), "--tls-cert-file", cert,
+			"--tls-key-file", key, "--tls-ca-cert-file", ca, "--tls-auth-clients", "no"}
+	})
 	return s, caPEM
 }
 
