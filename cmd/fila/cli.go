@@ -64,6 +64,9 @@ type command struct {
 	check func(cmd *command, o *options, args []string) error
 	// run does the work.
 	run func(ctx context.Context, e *env, args []string) error
+	// serve marks a command that runs until interrupted: -timeout bounds
+	// connecting, not the whole run.
+	serve bool
 }
 
 // commands lists the subcommands in the order the usage shows them.
@@ -72,6 +75,7 @@ func commands() []*command {
 		statsCommand(), listCommand(), showCommand(),
 		retryCommand(), promoteCommand(), removeCommand(), cleanCommand(),
 		pauseCommand(), resumeCommand(), drainCommand(), obliterateCommand(),
+		dashboardCommand(),
 	}
 }
 
@@ -107,6 +111,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	if o.redisURL == "" {
 		o.redisURL = defaultRedisURL
 	}
+	serveCtx := ctx
 	ctx, cancel := context.WithTimeout(ctx, o.timeout)
 	defer cancel()
 	be, closeBackend, err := open(ctx, o.redisURL, o.prefix)
@@ -115,6 +120,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		return exitFail
 	}
 	defer func() { _ = closeBackend() }()
+	if cmd.serve {
+		ctx = serveCtx
+	}
 	if err := cmd.run(ctx, &env{be: be, out: stdout, opt: &o}, rest); err != nil {
 		return report(stderr, err)
 	}
