@@ -59,9 +59,18 @@ func benchBackend(b *testing.B) *Backend {
 }
 
 // BenchmarkJobAdd: one job per call, sequential (a round trip each).
-func BenchmarkJobAdd(b *testing.B) {
+func BenchmarkJobAdd(b *testing.B) { benchJobAdd(b, context.Background()) }
+
+// BenchmarkJobAddCancellable is BenchmarkJobAdd with a context that can end
+// (an HTTP request's), which the backend must watch while the call waits.
+func BenchmarkJobAddCancellable(b *testing.B) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	benchJobAdd(b, ctx)
+}
+
+func benchJobAdd(b *testing.B, ctx context.Context) {
 	be := benchBackend(b)
-	ctx := context.Background()
 	q := "bench-add-" + strconv.FormatInt(time.Now().UnixNano(), 36)
 	p := &backend.JobAddParams{Queue: q, Jobs: []backend.JobAddItem{{Name: "send", Data: benchPayload(), Options: benchOpts}}}
 	b.ReportAllocs()
@@ -74,9 +83,18 @@ func BenchmarkJobAdd(b *testing.B) {
 
 // BenchmarkClaimComplete: the busy-worker round trip, completing one job and
 // claiming the next in the same script call.
-func BenchmarkClaimComplete(b *testing.B) {
+func BenchmarkClaimComplete(b *testing.B) { benchClaimComplete(b, context.Background()) }
+
+// BenchmarkClaimCompleteCancellable is BenchmarkClaimComplete with a context
+// that can end.
+func BenchmarkClaimCompleteCancellable(b *testing.B) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	benchClaimComplete(b, ctx)
+}
+
+func benchClaimComplete(b *testing.B, ctx context.Context) {
 	be := benchBackend(b)
-	ctx := context.Background()
 	q := "bench-cc-" + strconv.FormatInt(time.Now().UnixNano(), 36)
 	items := make([]backend.JobAddItem, 1000)
 	for i := range items {
