@@ -145,7 +145,7 @@ func ExampleNewWorker_retries() {
 		}
 		fmt.Println("attempt", attempt, "delivered")
 		return "delivered", nil
-	}, fila.WorkerOptions{Concurrency: 4})
+	}, fila.WorkerOptions{})
 	if err != nil {
 		log.Fatal(err)
 	}
