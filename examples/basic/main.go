@@ -37,10 +37,10 @@ func run() error {
 
 	// The handler fails the first attempt of every job, to show retries.
 	var attempts atomic.Int64
-	handler := fila.JSONProcessor(func(ctx context.Context, job *fila.Job, g Greeting) (any, error) {
+	handler := fila.JSONProcessor(func(ctx context.Context, job *fila.Job, g Greeting) (string, error) {
 		attempts.Add(1)
 		if job.AttemptsMade == 0 {
-			return nil, errors.New("flaky upstream")
+			return "", errors.New("flaky upstream")
 		}
 		return "hello, " + g.Name, nil
 	})
@@ -86,5 +86,4 @@ func run() error {
 	}
 	fmt.Printf("counts: %+v (handler ran %d times)\n", *counts, attempts.Load())
 	return stop(nil) // nil after a graceful drain
-
 }
