@@ -33,6 +33,7 @@ type options struct {
 
 	offset, limit int
 	age           time.Duration
+	all           bool
 	allFailed     bool
 	force         bool
 	delayed       bool
@@ -58,6 +59,12 @@ type command struct {
 	// minArgs and maxArgs bound the positional arguments; maxArgs < 0 means
 	// no bound.
 	minArgs, maxArgs int
+	// knownQueues is how many leading positional arguments must name
+	// queues the storage knows (-1: all of them), so a typo fails instead
+	// of showing or changing an empty queue. Pause, resume and obliterate
+	// take any name: pausing a queue before its first job is legitimate,
+	// and obliterating one that is gone is a no-op.
+	knownQueues int
 	// flags registers the command's own flags, or is nil.
 	flags func(fs *flag.FlagSet, o *options)
 	// check validates the arguments before connecting, or is nil.
@@ -115,6 +122,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		return exitFail
 	}
 	defer func() { _ = closeBackend() }()
+	if err := requireKnownQueues(ctx, be, o.prefix, queueArgs(cmd, rest)); err != nil {
+		return report(stderr, err)
+	}
 	if err := cmd.run(ctx, &env{be: be, out: stdout, opt: &o}, rest); err != nil {
 		return report(stderr, err)
 	}
