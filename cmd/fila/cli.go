@@ -151,7 +151,7 @@ func report(stderr io.Writer, err error) int {
 // globalFlags registers the flags every command accepts, before or after
 // its name.
 func globalFlags(fs *flag.FlagSet, o *options) {
-	fs.StringVar(&o.redisURL, "redis", o.redisURL, "Redis `URL` (redis:// or rediss://); default $FILA_REDIS_URL, then "+defaultRedisURL)
+	fs.StringVar(&o.redisURL, "redis", o.redisURL, redisURLHelp)
 	fs.StringVar(&o.prefix, "prefix", o.prefix, "the key `prefix` the queues were created with")
 	fs.BoolVar(&o.json, "json", o.json, "print JSON instead of tables")
 	fs.DurationVar(&o.timeout, "timeout", o.timeout, "give up after this `duration`")
