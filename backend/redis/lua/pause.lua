@@ -10,7 +10,7 @@ local m = meta()
 if ARGV[3] == '1' then
   if m.paused then return 0 end
   unfeed()
-  if meta_mk() and rcall('LREM', K_WAIT, 0, MARKER) > 0 then
+  if meta_mk() and rcall('LREM', K_WAIT, -1, MARKER) > 0 then -- from the consuming end, where it mostly sits
     rcall('HDEL', K_META, 'mk')
     m.mk = false
   end
