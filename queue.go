@@ -313,7 +313,10 @@ func (q *Queue) Clean(ctx context.Context, state State, olderThan time.Duration,
 }
 
 // Obliterate removes the queue and all its jobs, events and metrics. It
-// refuses with ErrQueueActive while jobs are active, unless force.
+// refuses with ErrQueueActive while jobs are active, unless force. It keeps
+// the queue's ID sequence (on Redis the one-field hash fila:{queue}:meta),
+// so generated job IDs never repeat: an ID stored elsewhere (logs, results,
+// a consumer of the event stream) never comes to name a different job.
 func (q *Queue) Obliterate(ctx context.Context, force bool) error {
 	if q.nameErr != nil {
 		return q.errorf("obliterate", q.nameErr)

@@ -118,7 +118,8 @@ type Backend interface {
 	QueueRetryJobs(ctx context.Context, p *QueueRetryJobsParams) (int, error)
 
 	// QueueObliterate removes a queue and every job in it. ErrQueueActive
-	// when jobs are active and p.Force is false.
+	// when jobs are active and p.Force is false. The queue's ID sequence is
+	// kept, so a generated job ID is never handed out twice.
 	QueueObliterate(ctx context.Context, p *QueueObliterateParams) error
 
 	// QueueMetrics returns completed and failed counts per minute, recorded

@@ -179,10 +179,8 @@ func runInspect(t *testing.T, f Factory) {
 
 	t.Run("obliterate refuses active jobs unless forced, then removes everything", func(t *testing.T) {
 		b := setup(t, f)
-		b.runJobs(3, false, backend.Retention{})
-		b.add("w", backend.JobOptions{})
-		b.add("d", backend.JobOptions{Delay: time.Hour})
-		b.add("x", backend.JobOptions{})
+		before := b.runJobs(3, false, backend.Retention{})
+		before = append(before, b.add("w", backend.JobOptions{}), b.add("d", backend.JobOptions{Delay: time.Hour}), b.add("x", backend.JobOptions{}))
 		j, _ := b.claim()
 		require.NotNil(t, j)
 		names, err := b.be.QueueList(b.ctx)
@@ -200,8 +198,11 @@ func runInspect(t *testing.T, f Factory) {
 		require.NoError(t, err)
 		require.NotContains(t, names, b.queue)
 
-		// The queue works again afterwards.
+		// The queue works again afterwards, and its ID sequence was kept:
+		// a generated ID is never handed out twice, so it cannot collide
+		// with an old job's ID kept outside the queue (logs, results).
 		id := b.add("again", backend.JobOptions{})
+		require.NotContains(t, before, id, "a generated ID was reused after an obliterate")
 		again, _ := b.claim()
 		require.Equal(t, id, again.ID)
 	})

@@ -88,6 +88,62 @@ func runPause(t *testing.T, f Factory) {
 		require.Equal(t, backend.Counts{Waiting: 1}, b.counts())
 	})
 
+	// blocked starts a claim that waits up to 10s and reports its job (nil
+	// on an error or none).
+	blocked := func(b *bundle) <-chan *backend.Job {
+		got := make(chan *backend.Job, 1)
+		go func() {
+			p := b.claimParams(b.tokenFor("blocked"))
+			p.Wait = 10 * time.Second
+			res, err := b.be.JobClaim(b.ctx, p)
+			if err != nil {
+				got <- nil
+				return
+			}
+			got <- res.Job
+		}()
+		return got
+	}
+	// promotedWhilePaused waits for the due delayed job to move to paused
+	// while a claim is blocked, then resumes and expects that claim to get it.
+	promotedWhilePaused := func(b *bundle, got <-chan *backend.Job, want backend.Counts) {
+		b.t.Helper()
+		b.eventually(func() bool { return b.counts() == want },
+			"a due delayed job of a paused queue stayed delayed while a claim was blocked")
+		select {
+		case <-got:
+			b.t.Fatal("claimed while paused")
+		default:
+		}
+		pause(b, false)
+		select {
+		case j := <-got:
+			require.NotNil(b.t, j)
+			require.Equal(b.t, "soon", j.Name)
+		case <-time.After(8 * time.Second):
+			b.t.Fatal("resume did not wake the blocked claim")
+		}
+	}
+
+	t.Run("a paused queue moves due delayed jobs to paused while a claim is blocked", func(t *testing.T) {
+		b := setup(t, f)
+		pause(b, true)
+		got := blocked(b)
+		time.Sleep(150 * time.Millisecond) // the claim has seen no delayed job and blocks
+		b.add("soon", backend.JobOptions{Delay: 300 * time.Millisecond})
+		promotedWhilePaused(b, got, backend.Counts{Paused: 1})
+	})
+
+	t.Run("a paused queue moves due delayed jobs to paused after a pause with a wake-up pending", func(t *testing.T) {
+		b := setup(t, f)
+		b.add("later", backend.JobOptions{Delay: time.Hour}) // no claim takes its wake-up
+		pause(b, true)
+		got := blocked(b)
+		time.Sleep(150 * time.Millisecond) // the claim knows only the job due in an hour
+		b.add("soon", backend.JobOptions{Delay: 300 * time.Millisecond})
+		promotedWhilePaused(b, got, backend.Counts{Paused: 1, Delayed: 1})
+	})
+
 	t.Run("a job released while paused waits for resume", func(t *testing.T) {
 		b := setup(t, f)
 		b.add("a", backend.JobOptions{})

@@ -36,7 +36,8 @@ func (b *Backend) JobClaim(ctx context.Context, p *backend.JobClaimParams) (*bac
 			q.mu.Unlock()
 			return res, nil
 		}
-		if next := q.delayed.peek(); next != nil && !q.paused {
+		// Paused too: a due delayed job still moves (to paused) on time.
+		if next := q.delayed.peek(); next != nil {
 			wait = min(wait, next.job.DueAt.Sub(now))
 		}
 		ready := q.readyChan()

@@ -33,6 +33,7 @@ type options struct {
 
 	offset, limit int
 	age           time.Duration
+	all           bool
 	allFailed     bool
 	force         bool
 	delayed       bool
@@ -58,6 +59,12 @@ type command struct {
 	// minArgs and maxArgs bound the positional arguments; maxArgs < 0 means
 	// no bound.
 	minArgs, maxArgs int
+	// knownQueues is how many leading positional arguments must name
+	// queues the storage knows (-1: all of them), so a typo fails instead
+	// of showing or changing an empty queue. Pause, resume and obliterate
+	// take any name: pausing a queue before its first job is legitimate,
+	// and obliterating one that is gone is a no-op.
+	knownQueues int
 	// flags registers the command's own flags, or is nil.
 	flags func(fs *flag.FlagSet, o *options)
 	// check validates the arguments before connecting, or is nil.
@@ -120,6 +127,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		return exitFail
 	}
 	defer func() { _ = closeBackend() }()
+	if err := requireKnownQueues(ctx, be, o.prefix, queueArgs(cmd, rest)); err != nil {
+		return report(stderr, err)
+	}
 	if cmd.serve {
 		ctx = serveCtx
 	}
@@ -149,7 +159,7 @@ func report(stderr io.Writer, err error) int {
 // globalFlags registers the flags every command accepts, before or after
 // its name.
 func globalFlags(fs *flag.FlagSet, o *options) {
-	fs.StringVar(&o.redisURL, "redis", o.redisURL, "Redis `URL` (redis:// or rediss://); default $FILA_REDIS_URL, then "+defaultRedisURL)
+	fs.StringVar(&o.redisURL, "redis", o.redisURL, redisURLHelp)
 	fs.StringVar(&o.prefix, "prefix", o.prefix, "the key `prefix` the queues were created with")
 	fs.BoolVar(&o.json, "json", o.json, "print JSON instead of tables")
 	fs.DurationVar(&o.timeout, "timeout", o.timeout, "give up after this `duration`")

@@ -4,8 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/url"
-
-	"github.com/redis/go-redis/v9"
+	"strings"
 
 	"github.com/fila-go/fila/backend"
 	redisbackend "github.com/fila-go/fila/backend/redis"
@@ -18,15 +17,15 @@ const defaultRedisURL = "redis://127.0.0.1:6379"
 // function that releases it. Tests pass their own.
 type opener func(ctx context.Context, rawURL, prefix string) (backend.Backend, func() error, error)
 
-// openRedis connects with redis.ParseURL (redis:// and, for TLS,
-// rediss://), checks the server answers, and returns a Redis backend whose
-// keys start with prefix.
+// openRedis connects to a single node, a Cluster or through Sentinel (see
+// parseRedisURL), checks the server answers, and returns a Redis backend
+// whose keys start with prefix.
 func openRedis(ctx context.Context, rawURL, prefix string) (backend.Backend, func() error, error) {
-	opts, err := redis.ParseURL(rawURL)
+	target, err := parseRedisURL(rawURL)
 	if err != nil {
 		return nil, nil, fmt.Errorf("fila: redis URL %s: %w", redactURL(rawURL), err)
 	}
-	rdb := redis.NewClient(opts)
+	rdb := target.client()
 	if err := rdb.Ping(ctx).Err(); err != nil {
 		_ = rdb.Close()
 		return nil, nil, fmt.Errorf("fila: connect to %s: %w", redactURL(rawURL), err)
@@ -38,11 +37,36 @@ func openRedis(ctx context.Context, rawURL, prefix string) (backend.Backend, fun
 	}, nil
 }
 
-// redactURL hides a password in a URL so that errors can show it.
+// redactURL hides a password in a URL so that errors can show it. A
+// Cluster or Sentinel URL's host list is not one url.URL host, so the user
+// info is redacted by hand there; other options (sentinel_password) are
+// always hidden.
 func redactURL(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
+	scheme, rest, ok := strings.Cut(raw, "://")
+	if !ok {
 		return "(unparsable URL)"
 	}
-	return fmt.Sprintf("%q", u.Redacted())
+	end := strings.IndexAny(rest, "/?")
+	if end < 0 {
+		end = len(rest)
+	}
+	authority, tail := rest[:end], rest[end:]
+	if at := strings.LastIndex(authority, "@"); at >= 0 {
+		user := authority[:at]
+		if name, _, hasPass := strings.Cut(user, ":"); hasPass {
+			user = name + ":xxxxx"
+		}
+		authority = user + "@" + authority[at+1:]
+	}
+	if path, query, found := strings.Cut(tail, "?"); found {
+		if q, err := url.ParseQuery(query); err == nil {
+			for _, k := range []string{"password", "sentinel_password"} {
+				if q.Has(k) {
+					q.Set(k, "xxxxx")
+				}
+			}
+			tail = path + "?" + q.Encode()
+		}
+	}
+	return fmt.Sprintf("%q", scheme+"://"+authority+tail)
 }

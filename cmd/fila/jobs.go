@@ -11,7 +11,7 @@ import (
 
 func listCommand() *command {
 	return &command{
-		name: "list", args: "<queue> <state> [-offset N] [-limit N]", minArgs: 2, maxArgs: 2,
+		name: "list", args: "<queue> <state> [-offset N] [-limit N]", minArgs: 2, maxArgs: 2, knownQueues: 1,
 		summary: "list a page of the jobs in one state",
 		detail:  "Waiting, prioritized, paused and delayed jobs come in run order; completed and failed\njobs newest first. States: waiting, prioritized, paused, delayed, active, completed, failed.",
 		flags: func(fs *flag.FlagSet, o *options) {
@@ -102,7 +102,7 @@ func listColumns(s fila.State) ([]string, func(*fila.Job) []string) {
 
 func showCommand() *command {
 	return &command{
-		name: "show", args: "<queue> <id>", minArgs: 2, maxArgs: 2,
+		name: "show", args: "<queue> <id>", minArgs: 2, maxArgs: 2, knownQueues: 1,
 		summary: "show one job with its options, progress, result or failure, and logs",
 		run:     runShow,
 	}

@@ -11,7 +11,11 @@
 //	fila retry outbound -all-failed     # put every failed job back to waiting
 //
 // The Redis URL comes from -redis, else $FILA_REDIS_URL, else
-// redis://127.0.0.1:6379; rediss:// URLs connect with TLS. Output is
+// redis://127.0.0.1:6379; rediss:// URLs connect with TLS,
+// redis+cluster://host:port,host:port to a Cluster, and
+// redis+sentinel://host:port,host:port/master through Sentinel (see
+// redisurl.go for every form). The client sets MaxRetries -1 unless the URL
+// sets max_retries, as the Redis backend asks. Output is
 // aligned tables for people, or JSON with -json. Errors go to stderr with a
 // non-zero exit status: 1 when an operation failed, 2 for a usage error.
 package main

@@ -307,7 +307,7 @@ func TestMutatingCommands(t *testing.T) {
 		require.Equal(t, "removed 1 failed job older than 1h0m0s from outbound\n", f.ok("clean", "outbound", "failed", "-age", "1h"))
 		require.Zero(t, f.counts("outbound").Failed)
 		var r result
-		require.NoError(t, json.Unmarshal([]byte(f.ok("clean", "outbound", "completed", "-limit", "5", "-json")), &r))
+		require.NoError(t, json.Unmarshal([]byte(f.ok("clean", "outbound", "completed", "-all", "-limit", "5", "-json")), &r))
 		require.Equal(t, result{Queue: "outbound", Action: "cleaned", Count: 1, IDs: []string{f.ids["completed"]}}, r)
 		require.Zero(t, f.counts("outbound").Completed)
 	})
@@ -392,6 +392,9 @@ func TestCommandLine(t *testing.T) {
 			{[]string{"retry", "outbound", "1", "-all-failed"}, "fila retry: give a job ID or -all-failed, not both"},
 			{[]string{"clean", "outbound", "active"}, "fila clean: active jobs cannot be cleaned"},
 			{[]string{"clean", "outbound", "failed", "-age", "soon"}, `fila clean: invalid value "soon" for flag -age`},
+			{[]string{"clean", "outbound", "failed"}, "fila clean: give -age DURATION to remove the failed jobs older than it, or -all to remove every one"},
+			{[]string{"clean", "outbound", "failed", "-age", "0s"}, "fila clean: give -age DURATION"},
+			{[]string{"clean", "outbound", "failed", "-age", "1h", "-all"}, "fila clean: give -age or -all, not both"},
 			{[]string{"-timeout", "0", "stats"}, "fila stats: -timeout must be positive"},
 		} {
 			var out, errOut bytes.Buffer
@@ -441,6 +444,38 @@ func TestCommandLine(t *testing.T) {
 		code = run(context.Background(), []string{"-redis", "http://" + addr, "stats"}, &bytes.Buffer{}, &errOut, noEnv, openRedis)
 		require.Equal(t, exitFail, code)
 		require.Contains(t, errOut.String(), `fila: redis URL "http://`+addr+`": `)
+	})
+
+	t.Run("AnUnknownQueueFailsNamingTheKnownOnes", func(t *testing.T) {
+		t.Parallel()
+		f := newFixture(t)
+		for _, args := range [][]string{
+			{"stats", "nosuchqueue"},
+			{"stats", "outbound", "nosuchqueue"},
+			{"list", "nosuchqueue", "waiting"},
+			{"show", "nosuchqueue", "1"},
+			{"retry", "nosuchqueue", "-all-failed"},
+			{"promote", "nosuchqueue", "1"},
+			{"remove", "nosuchqueue", "1"},
+			{"clean", "nosuchqueue", "failed", "-all"},
+			{"drain", "nosuchqueue"},
+		} {
+			out, errOut, code := f.fila(args...)
+			require.Equal(t, exitFail, code, "%v", args)
+			require.Empty(t, out, "%v", args)
+			require.Equal(t, "fila: no queue \"nosuchqueue\"; the queues are: inbound, outbound, reports\n", errOut, "%v", args)
+		}
+		_, errOut, code := f.fila("-prefix", "other", "list", "outbound", "waiting")
+		require.Equal(t, exitFail, code)
+		require.Equal(t, "fila: no queue \"outbound\": there are no queues under the key prefix \"other\"\n", errOut)
+		require.Equal(t, "paused later\n", f.ok("pause", "later"), "pausing a queue before its first job is allowed")
+	})
+
+	t.Run("CleanAllRemovesEveryJobInTheState", func(t *testing.T) {
+		t.Parallel()
+		f := newFixture(t)
+		require.Equal(t, "removed 1 failed job from outbound\n", f.ok("clean", "outbound", "failed", "-all"))
+		require.Zero(t, f.counts("outbound").Failed)
 	})
 
 	t.Run("PrefixSelectsTheKeys", func(t *testing.T) {

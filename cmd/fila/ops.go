@@ -30,7 +30,7 @@ func (e *env) done(r result) error {
 // jobCommand is a command that acts on one job of a queue.
 func jobCommand(name, summary, past, prep string, act func(q *fila.Queue, ctx context.Context, id string) error) *command {
 	return &command{
-		name: name, args: "<queue> <id>", minArgs: 2, maxArgs: 2, summary: summary,
+		name: name, args: "<queue> <id>", minArgs: 2, maxArgs: 2, knownQueues: 1, summary: summary,
 		run: func(ctx context.Context, e *env, args []string) error {
 			q, id := e.queue(args[0]), args[1]
 			if err := act(q, ctx, id); err != nil {
@@ -53,7 +53,7 @@ func removeCommand() *command {
 func retryCommand() *command {
 	one := jobCommand("retry", "", "retried", "in", (*fila.Queue).RetryJob)
 	return &command{
-		name: "retry", args: "<queue> <id> | <queue> -all-failed", minArgs: 1, maxArgs: 2,
+		name: "retry", args: "<queue> <id> | <queue> -all-failed", minArgs: 1, maxArgs: 2, knownQueues: 1,
 		summary: "move a failed job, or every failed one, back to waiting",
 		detail:  "Attempts start over. A completed job can be retried by ID too.",
 		flags: func(fs *flag.FlagSet, o *options) {
@@ -85,11 +85,13 @@ func retryCommand() *command {
 
 func cleanCommand() *command {
 	return &command{
-		name: "clean", args: "<queue> <state> [-age DURATION] [-limit N]", minArgs: 2, maxArgs: 2,
-		summary: "remove the jobs in a state that are older than -age",
-		detail:  "Age is from the finish time for completed and failed jobs, from the add time otherwise.\nActive jobs cannot be cleaned.",
+		name: "clean", args: "<queue> <state> -age DURATION | -all [-limit N]", minArgs: 2, maxArgs: 2, knownQueues: 1,
+		summary: "remove the jobs in a state that are older than -age (or all of them, with -all)",
+		detail: "Age is from the finish time for completed and failed jobs, from the add time otherwise.\n" +
+			"One of -age or -all is required, so a forgotten -age does not remove every job.\nActive jobs cannot be cleaned.",
 		flags: func(fs *flag.FlagSet, o *options) {
-			fs.DurationVar(&o.age, "age", 0, "only jobs older than this `duration` (0: all)")
+			fs.DurationVar(&o.age, "age", 0, "only jobs older than this `duration` (> 0)")
+			fs.BoolVar(&o.all, "all", false, "remove every job in the state, whatever its age")
 			fs.IntVar(&o.limit, "limit", 0, "remove at most `N` jobs (0: no limit)")
 		},
 		check: func(cmd *command, o *options, args []string) error {
@@ -101,6 +103,10 @@ func cleanCommand() *command {
 				return usagef(cmd, "active jobs cannot be cleaned")
 			case o.age < 0 || o.limit < 0:
 				return usagef(cmd, "-age and -limit must be >= 0")
+			case o.all && o.age > 0:
+				return usagef(cmd, "give -age or -all, not both")
+			case !o.all && o.age == 0:
+				return usagef(cmd, "give -age DURATION to remove the %s jobs older than it, or -all to remove every one", state)
 			}
 			return nil
 		},
@@ -146,7 +152,7 @@ func resumeCommand() *command {
 
 func drainCommand() *command {
 	return &command{
-		name: "drain", args: "<queue> [-delayed]", minArgs: 1, maxArgs: 1,
+		name: "drain", args: "<queue> [-delayed]", minArgs: 1, maxArgs: 1, knownQueues: 1,
 		summary: "remove the jobs that have not started (with -delayed, the delayed ones too)",
 		flags: func(fs *flag.FlagSet, o *options) {
 			fs.BoolVar(&o.delayed, "delayed", false, "remove delayed jobs too")

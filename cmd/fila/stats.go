@@ -14,7 +14,7 @@ const statsMinutes = 15
 
 func statsCommand() *command {
 	return &command{
-		name: "stats", args: "[queue...]", minArgs: 0, maxArgs: -1,
+		name: "stats", args: "[queue...]", minArgs: 0, maxArgs: -1, knownQueues: -1,
 		summary: "show jobs per state, switches, and throughput of every queue (or the named ones)",
 		detail: "COMPLETED/1M and FAILED/1M count the current minute; the /15M columns the last 15 minutes,\n" +
 			"the current one included (every process's workers, as recorded by the backend).\n" +

@@ -484,9 +484,11 @@ end
 -- marker would be taken by a claim chained in the same run (a fail with a
 -- retry delay that claims the next job), and the claims blocked elsewhere,
 -- in this process or another, would sleep out their block timeout.
+-- A paused queue gets the marker too (its wait list is empty): the claim
+-- it wakes learns the due time, and the job moves to paused on time.
 local function wake_for_delayed()
   local m = meta()
-  if m.paused or meta_mk() then return end
+  if meta_mk() then return end
   if rcall('LLEN', K_WAIT) > 0 then return end
   rcall('RPUSH', K_WAIT, MARKER)
   set_meta('mk', 1)
