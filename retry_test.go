@@ -11,12 +11,41 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/fila-go/fila"
+	"github.com/fila-go/fila/backend"
 )
 
-// slack is how late a delayed retry may start on a loaded machine (tests run
-// with -race on two cores). Delays never fire early, so lower bounds are
-// exact.
-const slack = 250 * time.Millisecond
+// retryDelays records the delay of each retry the worker schedules: the
+// exact schedule, where the gaps between runs are exact only as lower
+// bounds (a delay never fires early, but a loaded machine starts it late).
+type retryDelays struct {
+	backend.Backend
+	mu     sync.Mutex
+	delays []time.Duration
+}
+
+func (r *retryDelays) JobFail(ctx context.Context, p *backend.JobFailParams) (*backend.JobClaimResult, error) {
+	if p.Retry {
+		r.mu.Lock()
+		r.delays = append(r.delays, p.RetryDelay)
+		r.mu.Unlock()
+	}
+	return r.Backend.JobFail(ctx, p)
+}
+
+func (r *retryDelays) all() []time.Duration {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]time.Duration(nil), r.delays...)
+}
+
+// startRecording runs a worker on the bundle's queue through a
+// retryDelays, until the test ends.
+func (b *testBundle) startRecording(t *testing.T, p fila.Processor, opts fila.WorkerOptions) *retryDelays {
+	t.Helper()
+	r := &retryDelays{Backend: b.be}
+	startWorkerOn(t, r, queueName, p, opts)
+	return r
+}
 
 // failTimes returns a processor that records each run and fails the first n
 // attempts of every job with err.
@@ -39,10 +68,11 @@ func gaps(runs []*fila.Job) []time.Duration {
 	return out
 }
 
+// requireGap checks a run came no sooner than its backoff after the one
+// before; retryDelays checks it was not scheduled later.
 func requireGap(t *testing.T, got, want time.Duration, what string) {
 	t.Helper()
 	require.GreaterOrEqual(t, got, want, "%s: never before the backoff", what)
-	require.Less(t, got, want+slack, "%s: not much after the backoff", what)
 }
 
 func TestRetry(t *testing.T) {
@@ -55,7 +85,7 @@ func TestRetry(t *testing.T) {
 			Attempts: 3, Backoff: fila.Backoff{Type: fila.BackoffExponential, Delay: 100 * time.Millisecond},
 		})
 		var runs runLog
-		b.startWorker(t, failTimes(&runs, 2, errors.New("upstream 503")), fila.WorkerOptions{})
+		rec := b.startRecording(t, failTimes(&runs, 2, errors.New("upstream 503")), fila.WorkerOptions{})
 
 		fin := completed(t, job)
 		require.Equal(t, 3, fin.AttemptsMade)
@@ -69,6 +99,7 @@ func TestRetry(t *testing.T) {
 		g := gaps(all)
 		requireGap(t, g[0], 100*time.Millisecond, "first retry")
 		requireGap(t, g[1], 200*time.Millisecond, "second retry")
+		require.Equal(t, []time.Duration{100 * time.Millisecond, 200 * time.Millisecond}, rec.all(), "scheduled retries")
 	})
 
 	t.Run("FixedBackoffWaitsTheSameDelayEachTime", func(t *testing.T) {
@@ -78,13 +109,14 @@ func TestRetry(t *testing.T) {
 			Attempts: 3, Backoff: fila.Backoff{Type: fila.BackoffFixed, Delay: 150 * time.Millisecond},
 		})
 		var runs runLog
-		b.startWorker(t, failTimes(&runs, 2, errors.New("busy")), fila.WorkerOptions{})
+		rec := b.startRecording(t, failTimes(&runs, 2, errors.New("busy")), fila.WorkerOptions{})
 
 		completed(t, job)
 		g := gaps(runs.all())
 		require.Len(t, g, 2)
 		requireGap(t, g[0], 150*time.Millisecond, "first retry")
 		requireGap(t, g[1], 150*time.Millisecond, "second retry")
+		require.Equal(t, []time.Duration{150 * time.Millisecond, 150 * time.Millisecond}, rec.all(), "scheduled retries")
 	})
 
 	t.Run("JitterShortensTheDelayByUpToItsFraction", func(t *testing.T) {
@@ -94,14 +126,19 @@ func TestRetry(t *testing.T) {
 			Attempts: 4, Backoff: fila.Backoff{Type: fila.BackoffFixed, Delay: 300 * time.Millisecond, Jitter: 0.5},
 		})
 		var runs runLog
-		b.startWorker(t, failTimes(&runs, 3, errors.New("busy")), fila.WorkerOptions{})
+		rec := b.startRecording(t, failTimes(&runs, 3, errors.New("busy")), fila.WorkerOptions{})
 
 		completed(t, job)
 		g := gaps(runs.all())
 		require.Len(t, g, 3)
 		for i, d := range g {
 			require.GreaterOrEqual(t, d, 150*time.Millisecond, "retry %d: at most 50%% shorter", i+1)
-			require.Less(t, d, 300*time.Millisecond+slack, "retry %d: never longer", i+1)
+		}
+		delays := rec.all()
+		require.Len(t, delays, 3)
+		for i, d := range delays {
+			require.GreaterOrEqual(t, d, 150*time.Millisecond, "retry %d: at most 50%% shorter", i+1)
+			require.LessOrEqual(t, d, 300*time.Millisecond, "retry %d: never longer", i+1)
 		}
 	})
 
@@ -110,13 +147,11 @@ func TestRetry(t *testing.T) {
 		b := setup(t)
 		job := b.add(t, "send", &fila.JobOptions{Attempts: 3, Backoff: fila.Backoff{Type: fila.BackoffExponential}})
 		var runs runLog
-		b.startWorker(t, failTimes(&runs, 2, errors.New("flaky")), fila.WorkerOptions{})
+		rec := b.startRecording(t, failTimes(&runs, 2, errors.New("flaky")), fila.WorkerOptions{})
 
 		fin := completed(t, job)
 		require.Equal(t, 3, fin.AttemptsMade)
-		for i, d := range gaps(runs.all()) {
-			require.Less(t, d, slack, "retry %d waited", i+1)
-		}
+		require.Equal(t, []time.Duration{0, 0}, rec.all(), "each retry was scheduled with no delay")
 	})
 
 	t.Run("RetriesAtOnceWithoutBackoff", func(t *testing.T) {
@@ -239,7 +274,7 @@ func TestCustomBackoff(t *testing.T) {
 			return time.Duration(attempt) * 150 * time.Millisecond
 		}
 		var runs runLog
-		b.startWorker(t, failTimes(&runs, 2, errors.New("429")), fila.WorkerOptions{BackoffStrategy: strategy})
+		rec := b.startRecording(t, failTimes(&runs, 2, errors.New("429")), fila.WorkerOptions{BackoffStrategy: strategy})
 
 		fin := completed(t, job)
 		require.Equal(t, 3, fin.AttemptsMade)
@@ -249,6 +284,7 @@ func TestCustomBackoff(t *testing.T) {
 		g := gaps(runs.all())
 		requireGap(t, g[0], 150*time.Millisecond, "first retry")
 		requireGap(t, g[1], 300*time.Millisecond, "second retry")
+		require.Equal(t, []time.Duration{150 * time.Millisecond, 300 * time.Millisecond}, rec.all(), "the strategy's delays")
 	})
 
 	t.Run("NegativeDelayFailsTheJobAtOnce", func(t *testing.T) {
@@ -272,11 +308,12 @@ func TestCustomBackoff(t *testing.T) {
 			Attempts: 2, Backoff: fila.Backoff{Type: fila.BackoffCustom, Delay: 150 * time.Millisecond},
 		})
 		var runs runLog
-		b.startWorker(t, failTimes(&runs, 1, errors.New("once")), fila.WorkerOptions{})
+		rec := b.startRecording(t, failTimes(&runs, 1, errors.New("once")), fila.WorkerOptions{})
 
 		completed(t, job)
 		g := gaps(runs.all())
 		require.Len(t, g, 1)
 		requireGap(t, g[0], 150*time.Millisecond, "retry")
+		require.Equal(t, []time.Duration{150 * time.Millisecond}, rec.all(), "scheduled retry")
 	})
 }

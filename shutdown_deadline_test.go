@@ -50,7 +50,7 @@ func TestJobClaimedAtTheDeadlineIsHandedBack(t *testing.T) {
 		case <-ctx.Done(): // an honest handler: stops when told to
 			secondCause <- context.Cause(ctx)
 			return nil, ctx.Err()
-		case <-time.After(5 * time.Second):
+		case <-time.After(time.Minute):
 			secondCause <- nil
 			return nil, nil
 		}
@@ -81,7 +81,9 @@ func TestJobClaimedAtTheDeadlineIsHandedBack(t *testing.T) {
 		require.ErrorIs(t, cause, fila.ErrShutdown, "the second job's handler context did not end at shutdown")
 	default: // not run at all: fine
 	}
-	require.Less(t, took, 2*time.Second, "Close with a 50ms deadline took %s", took)
+	// Generous for a loaded machine, and well under the minute the second
+	// handler runs if nothing ends it.
+	require.Less(t, took, 10*time.Second, "Close with a 50ms deadline took %s", took)
 }
 
 // A job handed back at the drain deadline no longer counts as running once

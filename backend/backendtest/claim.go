@@ -85,7 +85,7 @@ func runClaim(t *testing.T, f Factory) {
 		got := make(chan *backend.Job, 1)
 		go func() {
 			p := b.claimParams(b.tokenFor("blocked"))
-			p.Wait = 10 * time.Second
+			p.Wait = 30 * time.Second
 			res, err := b.be.JobClaim(b.ctx, p)
 			if err != nil {
 				got <- nil
@@ -100,8 +100,10 @@ func runClaim(t *testing.T, f Factory) {
 		case j := <-got:
 			require.NotNil(t, j)
 			require.Equal(t, id, j.ID)
-			require.Less(t, time.Since(added), 3*time.Second)
-		case <-time.After(8 * time.Second):
+			// Generous for a loaded machine, and well under the 30s the
+			// claim would sleep if the add did not wake it.
+			require.Less(t, time.Since(added), 10*time.Second)
+		case <-time.After(20 * time.Second):
 			t.Fatal("blocked claim did not wake on add")
 		}
 	})
@@ -146,7 +148,7 @@ func runClaim(t *testing.T, f Factory) {
 		select {
 		case err := <-errc:
 			require.Error(t, err)
-		case <-time.After(3 * time.Second):
+		case <-time.After(10 * time.Second): // generous, and half the claim's 20s wait
 			t.Fatal("blocked claim ignored cancellation")
 		}
 		// The cancelled claim takes nothing added afterwards. (The pause lets a

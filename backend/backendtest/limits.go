@@ -18,7 +18,9 @@ func runLimits(t *testing.T, f Factory) {
 		for i := range 8 {
 			b.add(fmt.Sprint(i), backend.JobOptions{})
 		}
-		limit := &backend.Limit{Max: 5, Per: 600 * time.Millisecond}
+		// Per is long enough that six claims fit in one window even on a
+		// loaded machine.
+		limit := &backend.Limit{Max: 5, Per: 2 * time.Second}
 		claim := func() *backend.JobClaimResult {
 			p := b.claimParams(b.token())
 			p.Limit = limit
@@ -32,7 +34,7 @@ func runLimits(t *testing.T, f Factory) {
 		res := claim()
 		require.Nil(t, res.Job, "the sixth claim in the window")
 		require.Greater(t, res.RetryAfter, time.Duration(0))
-		require.LessOrEqual(t, res.RetryAfter, 600*time.Millisecond)
+		require.LessOrEqual(t, res.RetryAfter, limit.Per)
 		require.Equal(t, backend.Counts{Active: 5, Waiting: 3}, b.counts(), "a limited claim leaves the job waiting")
 		time.Sleep(res.RetryAfter + 20*time.Millisecond)
 		require.NotNil(t, claim().Job, "a slot frees after RetryAfter")
@@ -78,7 +80,9 @@ func runLimits(t *testing.T, f Factory) {
 		}
 		wg.Wait()
 		sort.Slice(starts, func(i, j int) bool { return starts[i].Before(starts[j]) })
-		require.GreaterOrEqual(t, len(starts), 20, "the limiter let too little through in 2.5s")
+		// At least a second window opened (20 is typical, but a loaded
+		// machine may claim slowly); the exact bound is the window check.
+		require.Greater(t, len(starts), 10, "the limiter let no second window through in 2.5s")
 		require.LessOrEqual(t, len(starts), 30, "more than 10 per second on average")
 		for i := range starts {
 			in := 0
@@ -92,15 +96,19 @@ func runLimits(t *testing.T, f Factory) {
 	t.Run("an on-demand rate limit stops claims queue-wide for its duration", func(t *testing.T) {
 		b := setup(t, f)
 		b.add("a", backend.JobOptions{})
-		require.NoError(t, b.be.QueueRateLimit(b.ctx, &backend.QueueRateLimitParams{Queue: b.queue, For: 500 * time.Millisecond}))
+		// For is long enough that the calls below all fall inside it even on
+		// a loaded machine; what is left of it can only shrink.
+		const limitFor = 2 * time.Second
+		require.NoError(t, b.be.QueueRateLimit(b.ctx, &backend.QueueRateLimitParams{Queue: b.queue, For: limitFor}))
 		info, err := b.be.QueueInfo(b.ctx, &backend.QueueParams{Queue: b.queue})
 		require.NoError(t, err)
-		require.Greater(t, info.RateLimitedFor, 300*time.Millisecond)
-		require.LessOrEqual(t, info.RateLimitedFor, 500*time.Millisecond)
+		require.Greater(t, info.RateLimitedFor, time.Duration(0))
+		require.LessOrEqual(t, info.RateLimitedFor, limitFor)
 		res, err := b.be.JobClaim(b.ctx, b.claimParams(b.token()))
 		require.NoError(t, err)
 		require.Nil(t, res.Job)
-		require.Greater(t, res.RetryAfter, 300*time.Millisecond)
+		require.Greater(t, res.RetryAfter, time.Duration(0))
+		require.LessOrEqual(t, res.RetryAfter, info.RateLimitedFor)
 		require.Equal(t, backend.Counts{Waiting: 1}, b.counts())
 		time.Sleep(res.RetryAfter + 20*time.Millisecond)
 		j, _ := b.claim()

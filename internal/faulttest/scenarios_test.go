@@ -262,6 +262,8 @@ func TestScenario6GracefulShutdown(t *testing.T) {
 	}
 	took, err := w.Term(15 * time.Second)
 	require.NoError(t, err, "a SIGTERMed worker exits cleanly")
+	// Generous for a loaded machine over the 2s ShutdownTimeout, and well
+	// under the 20s the handlers would run.
 	require.Less(t, took, 10*time.Second, "the drain is bounded by ShutdownTimeout")
 
 	r = ReadRecords(w)
