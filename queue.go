@@ -71,6 +71,11 @@ type BulkJob struct {
 // *ValidationError naming the field, and nothing is added. An existing
 // JobID returns that job with Existed set; a repeated Dedup ID returns a job
 // with only ID and Deduplicated set.
+//
+// A ctx already done returns its error and adds nothing. A ctx that ends
+// while Add waits for the backend returns ctx.Err() at once, and then the
+// job may or may not have been added: retrying with the same JobID is safe
+// (it returns the job with Existed set instead of adding a second one).
 func (q *Queue) Add(ctx context.Context, name string, data []byte, opts *JobOptions) (*Job, error) {
 	jobs, err := q.addJobs(ctx, "add job to", []BulkJob{{Name: name, Data: data, Options: opts}})
 	if err != nil {
@@ -81,7 +86,8 @@ func (q *Queue) Add(ctx context.Context, name string, data []byte, opts *JobOpti
 
 // AddBulk adds several jobs in one call (pipelined where the backend can).
 // Every job is validated first: one bad job fails the call and none is
-// added. Each job is added atomically on its own.
+// added. Each job is added atomically on its own. Contexts work as with
+// Add: when ctx ends during the call, any of the jobs may have been added.
 func (q *Queue) AddBulk(ctx context.Context, jobs []BulkJob) ([]*Job, error) {
 	return q.addJobs(ctx, "add jobs to", jobs)
 }

@@ -19,6 +19,14 @@ import "context"
 // params struct so fields can be added without breaking implementations'
 // callers. A nil error means the transition happened; the sentinel errors in
 // errors.go report the expected refusals.
+//
+// Contexts: every method called with a context already done (cancelled or
+// past its deadline) returns ctx.Err() and changes nothing. A context that
+// ends while the method waits (for storage, or for a job) makes it return
+// ctx.Err() promptly, whatever the storage client's own timeout settings;
+// a change it had already sent may still take effect. A claim that ends
+// that way must not keep its job: the backend hands it back (or, if it
+// cannot, the job's lock expires and StalledCheck returns it).
 type Backend interface {
 	// JobAdd adds jobs to a queue. Each job is added atomically on its own;
 	// a batch is not one transaction, but every job either lands whole or

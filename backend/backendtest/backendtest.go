@@ -45,6 +45,7 @@ func Run(t *testing.T, f Factory) {
 	t.Run("Inspect", func(t *testing.T) { runInspect(t, f) })
 	t.Run("Events", func(t *testing.T) { runEvents(t, f) })
 	t.Run("Order", func(t *testing.T) { runOrder(t, f) })
+	t.Run("Contexts", func(t *testing.T) { runContexts(t, f) })
 }
 
 // bundle is what one subtest works with.

@@ -21,7 +21,7 @@ func (b *Backend) JobClaim(ctx context.Context, p *backend.JobClaimParams) (*bac
 		}
 	}()
 	for {
-		q, err := b.lock(p.Queue)
+		q, err := b.lock(ctx, p.Queue)
 		if err != nil {
 			return nil, err
 		}
@@ -107,7 +107,7 @@ func (q *queue) held(id, token string, now time.Time) (*entry, error) {
 
 // JobComplete implements backend.Backend.
 func (b *Backend) JobComplete(ctx context.Context, p *backend.JobCompleteParams) (*backend.JobClaimResult, error) {
-	q, err := b.lock(p.Queue)
+	q, err := b.lock(ctx, p.Queue)
 	if err != nil {
 		return nil, err
 	}
@@ -130,7 +130,7 @@ func (b *Backend) JobComplete(ctx context.Context, p *backend.JobCompleteParams)
 
 // JobFail implements backend.Backend.
 func (b *Backend) JobFail(ctx context.Context, p *backend.JobFailParams) (*backend.JobClaimResult, error) {
-	q, err := b.lock(p.Queue)
+	q, err := b.lock(ctx, p.Queue)
 	if err != nil {
 		return nil, err
 	}
@@ -212,7 +212,7 @@ func (q *queue) next(p *backend.JobClaimParams, now time.Time) *backend.JobClaim
 
 // JobRelease implements backend.Backend.
 func (b *Backend) JobRelease(ctx context.Context, p *backend.JobReleaseParams) error {
-	q, err := b.lock(p.Queue)
+	q, err := b.lock(ctx, p.Queue)
 	if err != nil {
 		return err
 	}
@@ -230,7 +230,7 @@ func (b *Backend) JobRelease(ctx context.Context, p *backend.JobReleaseParams) e
 
 // JobExtendLocks implements backend.Backend.
 func (b *Backend) JobExtendLocks(ctx context.Context, p *backend.JobExtendLocksParams) ([]string, error) {
-	q, err := b.lock(p.Queue)
+	q, err := b.lock(ctx, p.Queue)
 	if err != nil {
 		return nil, err
 	}

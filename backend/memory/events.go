@@ -31,7 +31,7 @@ func (b *Backend) EventsRead(ctx context.Context, p *backend.EventsReadParams) (
 	}()
 	deadline := time.Now().Add(p.Wait)
 	for {
-		q, err := b.lock(p.Queue)
+		q, err := b.lock(ctx, p.Queue)
 		if err != nil {
 			return nil, err
 		}
@@ -71,7 +71,7 @@ func (e *cursorError) Error() string { return "invalid event cursor " + strconv.
 
 // EventsCursor implements backend.Backend.
 func (b *Backend) EventsCursor(ctx context.Context, p *backend.QueueParams) (string, error) {
-	q, err := b.lock(p.Queue)
+	q, err := b.lock(ctx, p.Queue)
 	if err != nil {
 		return "", err
 	}
@@ -85,7 +85,7 @@ func (b *Backend) Ping(ctx context.Context) error {
 	case <-b.closed:
 		return backend.ErrClosed
 	default:
-		return nil
+		return ctx.Err()
 	}
 }
 

@@ -9,7 +9,7 @@ import (
 
 // JobUpdateProgress implements backend.Backend.
 func (b *Backend) JobUpdateProgress(ctx context.Context, p *backend.JobUpdateProgressParams) error {
-	q, err := b.lock(p.Queue)
+	q, err := b.lock(ctx, p.Queue)
 	if err != nil {
 		return err
 	}
@@ -25,7 +25,7 @@ func (b *Backend) JobUpdateProgress(ctx context.Context, p *backend.JobUpdatePro
 
 // JobLogAdd implements backend.Backend.
 func (b *Backend) JobLogAdd(ctx context.Context, p *backend.JobLogAddParams) (int, error) {
-	q, err := b.lock(p.Queue)
+	q, err := b.lock(ctx, p.Queue)
 	if err != nil {
 		return 0, err
 	}
@@ -43,7 +43,7 @@ func (b *Backend) JobLogAdd(ctx context.Context, p *backend.JobLogAddParams) (in
 
 // JobLogs implements backend.Backend.
 func (b *Backend) JobLogs(ctx context.Context, p *backend.JobLogsParams) ([]string, int, error) {
-	q, err := b.lock(p.Queue)
+	q, err := b.lock(ctx, p.Queue)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -65,7 +65,7 @@ func (b *Backend) JobLogs(ctx context.Context, p *backend.JobLogsParams) ([]stri
 
 // JobRemove implements backend.Backend.
 func (b *Backend) JobRemove(ctx context.Context, p *backend.JobRemoveParams) error {
-	q, err := b.lock(p.Queue)
+	q, err := b.lock(ctx, p.Queue)
 	if err != nil {
 		return err
 	}
@@ -84,7 +84,7 @@ func (b *Backend) JobRemove(ctx context.Context, p *backend.JobRemoveParams) err
 
 // JobRetry implements backend.Backend.
 func (b *Backend) JobRetry(ctx context.Context, p *backend.JobRetryParams) error {
-	q, err := b.lock(p.Queue)
+	q, err := b.lock(ctx, p.Queue)
 	if err != nil {
 		return err
 	}
@@ -112,7 +112,7 @@ func (q *queue) retry(e *entry, now time.Time) {
 
 // JobPromote implements backend.Backend.
 func (b *Backend) JobPromote(ctx context.Context, p *backend.JobPromoteParams) error {
-	q, err := b.lock(p.Queue)
+	q, err := b.lock(ctx, p.Queue)
 	if err != nil {
 		return err
 	}

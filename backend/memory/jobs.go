@@ -13,7 +13,7 @@ import (
 
 // JobAdd implements backend.Backend.
 func (b *Backend) JobAdd(ctx context.Context, p *backend.JobAddParams) ([]backend.JobAddResult, error) {
-	q, err := b.lock(p.Queue)
+	q, err := b.lock(ctx, p.Queue)
 	if err != nil {
 		return nil, err
 	}
@@ -83,7 +83,7 @@ func (q *queue) sweepDedup(now time.Time) {
 
 // JobGet implements backend.Backend.
 func (b *Backend) JobGet(ctx context.Context, p *backend.JobGetParams) (*backend.Job, error) {
-	q, err := b.lock(p.Queue)
+	q, err := b.lock(ctx, p.Queue)
 	if err != nil {
 		return nil, err
 	}
@@ -97,7 +97,7 @@ func (b *Backend) JobGet(ctx context.Context, p *backend.JobGetParams) (*backend
 
 // JobList implements backend.Backend.
 func (b *Backend) JobList(ctx context.Context, p *backend.JobListParams) ([]*backend.Job, error) {
-	q, err := b.lock(p.Queue)
+	q, err := b.lock(ctx, p.Queue)
 	if err != nil {
 		return nil, err
 	}

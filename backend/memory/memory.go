@@ -9,6 +9,7 @@ package memory
 
 import (
 	"container/list"
+	"context"
 	"strconv"
 	"sync"
 	"time"
@@ -121,14 +122,22 @@ func (q *queue) reset(metricsMinutes int) {
 	q.metrics = newMinuteCounts(metricsMinutes)
 }
 
-// lock returns the named queue, locked, creating it on first use.
-func (b *Backend) lock(name string) (*queue, error) {
+// lock returns the named queue, locked, creating it on first use. Every
+// call starts here, so a closed backend and a context already done
+// (cancelled, or past its deadline) fail every call before it changes
+// anything. Nothing in this backend waits on I/O: the calls that wait
+// (JobClaim, EventsRead) watch ctx while they wait.
+func (b *Backend) lock(ctx context.Context, name string) (*queue, error) {
 	b.mu.Lock()
 	select {
 	case <-b.closed:
 		b.mu.Unlock()
 		return nil, backend.ErrClosed
 	default:
+	}
+	if err := ctx.Err(); err != nil {
+		b.mu.Unlock()
+		return nil, err
 	}
 	q := b.queues[name]
 	if q == nil {

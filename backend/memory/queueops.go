@@ -9,7 +9,7 @@ import (
 
 // QueueCounts implements backend.Backend.
 func (b *Backend) QueueCounts(ctx context.Context, p *backend.QueueParams) (*backend.Counts, error) {
-	q, err := b.lock(p.Queue)
+	q, err := b.lock(ctx, p.Queue)
 	if err != nil {
 		return nil, err
 	}
@@ -31,7 +31,7 @@ func (b *Backend) QueueCounts(ctx context.Context, p *backend.QueueParams) (*bac
 
 // QueueInfo implements backend.Backend.
 func (b *Backend) QueueInfo(ctx context.Context, p *backend.QueueParams) (*backend.QueueInfo, error) {
-	q, err := b.lock(p.Queue)
+	q, err := b.lock(ctx, p.Queue)
 	if err != nil {
 		return nil, err
 	}
@@ -41,6 +41,9 @@ func (b *Backend) QueueInfo(ctx context.Context, p *backend.QueueParams) (*backe
 
 // QueueList implements backend.Backend.
 func (b *Backend) QueueList(ctx context.Context) ([]string, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	b.mu.Lock()
 	qs := make([]*queue, 0, len(b.queues))
 	for _, q := range b.queues {
@@ -61,7 +64,7 @@ func (b *Backend) QueueList(ctx context.Context) ([]string, error) {
 
 // QueuePause implements backend.Backend.
 func (b *Backend) QueuePause(ctx context.Context, p *backend.QueuePauseParams) error {
-	q, err := b.lock(p.Queue)
+	q, err := b.lock(ctx, p.Queue)
 	if err != nil {
 		return err
 	}
@@ -81,7 +84,7 @@ func (b *Backend) QueuePause(ctx context.Context, p *backend.QueuePauseParams) e
 
 // QueueRateLimit implements backend.Backend.
 func (b *Backend) QueueRateLimit(ctx context.Context, p *backend.QueueRateLimitParams) error {
-	q, err := b.lock(p.Queue)
+	q, err := b.lock(ctx, p.Queue)
 	if err != nil {
 		return err
 	}
@@ -94,7 +97,7 @@ func (b *Backend) QueueRateLimit(ctx context.Context, p *backend.QueueRateLimitP
 
 // QueueDrain implements backend.Backend.
 func (b *Backend) QueueDrain(ctx context.Context, p *backend.QueueDrainParams) (int, error) {
-	q, err := b.lock(p.Queue)
+	q, err := b.lock(ctx, p.Queue)
 	if err != nil {
 		return 0, err
 	}
@@ -113,7 +116,7 @@ func (b *Backend) QueueDrain(ctx context.Context, p *backend.QueueDrainParams) (
 
 // QueueClean implements backend.Backend.
 func (b *Backend) QueueClean(ctx context.Context, p *backend.QueueCleanParams) ([]string, error) {
-	q, err := b.lock(p.Queue)
+	q, err := b.lock(ctx, p.Queue)
 	if err != nil {
 		return nil, err
 	}
@@ -162,7 +165,7 @@ func (b *Backend) QueueClean(ctx context.Context, p *backend.QueueCleanParams) (
 
 // QueueRetryJobs implements backend.Backend.
 func (b *Backend) QueueRetryJobs(ctx context.Context, p *backend.QueueRetryJobsParams) (int, error) {
-	q, err := b.lock(p.Queue)
+	q, err := b.lock(ctx, p.Queue)
 	if err != nil {
 		return 0, err
 	}
@@ -190,7 +193,7 @@ func (b *Backend) QueueRetryJobs(ctx context.Context, p *backend.QueueRetryJobsP
 
 // QueueObliterate implements backend.Backend.
 func (b *Backend) QueueObliterate(ctx context.Context, p *backend.QueueObliterateParams) error {
-	q, err := b.lock(p.Queue)
+	q, err := b.lock(ctx, p.Queue)
 	if err != nil {
 		return err
 	}
@@ -205,7 +208,7 @@ func (b *Backend) QueueObliterate(ctx context.Context, p *backend.QueueObliterat
 
 // QueueMetrics implements backend.Backend.
 func (b *Backend) QueueMetrics(ctx context.Context, p *backend.QueueMetricsParams) (*backend.Metrics, error) {
-	q, err := b.lock(p.Queue)
+	q, err := b.lock(ctx, p.Queue)
 	if err != nil {
 		return nil, err
 	}

@@ -9,7 +9,7 @@ import (
 
 // StalledCheck implements backend.Backend.
 func (b *Backend) StalledCheck(ctx context.Context, p *backend.StalledCheckParams) (*backend.StalledCheckResult, error) {
-	q, err := b.lock(p.Queue)
+	q, err := b.lock(ctx, p.Queue)
 	if err != nil {
 		return nil, err
 	}

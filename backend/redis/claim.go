@@ -28,7 +28,7 @@ func (b *Backend) claimResult(ctx context.Context, q *queueInfo, p *backend.JobC
 		if errors.As(err, &bad) {
 			// A job that cannot be decoded fails for good, kept for inspection.
 			item := finishItemArgs([]any{"f", j.ID, p.Token, bad.Error(), "", 10, 0, 0}, backend.Retention{}, nil)
-			if _, ferr := q.finishes.do(ctx, item); ferr != nil {
+			if _, ferr := q.finishes.do(ctx, item, nil); ferr != nil {
 				return nil, ferr
 			}
 			return &backend.JobClaimResult{}, nil
@@ -68,12 +68,18 @@ func (b *Backend) claimResult(ctx context.Context, q *queueInfo, p *backend.JobC
 // or, on a transport that cannot block, polling with an interval that grows
 // while the queue stays idle.
 func (b *Backend) JobClaim(ctx context.Context, p *backend.JobClaimParams) (*backend.JobClaimResult, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	q := b.queue(p.Queue)
+	// A claim whose caller leaves (ctx ends) before the reply hands its job
+	// back as soon as the reply comes (call.go).
+	left := b.handBackLeft(ctx, p.Queue, p.Token)
 	deadline := time.Now().Add(p.Wait)
 	for {
 		due := q.dueAt.Load()
 		if p.Wait <= 0 || b.blocker == nil || due == 0 || (due > 0 && b.mono() >= due) {
-			v, err := b.run(ctx, b.s.claim, q, claimArgs(p)...)
+			v, err := b.runLeft(ctx, b.s.claim, q, left, claimArgs(p)...)
 			if err != nil {
 				return nil, err
 			}
@@ -121,7 +127,7 @@ func (b *Backend) JobClaim(ctx context.Context, p *backend.JobClaimParams) (*bac
 			continue // timed out: the loop re-checks the due time and the deadline
 		}
 		args := append([]any{id}, claimArgs(p)...)
-		v, err := b.run(ctx, b.s.claimMoved, q, args...)
+		v, err := b.runLeft(ctx, b.s.claimMoved, q, left, args...)
 		if err != nil {
 			return nil, err
 		}

@@ -13,7 +13,7 @@ func (b *Backend) Ping(ctx context.Context) error {
 	if b.closed.Load() {
 		return backend.ErrClosed
 	}
-	if err := b.conn.Ping(ctx); err != nil {
+	if err := b.ping(ctx); err != nil {
 		return fmt.Errorf("redis: %w", err)
 	}
 	return nil

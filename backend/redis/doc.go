@@ -90,11 +90,12 @@
 // parks a connection in a long block. fila sets the read deadline of these
 // connections past the longest block, so no read timeout cuts a BLMOVE
 // short. Go's version of BullMQ's "maxRetriesPerRequest: null" rule is
-// therefore only this: leave ContextTimeoutEnabled off on the client you
-// pass, or give fila contexts without deadlines. Dropped connections and
-// Redis restarts are retried with backoff by the worker; nothing is lost,
-// since a job is only ever moved by a script or by BLMOVE into active, where
-// the stalled check finds it.
+// therefore nothing to set: fila bounds every call by its context itself
+// (call.go), with ContextTimeoutEnabled on or off, and runs a claim to its
+// end so that a claim whose caller left hands its job back. Dropped
+// connections and Redis restarts are retried with backoff by the worker;
+// nothing is lost, since a job is only ever moved by a script or by BLMOVE
+// into active, where the stalled check finds it.
 //
 // Clients other than *redis.Client and *redis.ClusterClient (a Ring, a
 // wrapper) work, but their blocks are kept to one second since they cannot be

@@ -48,7 +48,11 @@ func (b *Backend) finishItem(ctx context.Context, q *queueInfo, id string, next 
 	if b.closed.Load() {
 		return nil, backend.ErrClosed
 	}
-	v, err := q.finishes.do(ctx, item)
+	var left func(any, error)
+	if next != nil {
+		left = b.handBackLeft(ctx, next.Queue, next.Token)
+	}
+	v, err := q.finishes.do(ctx, item, left)
 	if err != nil {
 		return nil, err
 	}

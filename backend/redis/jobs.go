@@ -15,6 +15,9 @@ func (b *Backend) JobAdd(ctx context.Context, p *backend.JobAddParams) ([]backen
 	if b.closed.Load() {
 		return nil, backend.ErrClosed
 	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	items := make([][]any, len(p.Jobs))
 	for i := range p.Jobs {
 		args, err := addArgs(&p.Jobs[i])
@@ -25,7 +28,7 @@ func (b *Backend) JobAdd(ctx context.Context, p *backend.JobAddParams) ([]backen
 	}
 	var replies []any
 	if len(items) == 1 {
-		v, err := q.adds.do(ctx, items[0])
+		v, err := q.adds.do(ctx, items[0], nil)
 		if err != nil {
 			return nil, err
 		}
@@ -37,7 +40,7 @@ func (b *Backend) JobAdd(ctx context.Context, p *backend.JobAddParams) ([]backen
 			calls = append(calls, args)
 		}
 		var err error
-		replies, err = b.conn.EvalBatch(ctx, b.s.add, q.keysFor(b.s.add), calls)
+		replies, err = b.evalBatch(ctx, b.s.add, q.keysFor(b.s.add), calls)
 		if err != nil {
 			return nil, fmt.Errorf("redis: add: %w", err)
 		}
@@ -71,7 +74,7 @@ func (b *Backend) register(ctx context.Context, name string, q *queueInfo) {
 	if q.registered.Load() {
 		return
 	}
-	if _, err := b.conn.Eval(ctx, b.s.registry, []string{b.registryKey()}, "add", name); err == nil {
+	if _, err := b.eval(ctx, b.s.registry, []string{b.registryKey()}, []any{"add", name}, nil); err == nil {
 		q.registered.Store(true)
 	}
 }

@@ -47,7 +47,7 @@ func (b *Backend) QueueList(ctx context.Context) ([]string, error) {
 	if b.closed.Load() {
 		return nil, backend.ErrClosed
 	}
-	v, err := b.conn.Eval(ctx, b.s.registry, []string{b.registryKey()}, "list")
+	v, err := b.eval(ctx, b.s.registry, []string{b.registryKey()}, []any{"list"}, nil)
 	if err != nil {
 		return nil, fmt.Errorf("redis: %w", err)
 	}
@@ -164,7 +164,7 @@ func (b *Backend) QueueObliterate(ctx context.Context, p *backend.QueueObliterat
 	if err := code(v, ""); err != nil {
 		return err
 	}
-	if _, err := b.conn.Eval(ctx, b.s.registry, []string{b.registryKey()}, "remove", p.Queue); err != nil {
+	if _, err := b.eval(ctx, b.s.registry, []string{b.registryKey()}, []any{"remove", p.Queue}, nil); err != nil {
 		return fmt.Errorf("redis: %w", err)
 	}
 	q.registered.Store(false)

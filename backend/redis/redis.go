@@ -258,14 +258,33 @@ func (b *Backend) registryKey() string { return b.opts.prefix + ":queues" }
 
 // run executes a script with the queue's keys. ARGV[1] and ARGV[2] (event
 // stream length, metrics minutes) are added here.
+// The call is bounded by ctx (call.go).
 func (b *Backend) run(ctx context.Context, s *Script, q *queueInfo, args ...any) (any, error) {
+	return b.runLeft(ctx, s, q, nil, args...)
+}
+
+// runLeft is run with left: what to do with the result when the caller's
+// context ended first (see eval). A script that readies jobs still wakes
+// this process's polling claims then.
+func (b *Backend) runLeft(ctx context.Context, s *Script, q *queueInfo, left func(any, error), args ...any) (any, error) {
 	if b.closed.Load() {
 		return nil, backend.ErrClosed
 	}
 	all := make([]any, 0, len(args)+2)
 	all = append(all, b.fixed...)
 	all = append(all, args...)
-	v, err := b.conn.Eval(ctx, s, q.keysFor(s), all...)
+	if s.readies && ctx.Done() != nil {
+		then := left
+		left = func(v any, err error) {
+			if err == nil {
+				q.signal()
+			}
+			if then != nil {
+				then(v, err)
+			}
+		}
+	}
+	v, err := b.eval(ctx, s, q.keysFor(s), all, left)
 	if err != nil {
 		return nil, fmt.Errorf("redis: %s: %w", s.name, err)
 	}

@@ -110,11 +110,13 @@
 // error saying the outcome is unknown; fila's worker and idempotent job IDs
 // deal with it like any dropped connection.
 //
-// A context that ends stops what has not been sent. A read in flight is
-// abandoned at once; a write in flight is awaited until its answer, its
-// context's deadline or Timeout, because abandoning it would not undo it,
-// only lose its outcome (a claimed job would sit locked until the stalled
-// check).
+// A context that ends stops what has not been sent, and the call returns
+// ctx.Err() at once (backend/redis bounds every call by its context). A
+// read in flight is abandoned; a write in flight is still awaited in the
+// background until its answer, Timeout or (except for a claim) the
+// context's deadline, because abandoning it would not undo it, only lose
+// its outcome: a job claimed for a caller that left is handed back as soon
+// as the answer comes, instead of sitting locked until the stalled check.
 //
 // The service's error answers become *Error values naming the command
 // ("EVALSHA claim") with the HTTP status and the service's text, matched
