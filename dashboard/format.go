@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"net/http"
+	"reflect"
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -31,13 +34,40 @@ func showBytes(b []byte) (text, format string) {
 	return hex.Dump(b), "bytes (hex)"
 }
 
-// prettyJSON indents v as JSON.
-func prettyJSON(v any) string {
-	b, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
-		return err.Error()
+// optionLines lists the options that are set, one "Name: value" a line,
+// durations written as durations.
+func optionLines(v any) string {
+	var b strings.Builder
+	var walk func(prefix string, rv reflect.Value)
+	walk = func(prefix string, rv reflect.Value) {
+		if rv.Kind() == reflect.Pointer {
+			if rv.IsNil() {
+				return
+			}
+			rv = rv.Elem()
+		}
+		rt := rv.Type()
+		for i := range rt.NumField() {
+			f, fv := rt.Field(i), rv.Field(i)
+			if !f.IsExported() || fv.IsZero() {
+				continue
+			}
+			name := prefix + f.Name
+			switch {
+			case fv.Type() == reflect.TypeOf(time.Duration(0)):
+				fmt.Fprintf(&b, "%s: %s\n", name, time.Duration(fv.Int()))
+			case fv.Kind() == reflect.Struct || (fv.Kind() == reflect.Pointer && fv.Elem().Kind() == reflect.Struct):
+				walk(name+".", fv)
+			default:
+				fmt.Fprintf(&b, "%s: %v\n", name, fv.Interface())
+			}
+		}
 	}
-	return string(b)
+	walk("", reflect.ValueOf(v))
+	if b.Len() == 0 {
+		return "(all defaults)"
+	}
+	return b.String()
 }
 
 // timeline lists what is known of a job's life, in order.

@@ -236,7 +236,7 @@ func (h *Handler) jobPage(w http.ResponseWriter, r *http.Request) {
 	}
 	body := jobBody{Queue: q.Name(), Job: j, Logs: logs, LogTotal: total}
 	body.Data, body.DataFormat = showBytes(j.Data)
-	body.Options = prettyJSON(j.Options)
+	body.Options = optionLines(j.Options)
 	if len(j.ReturnValue) > 0 {
 		body.Return, _ = showBytes(j.ReturnValue)
 	}

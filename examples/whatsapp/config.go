@@ -65,6 +65,9 @@ type Config struct {
 	// Queues are the five queues' settings: defaults, tuned by
 	// LOCK_DURATION, STALLED_INTERVAL and OUTBOUND_PER_SECOND.
 	Queues Settings
+
+	// Dashboard is the login of the queue dashboard (see dashboard.go).
+	Dashboard DashboardConfig
 }
 
 // Addr returns the address to listen on.
@@ -79,6 +82,8 @@ const envVars = `Environment:
   WHATSAPP_ACCESS_TOKEN  the Graph API access token (worker role)
   WHATSAPP_API_URL       the Graph API base (default ` + cloudapi.DefaultBaseURL + `)
   DEMO=1                 the same as -demo
+  DASHBOARD_PASSWORD     serve the queue dashboard at /admin/queues/ behind basic auth (12+ characters;
+                         -demo: "demo"); DASHBOARD_USER its user (default admin)
   OUTBOUND_PER_SECOND    global limit of Graph API sends per second (default 10)
   LOCK_DURATION          job lock lifetime (default 30s); a killed worker's jobs rerun after it
   STALLED_INTERVAL       stalled-job check period (default 30s)
@@ -135,6 +140,10 @@ func loadConfig(args []string, getenv func(string) string, usage io.Writer) (Con
 		c.Host = "127.0.0.1"
 	}
 	errs = append(errs, c.secrets()...)
+	var dashErr error
+	if c.Dashboard, dashErr = loadDashboardConfig(getenv, c.Demo); dashErr != nil {
+		errs = append(errs, dashErr)
+	}
 	if c.APIURL == "" && !c.Demo {
 		c.APIURL = cloudapi.DefaultBaseURL
 	}

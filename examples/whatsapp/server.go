@@ -19,6 +19,7 @@ const healthTimeout = 2 * time.Second
 //	GET  /healthz            200 when the backend answers, 503 otherwise
 //	GET  /api/queue/metrics  fila's JSON report of the queues and this process's workers
 //	GET  /metrics            Prometheus
+//	     /admin/queues/      the queue dashboard, behind basic auth (with DASHBOARD_PASSWORD)
 func (a *App) routes() http.Handler {
 	mux := http.NewServeMux()
 	var wm *webhookMetrics
@@ -34,6 +35,7 @@ func (a *App) routes() http.Handler {
 	mux.HandleFunc("GET /healthz", a.health)
 	mux.Handle("GET /api/queue/metrics", fila.MetricsHandler(a.queues.all(), a.workers()))
 	mux.Handle("GET /metrics", prometheusHandler(a.queues.all(), a.workers(), wm, a.log))
+	a.mountDashboard(mux)
 	return mux
 }
 
