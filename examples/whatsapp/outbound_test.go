@@ -179,22 +179,18 @@ func TestRepliesDueAtOnceAreSentAtMostTenPerSecond(t *testing.T) {
 
 			// Exact: the claims, timed by the backend's clock (the limiter's),
 			// never exceed 10 in any 1s window.
-			var claimed, arrived []time.Time
+			var claimed []time.Time
 			for _, j := range jobs {
 				job, err := b.app.queues.outbound.GetJob(context.Background(), j.Options.JobID)
 				require.NoError(t, err)
 				claimed = append(claimed, job.ProcessedAt)
 			}
 			requireAtMostPerWindow(t, claimed, 10, time.Second)
-			// At the fake: each call arrives a little after its claim, and on a
-			// loaded machine under -race that delay varies by hundreds of ms,
-			// so windows are checked 0.5s shorter, and the span for the rate.
-			for _, c := range b.fake.Accepted(fakegraph.Send) {
-				arrived = append(arrived, c.At)
-			}
-			requireAtMostPerWindow(t, arrived, 10, 500*time.Millisecond)
-			slices.SortFunc(arrived, time.Time.Compare)
-			require.GreaterOrEqual(t, arrived[n-1].Sub(arrived[0]), 3500*time.Millisecond, "50 sends at 10/s span at least 4s")
+			// The rate, on the same clock: 50 claims at 10/s span at least 4s.
+			// (Not judged at the fake: on a loaded machine the time from a
+			// claim to its call's arrival varies by hundreds of ms.)
+			slices.SortFunc(claimed, time.Time.Compare)
+			require.GreaterOrEqual(t, claimed[n-1].Sub(claimed[0]), 4*time.Second, "50 sends at 10/s span at least 4s")
 			requireOncePerMessage(t, b.fake.Accepted(fakegraph.Send), n)
 		})
 	}
