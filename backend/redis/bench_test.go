@@ -3,6 +3,7 @@ package redisbackend
 import (
 	"context"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -50,10 +51,10 @@ func BenchmarkDecodeJob(b *testing.B) {
 	}
 }
 
-func benchBackend(b *testing.B) *Backend {
+func benchBackend(b *testing.B, opts ...Option) *Backend {
 	b.Helper()
 	rdb := redis.NewClient(&redis.Options{Addr: redistest.Addr(b), Protocol: 2})
-	be := New(rdb)
+	be := New(rdb, opts...)
 	b.Cleanup(func() { be.Close(); rdb.Close() })
 	return be
 }
@@ -69,8 +70,12 @@ func BenchmarkJobAddCancellable(b *testing.B) {
 	benchJobAdd(b, ctx)
 }
 
-func benchJobAdd(b *testing.B, ctx context.Context) {
-	be := benchBackend(b)
+// BenchmarkJobAddBuckets32 is BenchmarkJobAdd with upstash's default job
+// buckets: every call passes 31 more keys.
+func BenchmarkJobAddBuckets32(b *testing.B) { benchJobAdd(b, context.Background(), WithJobBuckets(32)) }
+
+func benchJobAdd(b *testing.B, ctx context.Context, opts ...Option) {
+	be := benchBackend(b, opts...)
 	q := "bench-add-" + strconv.FormatInt(time.Now().UnixNano(), 36)
 	p := &backend.JobAddParams{Queue: q, Jobs: []backend.JobAddItem{{Name: "send", Data: benchPayload(), Options: benchOpts}}}
 	b.ReportAllocs()
@@ -93,8 +98,14 @@ func BenchmarkClaimCompleteCancellable(b *testing.B) {
 	benchClaimComplete(b, ctx)
 }
 
-func benchClaimComplete(b *testing.B, ctx context.Context) {
-	be := benchBackend(b)
+// BenchmarkClaimCompleteBuckets32 is BenchmarkClaimComplete with 32 job
+// buckets.
+func BenchmarkClaimCompleteBuckets32(b *testing.B) {
+	benchClaimComplete(b, context.Background(), WithJobBuckets(32))
+}
+
+func benchClaimComplete(b *testing.B, ctx context.Context, opts ...Option) {
+	be := benchBackend(b, opts...)
 	q := "bench-cc-" + strconv.FormatInt(time.Now().UnixNano(), 36)
 	items := make([]backend.JobAddItem, 1000)
 	for i := range items {
@@ -131,4 +142,57 @@ func benchClaimComplete(b *testing.B, ctx context.Context) {
 		}
 		job, tok = res.Job, next.Token
 	}
+}
+
+// BenchmarkWaitingJobBytes reports the Redis memory (used_memory) per
+// waiting job of 100 bytes, added in bulk, with one job hash and with 32.
+func BenchmarkWaitingJobBytes(b *testing.B) {
+	for _, n := range []int{1, 32} {
+		b.Run("buckets="+strconv.Itoa(n), func(b *testing.B) {
+			rdb := redis.NewClient(&redis.Options{Addr: redistest.Addr(b), Protocol: 2})
+			be := New(rdb, WithJobBuckets(n))
+			b.Cleanup(func() { be.Close(); rdb.Close() })
+			ctx := context.Background()
+			const jobs = 20_000
+			items := make([]backend.JobAddItem, jobs)
+			for i := range items {
+				items[i] = backend.JobAddItem{Name: "send", Data: benchPayload(), Options: benchOpts}
+			}
+			var perJob float64
+			for b.Loop() {
+				q := "bench-mem-" + strconv.FormatInt(time.Now().UnixNano(), 36)
+				// The queue's first call creates its meta; the jobs come after.
+				if _, err := be.JobAdd(ctx, &backend.JobAddParams{Queue: q, Jobs: items[:1]}); err != nil {
+					b.Fatal(err)
+				}
+				m0 := usedMemory(b, rdb)
+				if _, err := be.JobAdd(ctx, &backend.JobAddParams{Queue: q, Jobs: items[1:]}); err != nil {
+					b.Fatal(err)
+				}
+				perJob = float64(usedMemory(b, rdb)-m0) / (jobs - 1)
+				if err := be.QueueObliterate(ctx, &backend.QueueObliterateParams{Queue: q, Force: true}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(perJob, "B/job")
+		})
+	}
+}
+
+func usedMemory(b *testing.B, rdb *redis.Client) int64 {
+	info, err := rdb.Info(context.Background(), "memory").Result()
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, line := range strings.Split(info, "\r\n") {
+		if v, ok := strings.CutPrefix(line, "used_memory:"); ok {
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil {
+				b.Fatal(err)
+			}
+			return n
+		}
+	}
+	b.Fatal("no used_memory in INFO")
+	return 0
 }

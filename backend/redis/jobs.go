@@ -36,12 +36,12 @@ func (b *Backend) JobAdd(ctx context.Context, p *backend.JobAddParams) ([]backen
 	} else {
 		var calls [][]any
 		for start := 0; start < len(items); start += b.opts.addBatch {
-			args := append([]any{b.opts.eventsMaxLen, b.opts.metricsMinutes}, flatten(items[start:min(start+b.opts.addBatch, len(items))])...)
+			args := append(append([]any{}, b.fixedArgs(q)...), flatten(items[start:min(start+b.opts.addBatch, len(items))])...)
 			calls = append(calls, args)
 		}
 		var err error
 		replies, err = b.evalBatch(ctx, b.s.add, q.keysFor(b.s.add), calls)
-		if err != nil {
+		if err = b.layoutChecked(q, err); err != nil {
 			return nil, fmt.Errorf("redis: add: %w", err)
 		}
 	}

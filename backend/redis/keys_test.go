@@ -12,6 +12,7 @@ import (
 func TestCommandBoxesEachKeyPrefixApart(t *testing.T) {
 	c := &goredisConn{}
 	q := &queueInfo{keys: []string{"a", "b", "c", "d"}}
+	q.addKeys = q.keys[:2]
 	add := &Script{keys: 2}
 	all := &Script{}
 	for range 2 {
@@ -28,5 +29,24 @@ func TestKeyOrderMatchesLib(t *testing.T) {
 	require.Equal(t, "wait", keyNames[keyWait])
 	require.Equal(t, "active", keyNames[keyActive])
 	require.Equal(t, "events", keyNames[keyEvents])
+	require.Equal(t, "jobs", keyNames[keyJobs])
+	require.Equal(t, "meta", keyNames[keyMeta])
 	require.Equal(t, addKeys, loadScripts().add.keys)
+}
+
+// With job buckets, bucket 0 is the one-bucket jobs hash and the others
+// follow the fixed keys, for add.lua too, as lib.lua's init reads them.
+func TestQueueKeysWithBuckets(t *testing.T) {
+	keys, adds := queueKeys("p", "q", 3)
+	require.Equal(t, []string{
+		"p:{q}:wait", "p:{q}:paused", "p:{q}:prio", "p:{q}:delayed", "p:{q}:jobs", "p:{q}:meta", "p:{q}:dedup",
+		"p:{q}:events", "p:{q}:active", "p:{q}:completed", "p:{q}:failed", "p:{q}:limiter", "p:{q}:stalled",
+		"p:{q}:metrics", "p:{q}:jobs:1", "p:{q}:jobs:2",
+	}, keys)
+	require.Equal(t, append(append([]string{}, keys[:addKeys]...), "p:{q}:jobs:1", "p:{q}:jobs:2"), adds)
+
+	keys, adds = queueKeys("p", "q", 1)
+	require.Len(t, keys, len(keyNames))
+	require.Equal(t, "p:{q}:jobs", keys[keyJobs])
+	require.Equal(t, keys[:addKeys], adds)
 }

@@ -22,6 +22,7 @@ type options struct {
 	metricsMinutes   int
 	blockTimeout     time.Duration
 	addBatch         int
+	jobBuckets       int
 	pollMin, pollMax time.Duration
 }
 
@@ -48,6 +49,23 @@ func WithBlockTimeout(d time.Duration) Option { return func(o *options) { o.bloc
 // (the calls are pipelined); default 200.
 func WithAddBatch(n int) Option { return func(o *options) { o.addBatch = n } }
 
+// MaxJobBuckets is the largest WithJobBuckets count.
+const MaxJobBuckets = 1024
+
+// WithJobBuckets spreads each queue's job fields over n hashes ("job
+// buckets": "<prefix>:{<queue>}:jobs", then "jobs:1" to "jobs:<n-1>", a
+// job's bucket chosen by a hash of its ID) instead of the one "jobs" hash,
+// so no single key grows past about 1/n of the queue's job bytes: Upstash
+// refuses a key over 100 MB. Default 1; backend/upstash uses
+// upstash.DefaultJobBuckets. Every script takes every bucket as a key,
+// which costs Redis about 1,100 instructions per extra bucket per call.
+// Values below 1 mean 1, above MaxJobBuckets mean MaxJobBuckets. The count
+// is part of the queue's stored layout: every process using a queue must
+// use the same one, and a process with another count gets ErrLayout on its
+// first call on the queue, before it changes anything, instead of missing
+// the queue's jobs. A queue made before buckets existed has one.
+func WithJobBuckets(n int) Option { return func(o *options) { o.jobBuckets = n } }
+
 // WithPollInterval sets how a transport without blocking commands (see
 // NewWithConn) waits for jobs and events: from min, doubling while idle up to
 // max, back to min when work appears, and never past the next delayed job.
@@ -58,12 +76,13 @@ func WithPollInterval(min, max time.Duration) Option {
 
 // Backend is fila's Redis backend. It is safe for concurrent use.
 type Backend struct {
-	// fixed are ARGV[1] and ARGV[2] of every script, boxed once.
-	fixed   []any
-	conn    Conn
-	blocker Blocker // nil: the transport cannot block, so claims poll
-	opts    options
-	s       *scripts
+	// fixed are ARGV[1] and ARGV[2] of every script, boxed once;
+	// fixedCheck the same asking for a layout check (fixedArgs).
+	fixed, fixedCheck []any
+	conn              Conn
+	blocker           Blocker // nil: the transport cannot block, so claims poll
+	opts              options
+	s                 *scripts
 
 	queues sync.Map // queue name -> *queueInfo
 	closed atomic.Bool
@@ -79,7 +98,14 @@ var _ backend.Backend = (*Backend)(nil)
 
 // queueInfo caches what a process knows about one queue.
 type queueInfo struct {
-	keys       []string
+	name string
+	// keys are the queue's fixed keys in lib.lua's order, then job buckets
+	// 1..n-1; addKeys are add.lua's (the first 8 fixed keys, then the
+	// buckets).
+	keys, addKeys []string
+	// laidOut: a call on the queue succeeded, so lib.lua's check_layout
+	// accepted this backend's bucket count (fixedArgs).
+	laidOut    atomic.Bool
 	adds       batcher // single-job adds, merged into one add.lua call
 	finishes   batcher // completes and fails, merged into one finish.lua call
 	registered atomic.Bool
@@ -160,14 +186,15 @@ func NewWithConn(c Conn, opts ...Option) *Backend {
 
 func newBackend(c Conn, o options) *Backend {
 	b := &Backend{conn: c, opts: o, s: loadScripts(), done: make(chan struct{}), epoch: time.Now(),
-		fixed: []any{strconv.Itoa(o.eventsMaxLen), strconv.Itoa(o.metricsMinutes)}}
+		fixed:      []any{strconv.Itoa(o.eventsMaxLen), strconv.Itoa(o.metricsMinutes)},
+		fixedCheck: []any{strconv.Itoa(o.eventsMaxLen), strconv.Itoa(o.metricsMinutes) + "L"}}
 	b.blocker, _ = c.(Blocker)
 	return b
 }
 
 func buildOptions(opts []Option) options {
 	o := options{prefix: "fila", eventsMaxLen: 10000, metricsMinutes: 60, blockTimeout: 30 * time.Second,
-		addBatch: 200, pollMin: 20 * time.Millisecond, pollMax: 5 * time.Second}
+		addBatch: 200, jobBuckets: 1, pollMin: 20 * time.Millisecond, pollMax: 5 * time.Second}
 	for _, f := range opts {
 		f(&o)
 	}
@@ -183,6 +210,7 @@ func buildOptions(opts []Option) options {
 	if o.addBatch <= 0 {
 		o.addBatch = 200
 	}
+	o.jobBuckets = min(max(o.jobBuckets, 1), MaxJobBuckets)
 	if o.pollMin <= 0 {
 		o.pollMin = 20 * time.Millisecond
 	}
@@ -201,28 +229,44 @@ var keyNames = []string{
 
 const (
 	keyWait   = 0
+	keyJobs   = 4
+	keyMeta   = 5
 	keyEvents = 7
 	keyActive = 8
 )
 
-// keysFor returns the keys script s takes: all of the queue's, or the
-// first s.keys of them.
+// keysFor returns the keys script s takes: all of the queue's, or, for
+// add.lua, the first s.keys fixed ones and the job buckets.
 func (q *queueInfo) keysFor(s *Script) []string {
 	if s.keys > 0 {
-		return q.keys[:s.keys]
+		return q.addKeys
 	}
 	return q.keys
+}
+
+// queueKeys returns a queue's keys (see queueInfo) for n job buckets.
+func queueKeys(prefix, name string, n int) (keys, adds []string) {
+	base := prefix + ":{" + name + "}:"
+	keys = make([]string, len(keyNames), len(keyNames)+n-1)
+	for i, k := range keyNames {
+		keys[i] = base + k
+	}
+	if n == 1 {
+		return keys, keys[:addKeys]
+	}
+	for i := 1; i < n; i++ {
+		keys = append(keys, base+"jobs:"+strconv.Itoa(i))
+	}
+	adds = append(append(make([]string, 0, addKeys+n-1), keys[:addKeys]...), keys[len(keyNames):]...)
+	return keys, adds
 }
 
 func (b *Backend) queue(name string) *queueInfo {
 	if q, ok := b.queues.Load(name); ok {
 		return q.(*queueInfo)
 	}
-	keys := make([]string, len(keyNames))
-	for i, k := range keyNames {
-		keys[i] = b.opts.prefix + ":{" + name + "}:" + k
-	}
-	qi := &queueInfo{keys: keys}
+	keys, adds := queueKeys(b.opts.prefix, name, b.opts.jobBuckets)
+	qi := &queueInfo{name: name, keys: keys, addKeys: adds}
 	batch := func(s *Script) func(ctx context.Context, items [][]any) ([]any, error) {
 		return func(ctx context.Context, items [][]any) ([]any, error) {
 			v, err := b.run(ctx, s, qi, flatten(items)...)
@@ -271,7 +315,7 @@ func (b *Backend) runLeft(ctx context.Context, s *Script, q *queueInfo, left fun
 		return nil, backend.ErrClosed
 	}
 	all := make([]any, 0, len(args)+2)
-	all = append(all, b.fixed...)
+	all = append(all, b.fixedArgs(q)...)
 	all = append(all, args...)
 	if s.readies && ctx.Done() != nil {
 		then := left
@@ -285,7 +329,7 @@ func (b *Backend) runLeft(ctx context.Context, s *Script, q *queueInfo, left fun
 		}
 	}
 	v, err := b.eval(ctx, s, q.keysFor(s), all, left)
-	if err != nil {
+	if err = b.layoutChecked(q, err); err != nil {
 		return nil, fmt.Errorf("redis: %s: %w", s.name, err)
 	}
 	if s.readies {

@@ -4,6 +4,7 @@ import (
 	"crypto/sha1"
 	"embed"
 	"encoding/hex"
+	"strconv"
 	"strings"
 )
 
@@ -56,7 +57,11 @@ func loadScripts() *scripts {
 	for _, name := range transitions {
 		fn := "body_" + name
 		body := "local function " + fn + "(KEYS, ARGV)\n-- " + name + ".lua\n" + bodies[name] + "\nend\n"
-		run := "init(KEYS, ARGV)\nlocal reply = " + fn + "(KEYS, ARGV)\ndone()\nreturn reply\n"
+		fixed := len(keyNames) // the queue's fixed keys; job buckets 1..n-1 follow them
+		if name == "add" {
+			fixed = addKeys
+		}
+		run := "init(KEYS, ARGV, " + strconv.Itoa(fixed) + ")\nlocal reply = " + fn + "(KEYS, ARGV)\ndone()\nreturn reply\n"
 		sc := newScript(name, lib+"\n"+body+run)
 		sc.fn = "fila_" + name + "_" + v
 		sc.builtin = true

@@ -9,10 +9,12 @@ import (
 
 	"github.com/fila-go/fila/backend"
 	redisbackend "github.com/fila-go/fila/backend/redis"
+	"github.com/fila-go/fila/backend/upstash"
 )
 
 // Both backends run the same scripts on the same keys, so a queue can be fed
-// over REST and worked over TCP, or the other way round.
+// over REST and worked over TCP, or the other way round, given the same job
+// bucket count (the REST default differs from backend/redis's).
 func TestQueueSharedWithRedisBackend(t *testing.T) {
 	t.Parallel()
 	for name, mk := range map[string]func(testing.TB) *bundle{"miniredis": miniBundle, "redis-server": realBundle} {
@@ -21,7 +23,7 @@ func TestQueueSharedWithRedisBackend(t *testing.T) {
 			b := mk(t)
 			rest := newBackend(t, b.config())
 			rdb := redis.NewClient(&redis.Options{Addr: b.rdb.Options().Addr})
-			tcp := redisbackend.New(rdb)
+			tcp := redisbackend.New(rdb, redisbackend.WithJobBuckets(upstash.DefaultJobBuckets))
 			t.Cleanup(func() { tcp.Close(); rdb.Close() })
 
 			ids := addJobs(t, rest, "shared", []byte("over REST"))

@@ -4,11 +4,21 @@ import (
 	redisbackend "github.com/fila-go/fila/backend/redis"
 )
 
+// DefaultJobBuckets is the number of hashes each queue's job fields are
+// spread over on the REST backend (redisbackend.WithJobBuckets): Upstash
+// refuses a key over 100 MB, and with 32 buckets a queue of 1,000,000 jobs
+// of 1 KiB keeps its largest bucket near 40 MB (measured at 100,000 jobs
+// by TestKeySizesAt100kJobs). Pass redisbackend.WithJobBuckets
+// in opts to change it; every process using a queue must use the same
+// count (see redisbackend.ErrLayout).
+const DefaultJobBuckets = 32
+
 // New returns fila's Redis backend running over the REST endpoint in cfg:
 // the same Lua scripts as backend/redis, sent through a REST Conn, with
 // claims and event reads that poll (see the package doc). opts tune the
 // shared backend (key prefix, event stream length...); cfg's poll interval
-// is applied first, so a redisbackend.WithPollInterval in opts overrides it.
+// and DefaultJobBuckets are applied first, so a redisbackend.WithPollInterval
+// or WithJobBuckets in opts overrides them.
 // Nothing is sent until the first call; use Ping to check the URL and
 // token. Close ends polling calls and closes the idle HTTP connections the
 // backend opened (a Config.HTTPClient stays open).
@@ -24,7 +34,8 @@ func New(cfg Config, opts ...redisbackend.Option) (*redisbackend.Backend, error)
 // that also runs its own scripts on that Conn (redisbackend.NewScript).
 // Closing the backend closes the Conn.
 func NewBackend(conn *Conn, opts ...redisbackend.Option) *redisbackend.Backend {
-	all := append([]redisbackend.Option{redisbackend.WithPollInterval(conn.cfg.PollMin, conn.cfg.PollMax)}, opts...)
+	all := append([]redisbackend.Option{redisbackend.WithPollInterval(conn.cfg.PollMin, conn.cfg.PollMax),
+		redisbackend.WithJobBuckets(DefaultJobBuckets)}, opts...)
 	return redisbackend.NewWithConn(conn, all...)
 }
 

@@ -7,6 +7,7 @@
 --          job that used the dedup id)
 local out = {}
 local swept = false
+local DEDUP_FIELD = {'d:'}
 for i = 0, num(ARGV[3]) - 1 do
   local b = 4 + i * 7
   local id, prio_s, lifo, delay = ARGV[b], ARGV[b + 1], ARGV[b + 2] == '1', num(ARGV[b + 3])
@@ -23,15 +24,13 @@ for i = 0, num(ARGV[3]) - 1 do
       if not swept then
         local old = rcall('ZRANGEBYSCORE', K_DEDUP, '-inf', NOW, 'LIMIT', 0, 100)
         if #old > 0 then
-          local fields = {}
-          for k, d in ipairs(old) do fields[k] = 'd:' .. d end
-          rcall('HDEL', K_JOBS, unpack(fields))
+          hdel_fields(old, DEDUP_FIELD)
           rcall('ZREM', K_DEDUP, unpack(old))
         end
         swept = true
       end
       local exp = rcall('ZSCORE', K_DEDUP, did)
-      if exp and tonumber(exp) > NOW then dup = rcall('HGET', K_JOBS, 'd:' .. did) or '' end
+      if exp and tonumber(exp) > NOW then dup = rcall('HGET', jk(did), 'd:' .. did) or '' end
     end
     if dup then
       out[#out + 1] = {2, dup, '', 0}
@@ -40,16 +39,16 @@ for i = 0, num(ARGV[3]) - 1 do
       if lifo then l = '1' end
       local rec = NOW_S .. ':' .. prio_s .. ':' .. l .. ':' .. body -- prio_s: a whole number, as Go prints it
       if id ~= '' then
-        rcall('HSET', K_JOBS, 'j:' .. id, rec)
+        rcall('HSET', jk(id), 'j:' .. id, rec)
       else
         -- A generated id is never taken, but HSETNX makes sure of it.
         repeat
           id = int(rcall('HINCRBY', K_META, 'id', '1'))
-        until rcall('HSETNX', K_JOBS, 'j:' .. id, rec) == 1
+        until rcall('HSETNX', jk(id), 'j:' .. id, rec) == 1
       end
       if did ~= '' then
         rcall('ZADD', K_DEDUP, int(NOW + tonumber(ARGV[b + 5])), did)
-        rcall('HSET', K_JOBS, 'd:' .. did, id)
+        rcall('HSET', jk(did), 'd:' .. did, id)
       end
       local s
       if delay > 0 then

@@ -6,7 +6,7 @@ local s, age, limit = ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5])
 local cut = NOW - age
 local removed = {}
 local function old_enough(id)
-  local rec = rcall('HGET', K_JOBS, 'j:' .. id)
+  local rec = rcall('HGET', jk(id), 'j:' .. id)
   if not rec then return true end
   local _, _, added = header(rec)
   return age <= 0 or added <= cut

@@ -6,13 +6,17 @@
 -- Cluster; no key name is ever built inside a script. Every script takes all
 -- 14 but add.lua, which takes the first 8, the keys an add can touch: Redis
 -- turns each argument into a Lua string and a table entry, about 1,100
--- instructions each, a tenth of an add (scripts.go, keysFor).
+-- instructions each, a tenth of an add (scripts.go, keysFor). With job
+-- buckets (redisbackend.WithJobBuckets(n), n > 1) the job fields are spread
+-- over n hashes; bucket 0 is KEYS[5], the one-bucket jobs hash, and buckets
+-- 1..n-1 follow the last fixed key (KEYS[15..] for every script, KEYS[9..]
+-- for add.lua). jk(id) picks a job's bucket.
 --  1 wait       list   ready jobs without priority; the consuming end is the right
 --  2 paused     list   the waiting list while the queue is paused (renamed from wait)
 --  3 prio       zset   prioritized jobs, score (priority-1)*2^32 + sequence: exact
 --                       below 2^53 up to the largest priority, 2^21
 --  4 delayed    zset   delayed jobs, score due_ms*4096 + sequence%4096
---  5 jobs       hash   every per-job field, by prefix:
+--  5 jobs       hash   every per-job field, by prefix (bucket 0 of n: see jk):
 --                         j:<id>  record "<added_ms>:<priority>:<lifo>:<body>", written once
 --                         s:<id>  state "<S> <started> <made> <stalled> <processed_ms> <finished_ms>
 --                                 <due_ms> <lock_expires_ms> <lock token>"; S is W waiting,
@@ -32,7 +36,7 @@
 --                       that need them: pc (priority sequence); id (last generated
 --                       id); sg (next stalled check ms); cm, cc, cf (metrics: current
 --                       minute and its counts); fq (sequence ordering finishes
---                       within a millisecond)
+--                       within a millisecond); nb (the job bucket count: check_layout)
 --  7 dedup      zset   dedup id -> expiry ms
 --  8 events     stream the event log, capped near ARGV[1] entries; an entry
 --                       holds the events of one script run, up to 16 (write_events)
@@ -65,6 +69,8 @@
 local K_WAIT, K_PAUSED, K_ACTIVE, K_PRIO, K_DELAYED
 local K_COMPLETED, K_FAILED, K_JOBS, K_META, K_DEDUP
 local K_LIMITER, K_STALLED, K_EVENTS, K_METRICS
+local JB, NB  -- the job buckets (JB[0] is K_JOBS) and their number
+local JK_ID, JK_KEY -- the last id jk looked up and its bucket
 local EVENTS_MAX, METRICS_MAX, NOW, NOW_S -- NOW_S: NOW as a string
 local M       -- the queue's switches, loaded by meta() (or only paused and fd, by meta_pf())
 local M_ALL   -- M holds every switch
@@ -80,12 +86,44 @@ local PRIO_SPAN = 4294967296
 
 local rcall -- redis.call, which does not exist while a function library loads
 
-local function init(keys, argv)
+-- check_layout makes sure the queue's job fields are spread over as many
+-- buckets as this call passes (meta nb), and records the count on a new
+-- queue; a queue without the record whose jobs hash or meta exists was
+-- made before buckets existed, with one. The backend asks for it on its
+-- first call on a queue (ARGV[2] ends in 'L'). It runs before the script
+-- writes anything, and a mismatch raises an error the backend reports as
+-- ErrLayout: a script with the wrong buckets would miss the queue's jobs.
+local function check_layout()
+  local want = string.format('%d', NB)
+  local nb = rcall('HGET', K_META, 'nb')
+  if not nb then
+    if NB == 1 or rcall('EXISTS', K_JOBS, K_META) == 0 then
+      rcall('HSET', K_META, 'nb', want)
+      return
+    end
+    nb = '1'
+  end
+  if nb ~= want then error('FILA_LAYOUT stored=' .. nb .. ' backend=' .. want) end
+end
+
+-- fixed is how many of keys are the queue's fixed keys (14, or 8 for
+-- add.lua); the rest are job buckets 1..n-1.
+local function init(keys, argv, fixed)
   rcall = redis.call
   K_WAIT, K_PAUSED, K_PRIO, K_DELAYED, K_JOBS = keys[1], keys[2], keys[3], keys[4], keys[5]
   K_META, K_DEDUP, K_EVENTS, K_ACTIVE, K_COMPLETED = keys[6], keys[7], keys[8], keys[9], keys[10]
   K_FAILED, K_LIMITER, K_STALLED, K_METRICS = keys[11], keys[12], keys[13], keys[14]
+  NB = #keys - fixed + 1
+  JK_ID = nil
+  if NB > 1 then
+    JB = {[0] = K_JOBS}
+    for i = 1, NB - 1 do JB[i] = keys[fixed + i] end
+  end
   EVENTS_MAX, METRICS_MAX = argv[1], argv[2]
+  if string.sub(METRICS_MAX, -1) == 'L' then
+    METRICS_MAX = string.sub(METRICS_MAX, 1, -2)
+    check_layout()
+  end
   -- NOW is built as a string (seconds and the microseconds' leading three
   -- digits) and read once: Lua converts between strings and numbers
   -- through the C library, at a cost of a Redis command each.
@@ -94,6 +132,27 @@ local function init(keys, argv)
   NOW = tonumber(NOW_S)
   M, M_ALL, FQ, FQ_SET, RETAIN, DONE_C, DONE_F, EVN, WAKE = nil, false, nil, false, nil, 0, 0, 0, false
   if not EV then EV = {} end
+end
+
+-- jk returns the hash holding the fields of job (or dedup id) id: K_JOBS
+-- with one bucket, else bucket h(id) mod NB. h is a polynomial hash of the
+-- id's bytes modulo the prime 2^31-1 followed by two Lehmer steps (48271),
+-- exact in Lua's doubles: sequential ids ("1", "2"...) and ids sharing a
+-- long prefix spread evenly (a bare polynomial hash did not: with
+-- multiplier 31, which is -1 mod 32, the largest of 32 buckets held 60%
+-- more than the mean). Go never needs the bucket: it passes every bucket
+-- in KEYS. The hash must never change, or jobs would be looked for in
+-- another bucket.
+local JK_P = 2147483647
+local function jk(id)
+  if NB == 1 then return K_JOBS end
+  if id == JK_ID then return JK_KEY end
+  local h = 0
+  for i = 1, #id do h = (h * 257 + string.byte(id, i)) % JK_P end
+  h = (h * 48271) % JK_P
+  h = (h * 48271) % JK_P
+  JK_ID, JK_KEY = id, JB[h % NB]
+  return JK_KEY
 end
 
 -- int renders a whole number for Redis. Integer formatting: Lua's own
@@ -302,13 +361,13 @@ end
 -- put_state stores st and returns it encoded.
 local function put_state(id, st)
   local enc = encode_state(st)
-  rcall('HSET', K_JOBS, 's:' .. id, enc)
+  rcall('HSET', jk(id), 's:' .. id, enc)
   return enc
 end
 
 -- load returns a job's record and state (nil when the job does not exist).
 local function load(id)
-  local v = rcall('HMGET', K_JOBS, 'j:' .. id, 's:' .. id)
+  local v = rcall('HMGET', jk(id), 'j:' .. id, 's:' .. id)
   if not v[1] then return nil end
   return v[1], decode_state(v[2], v[1])
 end
@@ -319,7 +378,7 @@ end
 -- four, but they are read anyway: a field written there by anything else
 -- must still be seen (a corrupt stack list fails the claim).
 local function load_full(id)
-  local v = rcall('HMGET', K_JOBS, 'j:' .. id, 's:' .. id, 'e:' .. id, 't:' .. id, 'p:' .. id, 'r:' .. id)
+  local v = rcall('HMGET', jk(id), 'j:' .. id, 's:' .. id, 'e:' .. id, 't:' .. id, 'p:' .. id, 'r:' .. id)
   if not v[1] then return nil end
   return v[1], v[2], {v[3], v[4], v[5], v[6]}
 end
@@ -336,7 +395,7 @@ end
 -- saves the client a dozen allocations per job. state: the encoded state,
 -- when the caller has it.
 local function job_reply(id, rec, st, v, state)
-  v = v or rcall('HMGET', K_JOBS, 'e:' .. id, 't:' .. id, 'p:' .. id, 'r:' .. id)
+  v = v or rcall('HMGET', jk(id), 'e:' .. id, 't:' .. id, 'p:' .. id, 'r:' .. id)
   state = state or encode_state(st, visible_state(st.s))
   local e, t, p, r = v[1] or '', v[2] or '', v[3] or '', v[4] or ''
   return 'J' .. len(id) .. ':' .. id .. len(rec) .. ':' .. rec .. len(state) .. ':' .. state .. len(e) .. ':' .. e ..
@@ -561,7 +620,7 @@ local function activate(id, rec, raw, token, lock_ms, fields)
   else
     enc = 'A 1 0 0 ' .. NOW_S .. ' 0 0 ' .. le .. ' ' .. token
   end
-  rcall('HSET', K_JOBS, 's:' .. id, enc)
+  rcall('HSET', jk(id), 's:' .. id, enc)
   emit('active', id)
   return job_reply(id, rec, nil, fields, enc) -- an active job's visible state is its own
 end
@@ -624,9 +683,9 @@ end
 -- lock_state is check_lock for callers that need only the state: it does
 -- not read the job's record (an active job always has a state entry).
 local function lock_state(id, token)
-  local raw = rcall('HGET', K_JOBS, 's:' .. id)
+  local raw = rcall('HGET', jk(id), 's:' .. id)
   if not raw then
-    if rcall('HEXISTS', K_JOBS, 'j:' .. id) == 0 then return nil, -2 end
+    if rcall('HEXISTS', jk(id), 'j:' .. id) == 0 then return nil, -2 end
     return nil, -1
   end
   local st = decode_state(raw)
@@ -639,9 +698,9 @@ end
 -- result, reason or stacks (retry.lua deletes them with the count).
 local function delete_job(id, first)
   if first then
-    rcall('HDEL', K_JOBS, 'j:' .. id, 's:' .. id, 'p:' .. id, 'l:' .. id)
+    rcall('HDEL', jk(id), 'j:' .. id, 's:' .. id, 'p:' .. id, 'l:' .. id)
   else
-    rcall('HDEL', K_JOBS, 'j:' .. id, 's:' .. id, 'r:' .. id, 'e:' .. id, 't:' .. id, 'p:' .. id, 'l:' .. id)
+    rcall('HDEL', jk(id), 'j:' .. id, 's:' .. id, 'r:' .. id, 'e:' .. id, 't:' .. id, 'p:' .. id, 'l:' .. id)
   end
 end
 
@@ -663,16 +722,30 @@ local function pick_from_tail(key, limit, wanted)
   return picked
 end
 
+-- hdel_fields deletes the fields prefix .. id, for each prefix and id,
+-- from the ids' buckets, up to 5000 fields per HDEL.
+local function hdel_fields(ids, prefixes)
+  local by = {}
+  for _, id in ipairs(ids) do
+    local k = jk(id)
+    local fields = by[k]
+    if not fields then
+      fields = {}
+      by[k] = fields
+    end
+    for _, p in ipairs(prefixes) do fields[#fields + 1] = p .. id end
+  end
+  for k, fields in pairs(by) do
+    for i = 1, #fields, 5000 do
+      rcall('HDEL', k, unpack(fields, i, math.min(i + 4999, #fields)))
+    end
+  end
+end
+
 local JOB_FIELDS = {'j:', 's:', 'r:', 'e:', 't:', 'p:', 'l:'}
 local function delete_jobs(ids)
   if #ids == 0 then return end
-  local fields = {}
-  for _, id in ipairs(ids) do
-    for _, p in ipairs(JOB_FIELDS) do fields[#fields + 1] = p .. id end
-  end
-  for i = 1, #fields, 5000 do
-    rcall('HDEL', K_JOBS, unpack(fields, i, math.min(i + 4999, #fields)))
-  end
+  hdel_fields(ids, JOB_FIELDS)
 end
 
 -- retain applies keep-for and keep-last to a finished set, at most 1000
@@ -787,7 +860,7 @@ local function complete_job(id, token, rv, remove, keep_last, keep_for)
   if not st then return code end
   local first = st.made == '0'
   st.s, st.made = 'C', succ(st.made)
-  if rv ~= '' and not remove then rcall('HSET', K_JOBS, 'r:' .. id, rv) end
+  if rv ~= '' and not remove then rcall('HSET', jk(id), 'r:' .. id, rv) end
   emit('completed', id, rv)
   finish(id, st, K_COMPLETED, remove, keep_last, keep_for, first)
   return 0
@@ -801,7 +874,7 @@ local function fail_job(id, token, reason, stack, keep_stacks, retry, delay, rem
   if not rec then return st end
   st.made = succ(st.made)
   if stack ~= '' then
-    local raw = rcall('HGET', K_JOBS, 't:' .. id)
+    local raw = rcall('HGET', jk(id), 't:' .. id)
     local stacks = {}
     if raw then
       local ok, decoded = pcall(cjson.decode, raw)
@@ -809,9 +882,9 @@ local function fail_job(id, token, reason, stack, keep_stacks, retry, delay, rem
     end
     stacks[#stacks + 1] = stack
     while #stacks > keep_stacks do table.remove(stacks, 1) end
-    rcall('HSET', K_JOBS, 'e:' .. id, reason, 't:' .. id, cjson.encode(stacks))
+    rcall('HSET', jk(id), 'e:' .. id, reason, 't:' .. id, cjson.encode(stacks))
   else
-    rcall('HSET', K_JOBS, 'e:' .. id, reason)
+    rcall('HSET', jk(id), 'e:' .. id, reason)
   end
   if retry then
     if delay > 0 then

@@ -3,8 +3,8 @@
 -- ARGV[3] id, [4] line, [5] lines kept (0 = all)
 -- Reply: lines kept | -2 no such job
 local id, line, keep = ARGV[3], ARGV[4], tonumber(ARGV[5])
-if rcall('HEXISTS', K_JOBS, 'j:' .. id) == 0 then return -2 end
-local log = (rcall('HGET', K_JOBS, 'l:' .. id) or '') .. #line .. ':' .. line
+if rcall('HEXISTS', jk(id), 'j:' .. id) == 0 then return -2 end
+local log = (rcall('HGET', jk(id), 'l:' .. id) or '') .. #line .. ':' .. line
 local starts, pos = {}, 1
 while pos <= #log do
   local len = string.match(log, '^(%d+):', pos)
@@ -13,8 +13,8 @@ while pos <= #log do
 end
 if keep > 0 and #starts > keep then
   log = string.sub(log, starts[#starts - keep + 1])
-  rcall('HSET', K_JOBS, 'l:' .. id, log)
+  rcall('HSET', jk(id), 'l:' .. id, log)
   return keep
 end
-rcall('HSET', K_JOBS, 'l:' .. id, log)
+rcall('HSET', jk(id), 'l:' .. id, log)
 return #starts

@@ -2,7 +2,7 @@
 -- ARGV[3] id, [4] offset, [5] limit (0 = all)
 -- Reply: {total, line...} | {-2} no such job
 local id, offset, limit = ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5])
-local v = rcall('HMGET', K_JOBS, 'j:' .. id, 'l:' .. id)
+local v = rcall('HMGET', jk(id), 'j:' .. id, 'l:' .. id)
 if not v[1] then return {-2} end
 local log = v[2] or ''
 local lines, pos = {}, 1

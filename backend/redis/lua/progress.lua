@@ -2,7 +2,7 @@
 -- ARGV[3] id, [4] progress (JSON)
 -- Reply: 0 | -2 no such job
 local id = ARGV[3]
-if rcall('HEXISTS', K_JOBS, 'j:' .. id) == 0 then return -2 end
-rcall('HSET', K_JOBS, 'p:' .. id, ARGV[4])
+if rcall('HEXISTS', jk(id), 'j:' .. id) == 0 then return -2 end
+rcall('HSET', jk(id), 'p:' .. id, ARGV[4])
 emit('progress', id, ARGV[4])
 return 0

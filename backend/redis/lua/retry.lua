@@ -5,7 +5,7 @@
 local function retry(id, rec)
   rcall('ZREM', K_FAILED, id)
   rcall('ZREM', K_COMPLETED, id)
-  rcall('HDEL', K_JOBS, 'r:' .. id, 'e:' .. id, 't:' .. id)
+  rcall('HDEL', jk(id), 'r:' .. id, 'e:' .. id, 't:' .. id)
   local prio, lifo = header(rec)
   push_ready(id, prio, lifo, false, decode_state(nil, rec))
   emit('waiting', id)
@@ -23,7 +23,7 @@ if ARGV[4] == 'C' then zkey = K_COMPLETED end
 local ids = rcall('ZRANGE', zkey, 0, tonumber(ARGV[5]) - 1)
 local moved = 0
 for _, id in ipairs(ids) do
-  local rec = rcall('HGET', K_JOBS, 'j:' .. id)
+  local rec = rcall('HGET', jk(id), 'j:' .. id)
   if rec then
     retry(id, rec)
     moved = moved + 1

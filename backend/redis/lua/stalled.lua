@@ -31,7 +31,7 @@ for _, id in ipairs(marked) do
       if tonumber(st.stalled) > max_stalled then
         st.made, st.s = int(st.made + 1), 'F'
         local reason = 'job stalled more than allowable limit (' .. max_stalled .. ')'
-        rcall('HSET', K_JOBS, 'e:' .. id, reason)
+        rcall('HSET', jk(id), 'e:' .. id, reason)
         emit('failed', id, reason)
         local remove, keep_last, keep_for = fail_retention(rec)
         finish(id, st, K_FAILED, remove, keep_last, keep_for)

@@ -1,0 +1,60 @@
+package redisbackend
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+
+	"github.com/fila-go/fila/backend"
+)
+
+// ErrLayout is returned by every call on a queue whose stored layout
+// (its job bucket count, see WithJobBuckets) differs from the backend's:
+// the backend would look for the queue's jobs in the wrong keys. It also
+// matches backend.ErrPermanent, so a worker stops instead of retrying.
+var ErrLayout = errors.New("queue layout differs from the backend's")
+
+// LayoutError is ErrLayout with the queue and both bucket counts.
+type LayoutError struct {
+	Queue   string
+	Stored  string // the queue's bucket count, as stored in its meta
+	Backend string // the backend's WithJobBuckets count
+}
+
+func (e *LayoutError) Error() string {
+	return fmt.Sprintf("queue %q keeps its jobs in %s bucket(s), this backend in %s (redisbackend.WithJobBuckets): %v",
+		e.Queue, e.Stored, e.Backend, ErrLayout)
+}
+
+// Unwrap makes errors.Is match ErrLayout and backend.ErrPermanent.
+func (e *LayoutError) Unwrap() []error { return []error{ErrLayout, backend.ErrPermanent} }
+
+// layoutReply is the error lib.lua's check_layout raises.
+var layoutReply = regexp.MustCompile(`FILA_LAYOUT stored=(\d+) backend=(\d+)`)
+
+// fixedArgs returns ARGV[1] and ARGV[2] for a call on q. Until a call on
+// q succeeded in this process, ARGV[2] ends in 'L', which makes lib.lua
+// check (and on a new queue record) the queue's job bucket count before
+// the script changes anything. The check costs no extra command; a
+// process that already checked a queue is not told if the queue is later
+// deleted by hand and made again with another count (obliterate keeps
+// the count).
+func (b *Backend) fixedArgs(q *queueInfo) []any {
+	if q.laidOut.Load() {
+		return b.fixed
+	}
+	return b.fixedCheck
+}
+
+// layoutChecked records the outcome of a call on q: a success means its
+// layout was checked; a check_layout error becomes a *LayoutError.
+func (b *Backend) layoutChecked(q *queueInfo, err error) error {
+	if err == nil {
+		q.laidOut.Store(true)
+		return nil
+	}
+	if m := layoutReply.FindStringSubmatch(err.Error()); m != nil {
+		return &LayoutError{Queue: q.name, Stored: m[1], Backend: m[2]}
+	}
+	return err
+}
