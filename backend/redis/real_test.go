@@ -37,6 +37,16 @@ func TestConformanceCluster(t *testing.T) {
 	backendtest.Run(t, func(t *testing.T) backend.Backend { return be })
 }
 
+// Sentinel: go-redis's failover client is a *redis.Client whose dialer asks
+// the sentinels for the master; fila's blocking connections dial the same way.
+func TestConformanceSentinel(t *testing.T) {
+	sentinel, _ := redistest.Sentinel(t, "mymaster")
+	be := newBackend(t, redis.NewFailoverClient(&redis.FailoverOptions{
+		MasterName: "mymaster", SentinelAddrs: []string{sentinel}, MaxRetries: -1,
+	}))
+	backendtest.Run(t, func(t *testing.T) backend.Backend { return be })
+}
+
 func TestConformanceTLS(t *testing.T) {
 	srv, caPEM := redistest.StartTLS(t)
 	opt, err := redis.ParseURL("rediss://" + srv.Addr + "/0")

@@ -274,6 +274,7 @@ commands:
 		globalFlags(fs, &options{prefix: "fila", timeout: 30 * time.Second})
 		fs.SetOutput(w)
 		fs.PrintDefaults()
+		fmt.Fprint(w, redisURLUsage)
 		fmt.Fprintln(w, "\nRun 'fila help <command>' for a command's flags.")
 		return
 	}

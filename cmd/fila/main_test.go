@@ -365,6 +365,9 @@ func TestCommandLine(t *testing.T) {
 			for _, c := range commands() {
 				require.Contains(t, out.String(), "\n  "+c.name+" ", "%v lists %s", args, c.name)
 			}
+			for _, form := range []string{"redis+cluster://", "redis+sentinel://", "sentinel_password", "max_retries is -1"} {
+				require.Contains(t, out.String(), form, "%v explains the Redis URLs", args)
+			}
 			require.Empty(t, errOut.String())
 		}
 		for _, args := range [][]string{{"list", "-h"}, {"help", "list"}} {

@@ -31,6 +31,19 @@ import (
 const redisURLHelp = "Redis `URL`: redis:// or rediss:// (TLS), redis+cluster://host:port,host:port, " +
 	"redis+sentinel://host:port,host:port/master (rediss+ for TLS); default $FILA_REDIS_URL, then " + defaultRedisURL
 
+// redisURLUsage explains the URL forms in the top-level usage.
+const redisURLUsage = `
+Redis URLs (-redis):
+  redis://[user:password@]host:port[/db]                      one node; rediss:// for TLS
+  redis+cluster://[user:password@]host:port,host:port         a Cluster, by its seed nodes
+  redis+sentinel://[user:password@]host:port,host:port/master[/db]
+                                                              the master named, through its sentinels
+  rediss+cluster:// and rediss+sentinel:// use TLS. For Sentinel, user:password are the
+  master's; the sentinels' come from ?sentinel_username=...&sentinel_password=....
+  Any go-redis URL option may follow (?dial_timeout=5s&pool_size=4). max_retries is -1
+  unless set: fila's scripts must not be resent after a dropped reply.
+`
+
 // redisTarget is a parsed -redis URL: exactly one of its fields is set.
 type redisTarget struct {
 	single   *redis.Options
