@@ -142,7 +142,7 @@ func runInspect(t *testing.T, f Factory) {
 		b := setup(t, f)
 		// The fresh jobs must stay younger than age until the second clean:
 		// a wide margin, as a loaded machine can take a while.
-		const age = time.Second
+		const age = 2 * time.Second
 		old := b.runJobs(4, false, backend.Retention{})
 		time.Sleep(age + 300*time.Millisecond)
 		fresh := b.runJobs(2, false, backend.Retention{})
@@ -166,7 +166,7 @@ func runInspect(t *testing.T, f Factory) {
 		b := setup(t, f)
 		// fresh must stay younger than age until the clean: a wide margin
 		// for a loaded machine.
-		const age = time.Second
+		const age = 2 * time.Second
 		var old []string
 		for i := range 4 {
 			old = append(old, b.add(fmt.Sprint("old", i), backend.JobOptions{}))
