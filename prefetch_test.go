@@ -107,10 +107,12 @@ func TestPrefetch(t *testing.T) {
 		second := b.add(t, "second", nil)
 		h := newGatedHandler()
 		b.startWorker(t, h.handle, fila.WorkerOptions{
-			Concurrency: 1, Prefetch: 1, LockDuration: 40 * time.Millisecond, StalledInterval: 10 * time.Millisecond,
+			// A lock long enough that renewals (every half of it) keep up on
+			// a loaded machine.
+			Concurrency: 1, Prefetch: 1, LockDuration: 200 * time.Millisecond, StalledInterval: 10 * time.Millisecond,
 		})
 		require.Equal(t, first.ID, <-h.started)
-		time.Sleep(200 * time.Millisecond) // five lock durations; stalled checks run every 10ms
+		time.Sleep(time.Second) // five lock durations; stalled checks run every 10ms
 		h.proceed <- struct{}{}
 		require.Equal(t, second.ID, <-h.started)
 		h.proceed <- struct{}{}

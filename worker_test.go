@@ -371,19 +371,19 @@ func TestWorkerStalledJobs(t *testing.T) {
 		b.startWorker(t, func(ctx context.Context, j *fila.Job) (any, error) {
 			runs.add(j)
 			select {
-			case <-time.After(700 * time.Millisecond): // the work
+			case <-time.After(1750 * time.Millisecond): // the work: 3.5 lock durations
 			case <-ctx.Done():
 			}
 			causeAtEnd.Store(fmt.Sprint(context.Cause(ctx)))
 			return "done", nil
-		}, fila.WorkerOptions{LockDuration: 200 * time.Millisecond, StalledInterval: 50 * time.Millisecond})
+		}, fila.WorkerOptions{LockDuration: 500 * time.Millisecond, StalledInterval: 50 * time.Millisecond}) // renewals keep up on a loaded machine
 
 		fin := completed(t, job)
 		require.Equal(t, "<nil>", causeAtEnd.Load(), "the handler's context stayed alive")
 		require.Equal(t, 1, runs.len())
 		require.Zero(t, fin.StalledCount)
 		require.Equal(t, 1, fin.AttemptsStarted)
-		require.GreaterOrEqual(t, fin.FinishedAt.Sub(fin.ProcessedAt), 700*time.Millisecond)
+		require.GreaterOrEqual(t, fin.FinishedAt.Sub(fin.ProcessedAt), 1750*time.Millisecond)
 	})
 }
 

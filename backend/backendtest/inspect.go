@@ -142,9 +142,9 @@ func runInspect(t *testing.T, f Factory) {
 		b := setup(t, f)
 		// The fresh jobs must stay younger than age until the second clean:
 		// a wide margin, as a loaded machine can take a while.
-		const age = 500 * time.Millisecond
+		const age = 2 * time.Second
 		old := b.runJobs(4, false, backend.Retention{})
-		time.Sleep(2 * age)
+		time.Sleep(age + 300*time.Millisecond)
 		fresh := b.runJobs(2, false, backend.Retention{})
 		ids, err := b.be.QueueClean(b.ctx, &backend.QueueCleanParams{Queue: b.queue, State: backend.StateCompleted, Age: age, Limit: 3})
 		require.NoError(t, err)
@@ -164,12 +164,14 @@ func runInspect(t *testing.T, f Factory) {
 
 	t.Run("clean with a limit removes the oldest waiting jobs first", func(t *testing.T) {
 		b := setup(t, f)
-		const age = 300 * time.Millisecond
+		// fresh must stay younger than age until the clean: a wide margin
+		// for a loaded machine.
+		const age = 2 * time.Second
 		var old []string
 		for i := range 4 {
 			old = append(old, b.add(fmt.Sprint("old", i), backend.JobOptions{}))
 		}
-		time.Sleep(2 * age)
+		time.Sleep(age + 300*time.Millisecond)
 		fresh := b.add("fresh", backend.JobOptions{})
 		ids, err := b.be.QueueClean(b.ctx, &backend.QueueCleanParams{Queue: b.queue, State: backend.StateWaiting, Age: age, Limit: 2})
 		require.NoError(t, err)

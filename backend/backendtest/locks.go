@@ -33,13 +33,15 @@ func runLocks(t *testing.T, f Factory) {
 		b := setup(t, f)
 		b.add("a", backend.JobOptions{})
 		b.add("b", backend.JobOptions{})
-		j1, t1 := shortClaim(b, 300*time.Millisecond)
-		j2, _ := shortClaim(b, 300*time.Millisecond)
-		lost, err := b.be.JobExtendLocks(b.ctx, &backend.JobExtendLocksParams{Queue: b.queue, Duration: 2 * time.Second,
+		// Locks long enough that the extension reaches them in time on a
+		// loaded machine; the sleep outlasts them, the extension does not.
+		j1, t1 := shortClaim(b, time.Second)
+		j2, _ := shortClaim(b, time.Second)
+		lost, err := b.be.JobExtendLocks(b.ctx, &backend.JobExtendLocksParams{Queue: b.queue, Duration: 10 * time.Second,
 			Locks: []backend.JobLock{{ID: j1.ID, Token: t1}, {ID: j2.ID, Token: "wrong"}, {ID: "missing", Token: "x"}}})
 		require.NoError(t, err)
 		require.ElementsMatch(t, []string{j2.ID, "missing"}, lost)
-		time.Sleep(500 * time.Millisecond)
+		time.Sleep(1200 * time.Millisecond)
 		b.complete(j1.ID, t1) // still held thanks to the extension
 	})
 

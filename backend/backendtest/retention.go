@@ -80,10 +80,13 @@ func runRetention(t *testing.T, f Factory) {
 
 	t.Run("KeepFor drops finished jobs older than the age", func(t *testing.T) {
 		b := setup(t, f)
-		old := b.runJobs(3, false, backend.Retention{KeepFor: 400 * time.Millisecond})
+		// KeepFor is long enough that the three old jobs all stay until the
+		// sleep, on a loaded machine; the sleep outlasts it.
+		const keep = time.Second
+		old := b.runJobs(3, false, backend.Retention{KeepFor: keep})
 		require.EqualValues(t, 3, b.counts().Completed)
-		time.Sleep(600 * time.Millisecond)
-		fresh := b.runJobs(1, false, backend.Retention{KeepFor: 400 * time.Millisecond})
+		time.Sleep(keep + 300*time.Millisecond)
+		fresh := b.runJobs(1, false, backend.Retention{KeepFor: keep})
 		require.Equal(t, backend.Counts{Completed: 1}, b.counts())
 		require.Equal(t, fresh, b.list(backend.StateCompleted))
 		_, err := b.be.JobGet(b.ctx, &backend.JobGetParams{Queue: b.queue, ID: old[0]})
