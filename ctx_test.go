@@ -77,3 +77,54 @@ func TestQueueCallWithADoneContextChangesNothing(t *testing.T) {
 		})
 	}
 }
+
+// While Redis answers nothing, Queue calls with a deadline return
+// context.DeadlineExceeded at that deadline, with the go-redis options the
+// README recommends; the add retried with its JobID afterwards leaves one job.
+func TestQueueDeadlineWhileRedisIsPaused(t *testing.T) {
+	t.Parallel()
+	rb := startRedis(t, nil)
+	q := fila.NewQueue(rb.be, "paused")
+	ctx := context.Background()
+	kept, err := q.Add(ctx, "kept", nil, nil)
+	require.NoError(t, err)
+
+	require.NoError(t, rb.admin.Do(ctx, "CLIENT", "PAUSE", "2000", "ALL").Err())
+	paused := time.Now()
+	calls := map[string]func(context.Context) error{
+		"Add": func(ctx context.Context) error {
+			_, err := q.Add(ctx, "new", nil, &fila.JobOptions{JobID: "new"})
+			return err
+		},
+		"Counts": func(ctx context.Context) error {
+			_, err := q.Counts(ctx)
+			return err
+		},
+		"GetJob": func(ctx context.Context) error {
+			_, err := q.GetJob(ctx, kept.ID)
+			return err
+		},
+	}
+	errs := make(map[string]chan error, len(calls))
+	for name, call := range calls {
+		done := make(chan error, 1)
+		errs[name] = done
+		go func() {
+			cctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+			defer cancel()
+			done <- call(cctx)
+		}()
+	}
+	for name := range calls {
+		require.ErrorIs(t, <-errs[name], context.DeadlineExceeded, name)
+	}
+	// The pause lasts 2s: a call that waited for Redis took longer.
+	require.Less(t, time.Since(paused), 1500*time.Millisecond)
+
+	j, err := q.Add(ctx, "new", nil, &fila.JobOptions{JobID: "new"})
+	require.NoError(t, err)
+	require.Equal(t, "new", j.ID)
+	c, err := q.Counts(ctx)
+	require.NoError(t, err)
+	require.Equal(t, fila.Counts{Waiting: 2}, *c)
+}

@@ -222,3 +222,27 @@ func TestBatcherServesCallersWithContextsThatCanEnd(t *testing.T) {
 		return bt.inFlight == 0 && len(bt.queue) == 0
 	}, 5*time.Second, time.Millisecond)
 }
+
+// The batcher's own cost for a lone caller (no Redis: exec returns at
+// once), with a context that cannot end and with one that can.
+func BenchmarkBatcherLoneCall(b *testing.B) {
+	bt := &batcher{max: 10, exec: func(_ context.Context, items [][]any) ([]any, error) {
+		return []any{items[0][0]}, nil
+	}}
+	cancellable, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	for _, c := range []struct {
+		name string
+		ctx  context.Context
+	}{{"background", context.Background()}, {"cancellable", cancellable}} {
+		b.Run(c.name, func(b *testing.B) {
+			args := []any{1}
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := bt.do(c.ctx, args, nil); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
