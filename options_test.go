@@ -46,6 +46,7 @@ func TestAddRejectsBadInput(t *testing.T) {
 		{name: "negative timeout", opts: &fila.JobOptions{Timeout: -1}, field: "Timeout"},
 		{name: "negative keep logs", opts: &fila.JobOptions{KeepLogs: -1}, field: "KeepLogs"},
 		{name: "unknown backoff type", opts: &fila.JobOptions{Backoff: fila.Backoff{Type: "linear"}}, field: "Backoff.Type", message: `"linear"`},
+		{name: "KeepAll with a limit", opts: &fila.JobOptions{RemoveOnFail: fila.Retention{KeepAll: true, KeepLast: 5}}, field: "RemoveOnFail.KeepAll", message: "set alone"},
 		{name: "negative backoff delay", opts: &fila.JobOptions{Backoff: fila.Backoff{Delay: -1}}, field: "Backoff.Delay"},
 		{name: "jitter below 0", opts: &fila.JobOptions{Backoff: fila.Backoff{Jitter: -0.1}}, field: "Backoff.Jitter"},
 		{name: "jitter above 1", opts: &fila.JobOptions{Backoff: fila.Backoff{Jitter: 1.5}}, field: "Backoff.Jitter"},
@@ -228,5 +229,6 @@ func TestQueueOptions(t *testing.T) {
 		require.Equal(t, fila.Retention{Remove: true}, fila.RemoveJob)
 		require.Equal(t, fila.Retention{KeepLast: 3}, fila.KeepLast(3))
 		require.Equal(t, fila.Retention{KeepFor: time.Minute}, fila.KeepFor(time.Minute))
+		require.Equal(t, fila.Retention{KeepAll: true}, fila.KeepAll)
 	})
 }

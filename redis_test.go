@@ -204,7 +204,9 @@ func TestRedisKillAndRestartLosesNothing(t *testing.T) {
 		t.Skip("kills and restarts redis-server")
 	}
 	b := startRedis(t, []string{"--appendonly", "yes", "--appendfsync", "everysec"})
-	q := fila.NewQueue(b.be, "durable")
+	// Every job is kept, to be counted: the default keeps only the newest
+	// fila.DefaultKeepCompleted.
+	q := fila.NewQueue(b.be, "durable", fila.QueueOptions{Defaults: fila.JobOptions{RemoveOnComplete: fila.KeepAll}})
 	ctx := context.Background()
 	const n = 10000
 	jobs := make([]fila.BulkJob, n)

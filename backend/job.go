@@ -93,12 +93,42 @@ type Backoff struct {
 	Jitter float64
 }
 
-// Retention says which finished jobs a queue keeps. The zero value keeps all.
-// KeepLast and KeepFor combine: a job is kept while both allow it.
+// The default retention, which every backend applies to a job finishing
+// with the zero Retention: keep the newest DefaultKeepCompleted completed
+// jobs and the newest DefaultKeepFailed failed ones (failures are kept
+// longer, for inspection and retry). Keeping every finished job, BullMQ's
+// default, is the most common memory complaint of its users: a steady
+// stream of jobs fills Redis until it refuses writes (Upstash refuses a key
+// over 100 MB). Ask for that with Retention{KeepAll: true}.
+const (
+	DefaultKeepCompleted = 1000
+	DefaultKeepFailed    = 5000
+)
+
+// Retention says which finished jobs a queue keeps. The zero value is the
+// default (DefaultKeepCompleted, DefaultKeepFailed). KeepLast and KeepFor
+// combine: a job is kept while both allow it.
 type Retention struct {
 	Remove   bool          // remove the job as soon as it finishes
 	KeepLast int           // keep only the newest KeepLast finished jobs; 0 = no count limit
 	KeepFor  time.Duration // keep finished jobs this long; 0 = no age limit
+	KeepAll  bool          // keep every finished job; set alone
+}
+
+// Limits is the rule a backend applies to a job finishing as completed
+// (failed false) or failed: remove it at once, or keep the newest keepLast
+// (0: no count limit) for keepFor (0: no age limit). It resolves the zero
+// value to the default and KeepAll to no limits.
+func (r Retention) Limits(failed bool) (remove bool, keepLast int, keepFor time.Duration) {
+	switch {
+	case r.KeepAll:
+		return false, 0, 0
+	case r == Retention{} && failed:
+		return false, DefaultKeepFailed, 0
+	case r == Retention{}:
+		return false, DefaultKeepCompleted, 0
+	}
+	return r.Remove, r.KeepLast, r.KeepFor
 }
 
 // Dedup drops an add whose ID was seen within TTL, whether or not the first

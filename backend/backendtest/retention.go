@@ -43,10 +43,27 @@ func (b *bundle) runJobs(n int, fail bool, r backend.Retention) []string {
 }
 
 func runRetention(t *testing.T, f Factory) {
-	t.Run("the zero retention keeps every finished job", func(t *testing.T) {
+	t.Run("the zero retention keeps the newest DefaultKeepCompleted completed jobs", func(t *testing.T) {
 		b := setup(t, f)
-		b.runJobs(30, false, backend.Retention{})
-		require.Equal(t, backend.Counts{Completed: 30}, b.counts())
+		ids := b.runJobs(backend.DefaultKeepCompleted+5, false, backend.Retention{})
+		require.Equal(t, backend.Counts{Completed: backend.DefaultKeepCompleted}, b.counts())
+		kept := b.list(backend.StateCompleted)
+		require.Equal(t, ids[len(ids)-1], kept[0], "the newest is kept")
+		require.Equal(t, ids[5], kept[len(kept)-1], "the oldest kept is the 6th to finish")
+		_, err := b.be.JobGet(b.ctx, &backend.JobGetParams{Queue: b.queue, ID: ids[4]})
+		require.ErrorIs(t, err, backend.ErrJobNotFound, "the 5 oldest are gone")
+	})
+
+	t.Run("the zero retention keeps failed jobs below DefaultKeepFailed", func(t *testing.T) {
+		b := setup(t, f)
+		b.runJobs(30, true, backend.Retention{})
+		require.Equal(t, backend.Counts{Failed: 30}, b.counts())
+	})
+
+	t.Run("KeepAll keeps every finished job past the default", func(t *testing.T) {
+		b := setup(t, f)
+		b.runJobs(backend.DefaultKeepCompleted+5, false, backend.Retention{KeepAll: true})
+		require.Equal(t, backend.Counts{Completed: backend.DefaultKeepCompleted + 5}, b.counts())
 	})
 
 	t.Run("Remove deletes the job as it finishes", func(t *testing.T) {

@@ -181,18 +181,19 @@ func (q *queue) failJob(e *entry, r backend.Retention, now time.Time) {
 
 // finish files a finished entry and applies retention to its list.
 func (q *queue) finish(e *entry, l *list.List, r backend.Retention, now time.Time) {
-	if r.Remove {
+	remove, keepLast, keepFor := r.Limits(l == q.failed)
+	if remove {
 		delete(q.jobs, e.job.ID)
 		return
 	}
 	e.elem = l.PushBack(e)
-	if r.KeepLast > 0 {
-		for l.Len() > r.KeepLast {
+	if keepLast > 0 {
+		for l.Len() > keepLast {
 			q.delete(l.Front().Value.(*entry))
 		}
 	}
-	if r.KeepFor > 0 {
-		cut := now.Add(-r.KeepFor)
+	if keepFor > 0 {
+		cut := now.Add(-keepFor)
 		for el := l.Front(); el != nil; el = l.Front() {
 			old := el.Value.(*entry)
 			if old.job.FinishedAt.After(cut) {

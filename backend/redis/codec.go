@@ -40,13 +40,14 @@ func encodeOpts(o *backend.JobOptions) ([]byte, error) {
 	}
 	keep := func(key string, r backend.Retention) {
 		if r != (backend.Retention{}) {
-			rm := int64(0)
-			if r.Remove {
-				rm = 1
+			rm := byte('0') // "a": KeepAll (lib.lua's fail_retention)
+			if r.KeepAll {
+				rm = 'a'
+			} else if r.Remove {
+				rm = '1'
 			}
 			b = append(b, key...)
-			b = append(b, '=')
-			b = strconv.AppendInt(b, rm, 10)
+			b = append(b, '=', rm)
 			b = append(b, ',')
 			b = strconv.AppendInt(b, int64(r.KeepLast), 10)
 			b = append(b, ',')
@@ -121,10 +122,10 @@ func retentionOf(s string) (backend.Retention, error) {
 	}
 	last, err1 := strconv.Atoi(f[1])
 	keepFor, err2 := durationOf(f[2])
-	if err := errors.Join(err1, err2); err != nil || (f[0] != "0" && f[0] != "1") {
+	if err := errors.Join(err1, err2); err != nil || (f[0] != "0" && f[0] != "1" && f[0] != "a") {
 		return backend.Retention{}, errors.New("malformed retention")
 	}
-	return backend.Retention{Remove: f[0] == "1", KeepLast: last, KeepFor: keepFor}, nil
+	return backend.Retention{Remove: f[0] == "1", KeepLast: last, KeepFor: keepFor, KeepAll: f[0] == "a"}, nil
 }
 
 // encodeBody builds a record body.

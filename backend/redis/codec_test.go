@@ -1,6 +1,7 @@
 package redisbackend
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -29,4 +30,26 @@ func TestDecodeRecordRejectsLengthsThatOverflow(t *testing.T) {
 	require.NoError(t, decodeRecord(j, "1:0:0:1:0:nx"), "lengths that fit still decode")
 	require.Equal(t, "n", j.Name)
 	require.Equal(t, []byte("x"), j.Data)
+}
+
+// A job's retention survives the record: KeepAll too, which the stalled
+// check reads back as "keep everything", not the default.
+func TestRetentionRoundTrips(t *testing.T) {
+	for _, r := range []backend.Retention{
+		{}, {KeepAll: true}, {Remove: true}, {KeepLast: 7, KeepFor: 3e9},
+	} {
+		opts := backend.JobOptions{Attempts: 1, RemoveOnComplete: r, RemoveOnFail: r}
+		body, err := encodeBody("n", nil, &opts)
+		require.NoError(t, err)
+		j := &backend.Job{}
+		require.NoError(t, decodeRecord(j, "1:0:0:"+body))
+		require.Equal(t, r, j.Options.RemoveOnComplete, "%+v", r)
+		require.Equal(t, r, j.Options.RemoveOnFail, "%+v", r)
+	}
+}
+
+// lib.lua's fail_retention (the stalled check's failures) applies
+// backend.DefaultKeepFailed to a job without RemoveOnFail.
+func TestLibDefaultKeepFailedMatchesBackend(t *testing.T) {
+	require.Contains(t, read("lib"), fmt.Sprintf("local DEFAULT_KEEP_FAILED = %d\n", backend.DefaultKeepFailed))
 }

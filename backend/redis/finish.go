@@ -7,17 +7,19 @@ import (
 )
 
 // finishItemArgs are one item of finish.lua: the outcome (a complete's 3
-// values, a fail's 7), retention, and the next claim's token followed, when
+// values, a fail's 7), retention (the zero Retention resolved to the
+// default: backend.Retention.Limits), and the next claim's token followed, when
 // there is one, by its lock and limiter. Every argument costs Redis an
 // object and the script a string, so an item carries only what it uses.
 func finishItemArgs(outcome []any, r backend.Retention, next *backend.JobClaimParams) []any {
 	item := make([]any, 0, len(outcome)+7)
 	item = append(item, outcome...)
+	rm, keepLast, keepFor := r.Limits(outcome[0] == "f")
 	remove := 0
-	if r.Remove {
+	if rm {
 		remove = 1
 	}
-	item = append(item, remove, r.KeepLast, ms(r.KeepFor))
+	item = append(item, remove, keepLast, ms(keepFor))
 	if next == nil {
 		return append(item, "")
 	}

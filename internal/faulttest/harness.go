@@ -165,7 +165,10 @@ func NewEnv(t testing.TB, queue string, redisArgs ...string) *Env {
 	e := &Env{T: t, Bin: BuildWorker(t), Dir: t.TempDir(), Redis: srv, Name: queue}
 	e.Admin = redis.NewClient(&redis.Options{Addr: srv.Addr, Protocol: 2})
 	e.BE = redisbackend.New(e.Admin)
-	e.Queue = fila.NewQueue(e.BE, queue)
+	// Every finished job is kept: the tally lists them all to prove none
+	// was lost or run twice (the default keeps only the newest).
+	e.Queue = fila.NewQueue(e.BE, queue, fila.QueueOptions{Defaults: fila.JobOptions{
+		RemoveOnComplete: fila.KeepAll, RemoveOnFail: fila.KeepAll}})
 	t.Cleanup(func() {
 		e.stopAll()
 		e.BE.Close()

@@ -402,16 +402,22 @@ local function job_reply(id, rec, st, v, state)
     len(t) .. ':' .. t .. len(p) .. ':' .. p .. len(r) .. ':' .. r
 end
 
+-- DEFAULT_KEEP_FAILED is backend.DefaultKeepFailed: the failed jobs kept
+-- when a job sets no RemoveOnFail.
+local DEFAULT_KEEP_FAILED = 5000
+
 -- fail_retention reads RemoveOnFail from a record's options
--- ("...;rf=<remove>,<keep last>,<keep for ns>;...", see codec.go) for the
--- slow paths that fail a job without a worker: remove, keep last, keep for ms.
+-- ("...;rf=<remove>,<keep last>,<keep for ns>;...", see codec.go; remove
+-- 'a' is KeepAll) for the slow paths that fail a job without a worker:
+-- remove, keep last, keep for ms. A job without one gets the default.
 local function fail_retention(rec)
   local body = string.match(rec, '^%d+:%d+:%d:(.*)$')
   local nlen, olen, rest = string.match(body or '', '^(%d+):(%d+):(.*)$')
-  if not nlen then return false, 0, 0 end
+  if not nlen then return false, DEFAULT_KEEP_FAILED, 0 end
   local opts = string.sub(rest, tonumber(nlen) + 1, tonumber(nlen) + tonumber(olen))
-  local r, l, f = string.match(';' .. opts, ';rf=(%d),(%d+),(%d+)')
-  if not r then return false, 0, 0 end
+  local r, l, f = string.match(';' .. opts, ';rf=([01a]),(%d+),(%d+)')
+  if not r then return false, DEFAULT_KEEP_FAILED, 0 end
+  if r == 'a' then return false, 0, 0 end
   return r == '1', tonumber(l), math.floor(tonumber(f) / 1000000)
 end
 
