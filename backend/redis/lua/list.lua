@@ -6,24 +6,43 @@
 local s, offset, limit = ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5])
 local paused = is_paused()
 local ids = {}
-local function from_list(key)
-  -- The consuming end is the right: walk from it, skipping markers and the fed job.
+-- from_list pages a list from its consuming end, the right, skipping wake
+-- markers and the fed job. Those are few: their positions are looked up
+-- (LPOS, from the right, in C) and only the page's window is read, so a
+-- deep offset costs one seek, not a Lua table of the whole list.
+-- markers: whether a marker may sit in the list.
+local function from_list(key, markers)
+  local len = rcall('LLEN', key)
+  local skips = {} -- positions counted from the right, 0 = the rightmost
+  if markers then
+    for _, i in ipairs(rcall('LPOS', key, MARKER, 'RANK', -1, 'COUNT', 0)) do skips[#skips + 1] = len - 1 - i end
+  end
   local fd = meta().fd
-  local all = rcall('LRANGE', key, 0, -1)
-  local skipped = 0
-  for i = #all, 1, -1 do
-    local id = all[i]
+  if fd then
+    local i = rcall('LPOS', key, fd, 'RANK', -1)
+    if i then skips[#skips + 1] = len - 1 - i end
+  end
+  -- p: the position of the offset-th entry that is not skipped, or before
+  -- it when skipped entries sit at p.
+  local p = offset
+  while true do
+    local c = 0
+    for _, r in ipairs(skips) do if r < p then c = c + 1 end end
+    if p == offset + c then break end
+    p = offset + c
+  end
+  local window = rcall('LRANGE', key, -(p + limit + #skips), -(p + 1))
+  for i = #window, 1, -1 do
+    local id = window[i]
     if id ~= MARKER and id ~= fd then
-      if skipped < offset then skipped = skipped + 1
-      elseif #ids < limit then ids[#ids + 1] = id
-      else break end
+      if #ids < limit then ids[#ids + 1] = id else break end
     end
   end
 end
 if s == 'W' then
-  if not paused then from_list(K_WAIT) end
+  if not paused then from_list(K_WAIT, meta_mk()) end
 elseif s == 'Z' then
-  if paused then from_list(K_PAUSED) end
+  if paused then from_list(K_PAUSED, meta_mk()) end
 elseif s == 'P' then
   local fed = fed_in_wait()
   local off = offset
@@ -36,7 +55,7 @@ elseif s == 'P' then
 elseif s == 'D' then
   ids = rcall('ZRANGE', K_DELAYED, offset, offset + limit - 1)
 elseif s == 'A' then
-  from_list(K_ACTIVE) -- claims push on the left: the oldest claim is at the right
+  from_list(K_ACTIVE, true) -- claims push on the left: the oldest claim is at the right
 elseif s == 'C' then
   ids = rcall('ZREVRANGE', K_COMPLETED, offset, offset + limit - 1)
 elseif s == 'F' then
