@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -29,4 +31,17 @@ func TestRunReportsAContextThatEndedInsteadOfHanging(t *testing.T) {
 	err := run(ctx, &out)
 	require.ErrorIs(t, err, context.DeadlineExceeded)
 	require.Empty(t, out.String())
+}
+
+// TestReadmeShowsRun keeps the README's quick start true: it shows run as
+// this file has it, character for character.
+func TestReadmeShowsRun(t *testing.T) {
+	src, err := os.ReadFile("main.go")
+	require.NoError(t, err)
+	readme, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	require.NoError(t, err)
+	i := bytes.Index(src, []byte("func run("))
+	require.GreaterOrEqual(t, i, 0, "main.go has no func run")
+	require.Contains(t, string(readme), "```go\n"+string(src[i:])+"```\n",
+		"README.md's quick start differs from examples/quickstart/main.go's run: paste it again")
 }
