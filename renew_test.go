@@ -57,7 +57,7 @@ func TestRenewalOfAnOldTokenLeavesTheNewAttempt(t *testing.T) {
 			causes <- nil
 			return "ok", nil
 		}
-	}, fila.WorkerOptions{LockDuration: 200 * time.Millisecond, StalledInterval: time.Hour})
+	}, fila.WorkerOptions{LockDuration: 2 * time.Second, StalledInterval: time.Hour}) // the second attempt's second fits in its lock, renewed or not
 
 	select {
 	case cause := <-causes:

@@ -46,7 +46,9 @@ func TestWorkerClose(t *testing.T) {
 		}
 		<-spy.idle
 
-		closeCtx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+		// Long enough that quick finishes within it on a loaded machine;
+		// slow never does.
+		closeCtx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 		defer cancel()
 		closeDone := make(chan error, 1)
 		go func() { closeDone <- w.Close(closeCtx) }()

@@ -52,7 +52,7 @@ func runFinish(t *testing.T, f Factory) {
 		id := b.add("a", backend.JobOptions{Attempts: 3})
 		j, tok := b.claim()
 		_, err := b.be.JobFail(b.ctx, &backend.JobFailParams{Queue: b.queue, ID: j.ID, Token: tok,
-			Reason: "boom", Stacktrace: "stack 1", Retry: true, RetryDelay: 300 * time.Millisecond})
+			Reason: "boom", Stacktrace: "stack 1", Retry: true, RetryDelay: 2 * time.Second}) // the checks below fit in it on a loaded machine
 		require.NoError(t, err)
 		d := b.get(id)
 		require.Equal(t, backend.StateDelayed, d.State)
@@ -60,13 +60,14 @@ func runFinish(t *testing.T, f Factory) {
 		require.Equal(t, []string{"stack 1"}, d.Stacktrace)
 		require.Equal(t, 1, d.AttemptsMade)
 		require.Equal(t, backend.Counts{Delayed: 1}, b.counts())
-		again, _ := b.claim()
-		require.Nil(t, again, "retried before its delay")
-		again, _ = b.mustClaim()
+		again, _ := b.claim() // whenever a claim gets it, its delay has passed
+		if again == nil {
+			again, _ = b.mustClaim()
+		}
 		require.Equal(t, id, again.ID)
 		require.Equal(t, 2, again.AttemptsStarted)
 		require.Equal(t, 1, again.AttemptsMade)
-		require.GreaterOrEqual(t, again.ProcessedAt.Sub(j.ProcessedAt), 300*time.Millisecond)
+		require.GreaterOrEqual(t, again.ProcessedAt.Sub(j.ProcessedAt), 2*time.Second, "retried before its delay")
 	})
 
 	t.Run("a failed attempt without a delay is ready at once", func(t *testing.T) {

@@ -99,7 +99,7 @@ func runRetention(t *testing.T, f Factory) {
 		b := setup(t, f)
 		// KeepFor is long enough that the three old jobs all stay until the
 		// sleep, on a loaded machine; the sleep outlasts it.
-		const keep = time.Second
+		const keep = 3 * time.Second
 		old := b.runJobs(3, false, backend.Retention{KeepFor: keep})
 		require.EqualValues(t, 3, b.counts().Completed)
 		time.Sleep(keep + 300*time.Millisecond)

@@ -120,7 +120,9 @@ func setup(t *testing.T, be string, adjust ...func(*Config)) *bundle {
 	go func() { done <- app.Run(ctx, ln) }()
 	b := &bundle{
 		t: t, cfg: cfg, app: app, fake: fake, url: "http://" + ln.Addr().String(),
-		hc: &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{}},
+		// The timeout only guards against a hang: posting an 8 MiB body
+		// took over 10s on a loaded machine under -race.
+		hc: &http.Client{Timeout: time.Minute, Transport: &http.Transport{}},
 	}
 	t.Cleanup(func() {
 		cancel()

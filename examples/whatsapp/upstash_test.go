@@ -73,16 +73,17 @@ func TestUpstash(t *testing.T) {
 	t.Run("with the default polling, a process idle for seconds answers at once", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t, "upstash", func(c *Config) { c.Storage.Upstash.PollMin, c.Storage.Upstash.PollMax = 0, 0 })
-		// Idle claims back off from 100ms, doubling: after 7s each worker
-		// sleeps 3.2s or 6.4s at a time, so without a wake the three hops
-		// (inbound, reply, outbound) would take seconds each. An add in
-		// this process wakes them. The bound is generous for a loaded
-		// machine and well under what unwoken hops would take.
-		time.Sleep(7 * time.Second)
+		// Idle claims back off from 100ms, doubling up to PollMax (30s), and
+		// the poll ramp outlives each 30s claim: polls come at about 12.7s,
+		// 25.5s, 30s, then 55.6s. After 33s of idling an unwoken hop would
+		// wait about 20s. An add in this process wakes them. The bound is
+		// generous for a loaded machine (three hops took 5s at load 24)
+		// and well under what an unwoken hop would take.
+		time.Sleep(33 * time.Second)
 		posted := time.Now()
 		b.postText("wamid.idle.1", "What are your opening hours?")
 		b.waitAccepted(fakegraph.Send, 1)
 		took := b.fake.Accepted(fakegraph.Send)[0].At.Sub(posted)
-		require.Less(t, took, 3*time.Second, "inbound, reply and outbound were each woken by the add before them")
+		require.Less(t, took, 12*time.Second, "inbound, reply and outbound were each woken by the add before them")
 	})
 }
