@@ -17,13 +17,15 @@
 //	  └delay─┼─>delayed       └─lock lost (worker died)─> waiting (stalled) or failed
 //	         └── a paused queue: claims stop, adds still land
 //
-// Contexts: every call that takes a context returns the context's error
-// when it is already done, and changes nothing then. When the context ends
-// while the call waits (for Redis, Upstash, or a job to claim), the call
-// returns ctx.Err() at once, on every backend and whatever the go-redis
-// client's ContextTimeoutEnabled; a change already sent may still land
-// (use a JobID to make an Add safe to retry), and a claim cut short this
-// way hands its job back. A context.Background call costs nothing extra.
+// Contexts: every Queue and Job call (and every backend method) returns the
+// context's error when it is already done, and changes nothing then
+// (Worker.Run and Worker.Close use theirs to stop and to bound the drain).
+// When the context ends while the call waits (for Redis, Upstash, or a job
+// to claim), the call returns ctx.Err() at once, on every backend and
+// whatever the go-redis client's ContextTimeoutEnabled; a change already
+// sent may still land (use a JobID to make an Add safe to retry), and a
+// claim cut short this way hands its job back. A context.Background call
+// costs nothing extra.
 //
 // Package fila never imports a concrete backend, and backends never import
 // fila: the user wires them together.

@@ -108,14 +108,14 @@ func (b *Backend) eval(ctx context.Context, s *Script, keys []string, args []any
 	}, left)
 }
 
-// evalBatch runs conn.EvalBatch within ctx's bounds (see bounded).
-func (b *Backend) evalBatch(ctx context.Context, s *Script, keys []string, calls [][]any) ([]any, error) {
+// evalBatch runs conn.EvalBatch within ctx's bounds (see eval).
+func (b *Backend) evalBatch(ctx context.Context, s *Script, keys []string, calls [][]any, left func(any, error)) ([]any, error) {
 	if ctx.Done() == nil {
 		return b.conn.EvalBatch(ctx, s, keys, calls)
 	}
-	v, err := bounded(ctx, false, func(ctx context.Context) (any, error) {
+	v, err := bounded(ctx, left != nil, func(ctx context.Context) (any, error) {
 		return b.conn.EvalBatch(ctx, s, keys, calls)
-	}, nil)
+	}, left)
 	replies, _ := v.([]any)
 	return replies, err
 }

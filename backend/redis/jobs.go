@@ -39,8 +39,17 @@ func (b *Backend) JobAdd(ctx context.Context, p *backend.JobAddParams) ([]backen
 			args := append(append([]any{}, b.fixedArgs(q)...), flatten(items[start:min(start+b.opts.addBatch, len(items))])...)
 			calls = append(calls, args)
 		}
+		var left func(any, error)
+		if ctx.Done() != nil {
+			// Jobs added for a caller that left still wake local claims.
+			left = func(_ any, err error) {
+				if err == nil {
+					q.signal()
+				}
+			}
+		}
 		var err error
-		replies, err = b.evalBatch(ctx, b.s.add, q.keysFor(b.s.add), calls)
+		replies, err = b.evalBatch(ctx, b.s.add, q.keysFor(b.s.add), calls, left)
 		if err = b.layoutChecked(q, err); err != nil {
 			return nil, fmt.Errorf("redis: add: %w", err)
 		}

@@ -157,6 +157,12 @@ func (b *Backend) QueueObliterate(ctx context.Context, p *backend.QueueObliterat
 		force = 1
 	}
 	q := b.queue(p.Queue)
+	// Forgotten before the call, since a caller that leaves mid-call (its
+	// context ended) may still obliterate the queue, and again after it,
+	// since an add meanwhile may have registered it before the removal.
+	// Forgetting too much only costs a re-registration.
+	q.registered.Store(false)
+	q.dueAt.Store(0)
 	v, err := b.run(ctx, b.s.obliterate, q, force)
 	if err != nil {
 		return err

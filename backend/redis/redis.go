@@ -300,9 +300,8 @@ func flatten(items [][]any) []any {
 
 func (b *Backend) registryKey() string { return b.opts.prefix + ":queues" }
 
-// run executes a script with the queue's keys. ARGV[1] and ARGV[2] (event
-// stream length, metrics minutes) are added here.
-// The call is bounded by ctx (call.go).
+// run executes a script with the queue's keys, bounded by ctx (call.go).
+// ARGV[1] and ARGV[2] (event stream length, metrics minutes) are added here.
 func (b *Backend) run(ctx context.Context, s *Script, q *queueInfo, args ...any) (any, error) {
 	return b.runLeft(ctx, s, q, nil, args...)
 }
