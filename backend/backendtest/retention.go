@@ -54,10 +54,10 @@ func runRetention(t *testing.T, f Factory) {
 		require.ErrorIs(t, err, backend.ErrJobNotFound, "the 5 oldest are gone")
 	})
 
-	t.Run("the zero retention keeps failed jobs below DefaultKeepFailed", func(t *testing.T) {
+	t.Run("the zero retention keeps failed jobs past DefaultKeepCompleted, up to DefaultKeepFailed", func(t *testing.T) {
 		b := setup(t, f)
-		b.runJobs(30, true, backend.Retention{})
-		require.Equal(t, backend.Counts{Failed: 30}, b.counts())
+		b.runJobs(backend.DefaultKeepCompleted+5, true, backend.Retention{})
+		require.Equal(t, backend.Counts{Failed: backend.DefaultKeepCompleted + 5}, b.counts())
 	})
 
 	t.Run("KeepAll keeps every finished job past the default", func(t *testing.T) {

@@ -23,6 +23,14 @@
 // (about 230 bytes with a 100-byte payload; a job that has not moved since
 // its add has no state entry), and removing a queue deletes 14 keys.
 //
+// With WithJobBuckets(n) the jobs hash is n hashes ("jobs", "jobs:1" to
+// "jobs:<n-1>"), a job's fields all in the one chosen by a hash of its ID
+// (jk in lib.lua), so no key holds more than about 1/n of a queue's jobs:
+// Upstash refuses a key over 100 MB, and backend/upstash uses 32. Every
+// script still takes every bucket in KEYS, after the 14 fixed keys. The
+// count is stored in the queue's meta on first use and checked on each
+// process's first call (ErrLayout).
+//
 // Each transition is one Lua script (lua/*.lua, embedded), sharing
 // lua/lib.lua. On Redis 7 the scripts are loaded once as a function library
 // (FUNCTION LOAD) and run with FCALL, so lib's definitions are not re-run on

@@ -131,7 +131,12 @@
 //     limit exceeded", 429 or a per-second limit); each is also
 //     backend.ErrQuota, so a worker backs off.
 //   - ErrRecordTooLarge: "ERR max single record size exceeded", one key
-//     would pass the plan's record size (100 MB).
+//     would pass the plan's record size (100 MB). The backend spreads a
+//     queue's jobs over DefaultJobBuckets hashes and keeps finished jobs
+//     bounded by default (backend.DefaultKeepCompleted): the largest
+//     bucket measured ~40 MB per million jobs of 1 KiB, and a sorted set
+//     (delayed, prioritized, or finished jobs kept with KeepAll) ~105 B
+//     per job, so one state passes 64 MB near 600,000 jobs.
 //   - ErrRequestTooLarge: "ERR max request size exceeded", or one script
 //     call over Config.MaxRequestBytes, refused before it is sent.
 //   - ErrMalformedReply: a proxy's page, a body that is not the protocol's

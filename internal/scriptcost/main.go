@@ -6,7 +6,7 @@
 // repeatable where wall time on a shared VM is not. scripts/script-cost.sh
 // starts the server and runs it.
 //
-//	scriptcost -addr 127.0.0.1:PORT -pid VALGRIND_PID -dumps DIR [-n 1000]
+//	scriptcost -addr 127.0.0.1:PORT -pid VALGRIND_PID -dumps DIR [-n 1000] [-buckets 1]
 package main
 
 import (
@@ -31,12 +31,13 @@ func main() {
 	pid := flag.String("pid", "", "pid of the valgrind process")
 	dumps := flag.String("dumps", "", "directory of callgrind's dump files (--callgrind-out-file's directory)")
 	n := flag.Int("n", 1000, "calls per case")
+	buckets := flag.Int("buckets", 1, "job buckets (redisbackend.WithJobBuckets)")
 	flag.Parse()
 	if *addr == "" || *pid == "" || *dumps == "" {
 		flag.Usage()
 		os.Exit(2)
 	}
-	if err := run(*addr, *pid, *dumps, *n); err != nil {
+	if err := run(*addr, *pid, *dumps, *n, *buckets); err != nil {
 		fmt.Fprintln(os.Stderr, "scriptcost:", err)
 		os.Exit(1)
 	}
@@ -75,14 +76,14 @@ func (c counter) dump() (int64, error) {
 	return 0, fmt.Errorf("no total in %s", newest)
 }
 
-func run(addr, pid, dumps string, n int) error {
+func run(addr, pid, dumps string, n, buckets int) error {
 	ctx := context.Background()
 	rdb := redis.NewClient(&redis.Options{Addr: addr, Protocol: 2})
 	defer rdb.Close()
 	if err := rdb.FlushAll(ctx).Err(); err != nil {
 		return err
 	}
-	be := redisbackend.New(rdb)
+	be := redisbackend.New(rdb, redisbackend.WithJobBuckets(buckets))
 	defer be.Close()
 	c := counter{pid, dumps}
 	data := []byte(`{"p":"` + strings.Repeat("x", 92) + `"}`) // 100 bytes
