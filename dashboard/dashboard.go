@@ -23,6 +23,7 @@ import (
 	"html/template"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -99,8 +100,8 @@ func New(queues []*fila.Queue, opt Options) (*Handler, error) {
 	if base == "//" {
 		base = "/"
 	}
-	if strings.ContainsAny(base, "?#\"'<> ") {
-		return nil, fmt.Errorf("dashboard: BasePath %q has characters a path cannot: %w", opt.BasePath, ErrInvalid)
+	if strings.ContainsAny(base, "?#\"'<> ") || (&url.URL{Path: base}).EscapedPath() != base {
+		return nil, fmt.Errorf("dashboard: BasePath %q has characters a URL path must escape: %w", opt.BasePath, ErrInvalid)
 	}
 	if opt.Title == "" {
 		opt.Title = "fila"
@@ -145,12 +146,19 @@ func (h *Handler) routes() {
 
 // ServeHTTP serves the pages under the base path.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	rest, ok := strings.CutPrefix(r.URL.Path, h.base)
+	// Route on the escaped path, so a job ID or queue name holding a "/"
+	// (escaped as %2F in the links) stays one path segment.
+	rest, ok := strings.CutPrefix(r.URL.EscapedPath(), h.base)
 	if !ok {
 		if r.URL.Path+"/" == h.base {
 			http.Redirect(w, r, h.base, http.StatusMovedPermanently)
 			return
 		}
+		http.NotFound(w, r)
+		return
+	}
+	path, err := url.PathUnescape("/" + rest)
+	if err != nil {
 		http.NotFound(w, r)
 		return
 	}
@@ -161,8 +169,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	r2 := new(http.Request)
 	*r2 = *r
 	u := *r.URL
-	u.Path = "/" + rest
-	u.RawPath = ""
+	u.Path, u.RawPath = path, "/"+rest
 	r2.URL = &u
 	h.mux.ServeHTTP(w, r2)
 }
