@@ -1,3 +1,5 @@
+//go:build unix
+
 package dashboard
 
 import (
@@ -14,6 +16,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -47,16 +50,27 @@ var devtoolsURL = regexp.MustCompile(`DevTools listening on (ws://\S+)`)
 func browser(t *testing.T) *cdp {
 	t.Helper()
 	bin := chromiumPath(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, bin, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+	// Not t.TempDir: chromium's helper processes may still write to the
+	// profile for a moment after the kill, which TempDir's check reports.
+	profile, err := os.MkdirTemp("", "fila-dashboard-chromium-")
+	require.NoError(t, err)
+	cmd := exec.Command(bin, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
 		"--no-first-run", "--no-default-browser-check", "--remote-debugging-address=127.0.0.1", "--remote-debugging-port=0",
-		"--user-data-dir="+t.TempDir(), "--window-size=1280,900", "about:blank")
+		"--user-data-dir="+profile, "--window-size=1280,900", "about:blank")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // its own group, to stop its helpers with it
 	stderr, err := cmd.StderrPipe()
 	require.NoError(t, err)
 	require.NoError(t, cmd.Start())
 	t.Cleanup(func() {
-		cancel()
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) // the group of the chromium started above
 		_ = cmd.Wait()
+		for range 50 {
+			if os.RemoveAll(profile) == nil {
+				return
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		t.Logf("could not remove chromium's profile %s", profile)
 	})
 	found := make(chan string, 1)
 	go func() {
