@@ -127,7 +127,7 @@ func New(queues []*fila.Queue, opt Options) (*Handler, error) {
 		return nil, err
 	}
 	h := &Handler{opt: opt, base: base, queues: queues, byName: by, log: log, tmpl: tmpl}
-	h.snap = newPoller(queues, opt.Interval, opt.Timeout, time.Now)
+	h.snap = newPoller(queues, opt.Interval, opt.Timeout, time.Now, log)
 	h.routes()
 	return h, nil
 }
@@ -187,6 +187,9 @@ func (h *Handler) ctx(r *http.Request) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(r.Context(), h.opt.Timeout)
 }
 
+// backendFailed is what a page says when the backend failed.
+const backendFailed = "the queue storage did not answer; the server's log has the error"
+
 // backendError answers a failed backend call: 404 for a missing job, 400
 // for invalid input, 409 for a job in the wrong state, else 502.
 func (h *Handler) backendError(w http.ResponseWriter, r *http.Request, err error) {
@@ -199,7 +202,11 @@ func (h *Handler) backendError(w http.ResponseWriter, r *http.Request, err error
 	case errors.As(err, new(*fila.StateError)):
 		status = http.StatusConflict
 	default:
+		// Backend errors can name hosts and addresses: the page gets a
+		// generic message, the log gets the error.
 		h.log.ErrorContext(r.Context(), "dashboard: backend call failed", "path", r.URL.Path, "err", err)
+		h.fail(w, r, status, backendFailed)
+		return
 	}
 	h.fail(w, r, status, err.Error())
 }
