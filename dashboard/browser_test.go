@@ -1,3 +1,5 @@
+//go:build unix
+
 package dashboard
 
 import (
@@ -14,6 +16,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -47,16 +50,27 @@ var devtoolsURL = regexp.MustCompile(`DevTools listening on (ws://\S+)`)
 func browser(t *testing.T) *cdp {
 	t.Helper()
 	bin := chromiumPath(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, bin, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+	// Not t.TempDir: chromium's helper processes may still write to the
+	// profile for a moment after the kill, which TempDir's check reports.
+	profile, err := os.MkdirTemp("", "fila-dashboard-chromium-")
+	require.NoError(t, err)
+	cmd := exec.Command(bin, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
 		"--no-first-run", "--no-default-browser-check", "--remote-debugging-address=127.0.0.1", "--remote-debugging-port=0",
-		"--user-data-dir="+t.TempDir(), "--window-size=1280,900", "about:blank")
+		"--user-data-dir="+profile, "--window-size=1280,900", "about:blank")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // its own group, to stop its helpers with it
 	stderr, err := cmd.StderrPipe()
 	require.NoError(t, err)
 	require.NoError(t, cmd.Start())
 	t.Cleanup(func() {
-		cancel()
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) // the group of the chromium started above
 		_ = cmd.Wait()
+		for range 50 {
+			if os.RemoveAll(profile) == nil {
+				return
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		t.Logf("could not remove chromium's profile %s", profile)
 	})
 	found := make(chan string, 1)
 	go func() {
@@ -143,7 +157,8 @@ func screenshot(t *testing.T, c *cdp, dir, name string, width int) {
 }
 
 // a11y returns the page's basic accessibility faults: form controls
-// without a label, images without a name, no lang or no h1.
+// without a label, unnamed buttons and charts, no lang or no h1, a page
+// wider than the window, text below WCAG AA contrast.
 const a11y = `(() => {
   const faults = [];
   if (!document.documentElement.lang) faults.push("html has no lang");
@@ -158,6 +173,28 @@ const a11y = `(() => {
     if (!el.querySelector("title")) faults.push("svg without title");
   }
   if (document.documentElement.scrollWidth > window.innerWidth + 1) faults.push("wider than the window: " + document.documentElement.scrollWidth);
+  // WCAG contrast of every element holding text: 4.5:1, 3:1 for large text.
+  const rgb = (c) => (c.match(/[\d.]+/g) || []).map(Number);
+  const lum = ([r, g, b]) => {
+    const f = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); };
+    return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
+  };
+  const background = (el) => {
+    for (; el; el = el.parentElement) {
+      const c = rgb(getComputedStyle(el).backgroundColor);
+      if (c.length === 3 || (c.length === 4 && c[3] === 1)) return c.slice(0, 3);
+    }
+    return [255, 255, 255];
+  };
+  for (const el of document.querySelectorAll("body *")) {
+    const own = [...el.childNodes].some((n) => n.nodeType === 3 && n.textContent.trim());
+    if (!own || el.closest("svg") || !el.getClientRects().length) continue;
+    const st = getComputedStyle(el);
+    const l1 = lum(rgb(st.color).slice(0, 3)), l2 = lum(background(el));
+    const ratio = (Math.max(l1, l2) + 0.05) / (Math.min(l1, l2) + 0.05);
+    const large = parseFloat(st.fontSize) >= 24 || (parseFloat(st.fontSize) >= 18.66 && Number(st.fontWeight) >= 700);
+    if (ratio < (large ? 3 : 4.5)) faults.push("contrast " + ratio.toFixed(2) + " of " + el.tagName + " " + el.textContent.trim().slice(0, 30));
+  }
   return faults;
 })()`
 

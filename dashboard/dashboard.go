@@ -23,6 +23,7 @@ import (
 	"html/template"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -99,8 +100,8 @@ func New(queues []*fila.Queue, opt Options) (*Handler, error) {
 	if base == "//" {
 		base = "/"
 	}
-	if strings.ContainsAny(base, "?#\"'<> ") {
-		return nil, fmt.Errorf("dashboard: BasePath %q has characters a path cannot: %w", opt.BasePath, ErrInvalid)
+	if strings.ContainsAny(base, "?#\"'<> ") || (&url.URL{Path: base}).EscapedPath() != base {
+		return nil, fmt.Errorf("dashboard: BasePath %q has characters a URL path must escape: %w", opt.BasePath, ErrInvalid)
 	}
 	if opt.Title == "" {
 		opt.Title = "fila"
@@ -126,7 +127,7 @@ func New(queues []*fila.Queue, opt Options) (*Handler, error) {
 		return nil, err
 	}
 	h := &Handler{opt: opt, base: base, queues: queues, byName: by, log: log, tmpl: tmpl}
-	h.snap = newPoller(queues, opt.Interval, opt.Timeout, time.Now)
+	h.snap = newPoller(queues, opt.Interval, opt.Timeout, time.Now, log)
 	h.routes()
 	return h, nil
 }
@@ -145,12 +146,19 @@ func (h *Handler) routes() {
 
 // ServeHTTP serves the pages under the base path.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	rest, ok := strings.CutPrefix(r.URL.Path, h.base)
+	// Route on the escaped path, so a job ID or queue name holding a "/"
+	// (escaped as %2F in the links) stays one path segment.
+	rest, ok := strings.CutPrefix(r.URL.EscapedPath(), h.base)
 	if !ok {
 		if r.URL.Path+"/" == h.base {
 			http.Redirect(w, r, h.base, http.StatusMovedPermanently)
 			return
 		}
+		http.NotFound(w, r)
+		return
+	}
+	path, err := url.PathUnescape("/" + rest)
+	if err != nil {
 		http.NotFound(w, r)
 		return
 	}
@@ -161,8 +169,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	r2 := new(http.Request)
 	*r2 = *r
 	u := *r.URL
-	u.Path = "/" + rest
-	u.RawPath = ""
+	u.Path, u.RawPath = path, "/"+rest
 	r2.URL = &u
 	h.mux.ServeHTTP(w, r2)
 }
@@ -180,6 +187,9 @@ func (h *Handler) ctx(r *http.Request) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(r.Context(), h.opt.Timeout)
 }
 
+// backendFailed is what a page says when the backend failed.
+const backendFailed = "the queue storage did not answer; the server's log has the error"
+
 // backendError answers a failed backend call: 404 for a missing job, 400
 // for invalid input, 409 for a job in the wrong state, else 502.
 func (h *Handler) backendError(w http.ResponseWriter, r *http.Request, err error) {
@@ -192,7 +202,11 @@ func (h *Handler) backendError(w http.ResponseWriter, r *http.Request, err error
 	case errors.As(err, new(*fila.StateError)):
 		status = http.StatusConflict
 	default:
+		// Backend errors can name hosts and addresses: the page gets a
+		// generic message, the log gets the error.
 		h.log.ErrorContext(r.Context(), "dashboard: backend call failed", "path", r.URL.Path, "err", err)
+		h.fail(w, r, status, backendFailed)
+		return
 	}
 	h.fail(w, r, status, err.Error())
 }

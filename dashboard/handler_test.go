@@ -1,6 +1,7 @@
 package dashboard
 
 import (
+	"context"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/fila-go/fila"
 	"github.com/fila-go/fila/backend"
 )
 
@@ -156,6 +158,17 @@ func TestPages(t *testing.T) {
 		t.Run("job page shows the return value of a completed job", func(t *testing.T) {
 			_, body := b.get(t, "queues/outbound/jobs/"+b.ids["completed"])
 			require.Contains(t, body, `&#34;wamid&#34;: &#34;w.1&#34;`)
+		})
+		t.Run("a job ID with a slash and markup has its own page", func(t *testing.T) {
+			id := "order/42 <b>"
+			_, err := b.queues[0].Add(context.Background(), "send", nil, &fila.JobOptions{JobID: id})
+			require.NoError(t, err)
+			_, body := b.get(t, "queues/outbound?state=waiting")
+			link := "/admin/queues/queues/outbound/jobs/" + url.PathEscape(id)
+			require.Contains(t, body, `href="`+link+`"`)
+			code, body := b.get(t, "queues/outbound/jobs/"+url.PathEscape(id))
+			require.Equal(t, http.StatusOK, code)
+			require.Contains(t, body, "Job order/42 &lt;b&gt;")
 		})
 		t.Run("unknown queue, job and state answer 404 and 400", func(t *testing.T) {
 			code, body := b.get(t, "queues/"+url.PathEscape(xss))

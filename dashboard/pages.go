@@ -97,7 +97,6 @@ type queueBody struct {
 	Last   int
 	Query  string
 	Search string // what the search did, for the reader
-	Now    int64
 }
 
 func (h *Handler) queuePage(w http.ResponseWriter, r *http.Request) {
@@ -113,9 +112,9 @@ func (h *Handler) queuePage(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, http.StatusBadRequest, "unknown state "+strconv.Quote(string(state)))
 		return
 	}
-	offset, err := strconv.Atoi(r.URL.Query().Get("offset"))
-	if r.URL.Query().Get("offset") == "" {
-		offset, err = 0, nil
+	offset, err := 0, error(nil)
+	if v := r.URL.Query().Get("offset"); v != "" {
+		offset, err = strconv.Atoi(v)
 	}
 	if err != nil || offset < 0 {
 		h.fail(w, r, http.StatusBadRequest, "offset must be a whole number >= 0")

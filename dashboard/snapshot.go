@@ -2,6 +2,7 @@ package dashboard
 
 import (
 	"context"
+	"log/slog"
 	"sync"
 	"time"
 
@@ -20,7 +21,7 @@ type snapshot struct {
 }
 
 // queueSnap is one queue in a snapshot. Err is set, and Metrics nil, when
-// the queue could not be read.
+// the queue could not be read (the error itself goes to the log).
 type queueSnap struct {
 	Name    string
 	Metrics *fila.QueueMetrics
@@ -36,6 +37,7 @@ type poller struct {
 	interval time.Duration
 	timeout  time.Duration // bounds one read
 	now      func() time.Time
+	log      *slog.Logger
 
 	mu       sync.Mutex
 	cur      *snapshot
@@ -43,8 +45,8 @@ type poller struct {
 	reads    int           // backend reads so far, for tests
 }
 
-func newPoller(queues []*fila.Queue, interval, timeout time.Duration, now func() time.Time) *poller {
-	return &poller{queues: queues, interval: interval, timeout: timeout, now: now}
+func newPoller(queues []*fila.Queue, interval, timeout time.Duration, now func() time.Time, log *slog.Logger) *poller {
+	return &poller{queues: queues, interval: interval, timeout: timeout, now: now, log: log}
 }
 
 // get returns a snapshot at most interval old, reading one if needed.
@@ -97,7 +99,8 @@ func (p *poller) read(ctx context.Context) *snapshot {
 			qs := queueSnap{Name: q.Name()}
 			m, err := q.Metrics(ctx, chartMinutes)
 			if err != nil {
-				qs.Err = err.Error()
+				p.log.ErrorContext(ctx, "dashboard: read queue metrics", "queue", q.Name(), "err", err)
+				qs.Err = backendFailed
 			} else {
 				qs.Metrics = m
 			}

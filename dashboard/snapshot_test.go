@@ -82,6 +82,7 @@ func TestNewValidates(t *testing.T) {
 		"search limit":   {[]*fila.Queue{q}, Options{SearchLimit: -1}},
 		"base with a <":  {[]*fila.Queue{q}, Options{BasePath: "/a<b/"}},
 		"base with a \"": {[]*fila.Queue{q}, Options{BasePath: `/a"b`}},
+		"base with é":    {[]*fila.Queue{q}, Options{BasePath: "/é/"}},
 	} {
 		_, err := New(c.queues, c.opt)
 		require.ErrorIs(t, err, fila.ErrInvalid, name)
