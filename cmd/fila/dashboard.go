@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"strings"
 	"time"
 
@@ -71,7 +70,7 @@ func (d *dashboardFlags) serve(ctx context.Context, e *env, names []string) erro
 	}
 	h, err := dashboard.New(queues, dashboard.Options{
 		BasePath: d.base, Title: d.title, ReadOnly: d.readOnly, Interval: d.interval, Timeout: e.opt.timeout,
-		Logger: slog.New(slog.NewTextHandler(os.Stderr, nil)),
+		Logger: slog.New(slog.NewTextHandler(e.errOut, nil)),
 	})
 	if err != nil {
 		return fmt.Errorf("fila dashboard: %w", err)

@@ -33,7 +33,7 @@ func main() {
 	// go-redis logs dial failures on its own; the command reports them once.
 	redis.SetLogger(quietLogger{})
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr, os.Getenv, openRedis)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr, os.Getenv, openStore)
 	stop()
 	os.Exit(code)
 }
