@@ -368,6 +368,9 @@ func TestCommandLine(t *testing.T) {
 			for _, form := range []string{"redis+cluster://", "redis+sentinel://", "sentinel_password", "max_retries is -1"} {
 				require.Contains(t, out.String(), form, "%v explains the Redis URLs", args)
 			}
+			for _, form := range []string{"$UPSTASH_REDIS_REST_URL and $UPSTASH_REDIS_REST_TOKEN", "-redis https://", "-job-buckets"} {
+				require.Contains(t, out.String(), form, "%v explains how to reach Upstash", args)
+			}
 			require.Empty(t, errOut.String())
 		}
 		for _, args := range [][]string{{"list", "-h"}, {"help", "list"}} {

@@ -65,9 +65,9 @@ Upstash (Redis over its REST API):
   With no -redis and no $FILA_REDIS_URL, fila uses Upstash when both
   $UPSTASH_REDIS_REST_URL and $UPSTASH_REDIS_REST_TOKEN are set (the REST API
   section of the Upstash console shows them; use the standard token, not the
-  read-only one). -redis https://<name>.upstash.io also selects Upstash, with
-  the token from $UPSTASH_REDIS_REST_TOKEN: a token is never a flag, and never
-  shown in output. Over Upstash the job bucket count defaults to 32, as in
+  read-only one). -redis https://<name>.upstash.io (or any http(s) URL) also
+  selects Upstash, with the token from $UPSTASH_REDIS_REST_TOKEN: a token is
+  never a flag, and errors and logs show it as xxxxx. Over Upstash the job bucket count defaults to 32, as in
   backend/upstash; an application that set redisbackend.WithJobBuckets needs
   the same -job-buckets here, or its queues fail with "queue layout differs".
 `

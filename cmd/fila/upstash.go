@@ -15,18 +15,19 @@ import (
 // after one PING has checked the URL and token. Its job bucket count is
 // upstash.DefaultJobBuckets unless -job-buckets says otherwise.
 func openUpstash(ctx context.Context, t storeTarget) (backend.Backend, func() error, error) {
-	be, err := upstash.New(upstash.Config{URL: t.url, Token: t.token}, t.options()...)
+	conn, err := upstash.NewConn(upstash.Config{URL: t.url, Token: t.token})
 	if err != nil {
 		return nil, nil, fmt.Errorf("fila: %w", err)
 	}
-	if err := be.Ping(ctx); err != nil {
-		_ = be.Close()
+	if err := conn.Ping(ctx); err != nil {
+		_ = conn.Close()
 		hint := ""
 		if errors.Is(err, upstash.ErrUnauthorized) {
 			hint = fmt.Sprintf(": the endpoint refused the token in $%s", upstash.EnvToken)
 		}
 		return nil, nil, fmt.Errorf("fila: connect to Upstash REST endpoint %s: %w%s", redactURL(t.url), err, hint)
 	}
+	be := upstash.NewBackend(conn, t.options()...)
 	return be, be.Close, nil
 }
 
