@@ -14,6 +14,8 @@ import (
 
 	"github.com/fila-go/fila"
 	"github.com/fila-go/fila/backend"
+	redisbackend "github.com/fila-go/fila/backend/redis"
+	"github.com/fila-go/fila/backend/upstash"
 )
 
 // Exit statuses.
@@ -26,10 +28,11 @@ const (
 // options holds every flag of one invocation; each command registers the
 // ones it takes.
 type options struct {
-	redisURL string
-	prefix   string
-	json     bool
-	timeout  time.Duration
+	redisURL   string
+	prefix     string
+	jobBuckets int
+	json       bool
+	timeout    time.Duration
 
 	offset, limit int
 	age           time.Duration
@@ -41,9 +44,10 @@ type options struct {
 
 // env is what a command runs with.
 type env struct {
-	be  backend.Backend
-	out io.Writer
-	opt *options
+	be     backend.Backend
+	out    io.Writer
+	errOut io.Writer // for logs of a serving command
+	opt    *options
 }
 
 // queue returns a handle on a named queue.
@@ -100,7 +104,8 @@ func usagef(cmd *command, format string, args ...any) error {
 }
 
 // run executes one command line and returns the exit status. getenv reads
-// the environment ($FILA_REDIS_URL); open connects to the storage.
+// the environment ($FILA_REDIS_URL and the Upstash variables, see
+// resolveTarget); open connects to the storage.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string, open opener) int {
 	var o options
 	cmd, rest, err := parse(args, &o)
@@ -112,16 +117,18 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		return report(stderr, err)
 	}
 
-	if o.redisURL == "" {
-		o.redisURL = getenv("FILA_REDIS_URL")
+	target, err := resolveTarget(&o, getenv)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return exitFail
 	}
-	if o.redisURL == "" {
-		o.redisURL = defaultRedisURL
+	if target.upstash() {
+		stderr = redactWriter{w: stderr, secret: []byte(target.token)}
 	}
 	serveCtx := ctx
 	ctx, cancel := context.WithTimeout(ctx, o.timeout)
 	defer cancel()
-	be, closeBackend, err := open(ctx, o.redisURL, o.prefix)
+	be, closeBackend, err := open(ctx, target)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return exitFail
@@ -133,7 +140,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	if cmd.serve {
 		ctx = serveCtx
 	}
-	if err := cmd.run(ctx, &env{be: be, out: stdout, opt: &o}, rest); err != nil {
+	if err := cmd.run(ctx, &env{be: be, out: stdout, errOut: stderr, opt: &o}, rest); err != nil {
 		return report(stderr, err)
 	}
 	return exitOK
@@ -145,6 +152,11 @@ func report(stderr io.Writer, err error) int {
 	var ue *usageError
 	if !errors.As(err, &ue) {
 		fmt.Fprintln(stderr, err)
+		var le *redisbackend.LayoutError
+		if errors.As(err, &le) {
+			fmt.Fprintf(stderr, "fila: queue %q was made with %s job bucket(s) (the REST backend's default is %d, the Redis backend's 1): run fila with -job-buckets %s\n",
+				le.Queue, le.Stored, upstash.DefaultJobBuckets, le.Stored)
+		}
 		return exitFail
 	}
 	name := "fila"
@@ -161,6 +173,8 @@ func report(stderr io.Writer, err error) int {
 func globalFlags(fs *flag.FlagSet, o *options) {
 	fs.StringVar(&o.redisURL, "redis", o.redisURL, redisURLHelp)
 	fs.StringVar(&o.prefix, "prefix", o.prefix, "the key `prefix` the queues were created with")
+	fs.IntVar(&o.jobBuckets, "job-buckets", o.jobBuckets,
+		"the job bucket `count` the application's backend uses (redisbackend.WithJobBuckets); 0 means its default: 1 over Redis, 32 over Upstash")
 	fs.BoolVar(&o.json, "json", o.json, "print JSON instead of tables")
 	fs.DurationVar(&o.timeout, "timeout", o.timeout, "give up after this `duration`")
 }
@@ -216,6 +230,9 @@ func parse(args []string, o *options) (*command, []string, error) {
 	if o.timeout <= 0 {
 		return nil, nil, usagef(cmd, "-timeout must be positive, got %s", o.timeout)
 	}
+	if o.jobBuckets < 0 || o.jobBuckets > redisbackend.MaxJobBuckets {
+		return nil, nil, usagef(cmd, "-job-buckets must be from 0 (the backend's default) to %d, got %d", redisbackend.MaxJobBuckets, o.jobBuckets)
+	}
 	if cmd.check != nil {
 		if err := cmd.check(cmd, o, rest); err != nil {
 			return nil, nil, err
@@ -258,7 +275,7 @@ func lookup(name string) *command {
 func printUsage(w io.Writer, cmd *command) {
 	var o options
 	if cmd == nil {
-		fmt.Fprint(w, `fila inspects and operates fila job queues in Redis.
+		fmt.Fprint(w, `fila inspects and operates fila job queues in Redis or Upstash.
 
 usage: fila [global flags] <command> [arguments]
 
@@ -275,6 +292,7 @@ commands:
 		fs.SetOutput(w)
 		fs.PrintDefaults()
 		fmt.Fprint(w, redisURLUsage)
+		fmt.Fprint(w, upstashUsage)
 		fmt.Fprintln(w, "\nRun 'fila help <command>' for a command's flags.")
 		return
 	}
@@ -289,7 +307,7 @@ commands:
 		fs.SetOutput(w)
 		fs.PrintDefaults()
 	}
-	fmt.Fprintln(w, "\nGlobal flags (-redis, -prefix, -json, -timeout) are also accepted; see 'fila -h'.")
+	fmt.Fprintln(w, "\nGlobal flags (-redis, -prefix, -job-buckets, -json, -timeout) are also accepted; see 'fila -h'.")
 }
 
 func upperFirst(s string) string {

@@ -10,27 +10,63 @@ import (
 	redisbackend "github.com/fila-go/fila/backend/redis"
 )
 
-// defaultRedisURL is used when neither -redis nor $FILA_REDIS_URL is set.
+// defaultRedisURL is used when neither -redis nor $FILA_REDIS_URL nor the
+// Upstash variables are set.
 const defaultRedisURL = "redis://127.0.0.1:6379"
 
-// opener connects to the storage at a URL and returns a backend and the
-// function that releases it. Tests pass their own.
-type opener func(ctx context.Context, rawURL, prefix string) (backend.Backend, func() error, error)
+// storeTarget says which storage a command opens and how.
+type storeTarget struct {
+	// url is a Redis URL (see parseRedisURL) or an Upstash REST endpoint
+	// (http:// or https://, see resolveTarget).
+	url string
+	// token is the Upstash REST token; set exactly when url is a REST
+	// endpoint. It never appears in output (see redactWriter).
+	token string
+	// prefix starts every key (-prefix).
+	prefix string
+	// jobBuckets is -job-buckets; 0 keeps the backend's default (1 over
+	// Redis, upstash.DefaultJobBuckets over REST).
+	jobBuckets int
+}
+
+// upstash reports whether the target is an Upstash REST endpoint.
+func (t storeTarget) upstash() bool { return t.token != "" }
+
+// options returns the backend options the target asks for.
+func (t storeTarget) options() []redisbackend.Option {
+	opts := []redisbackend.Option{redisbackend.WithPrefix(t.prefix)}
+	if t.jobBuckets > 0 {
+		opts = append(opts, redisbackend.WithJobBuckets(t.jobBuckets))
+	}
+	return opts
+}
+
+// opener connects to the storage of a target and returns a backend and
+// the function that releases it. Tests pass their own.
+type opener func(ctx context.Context, t storeTarget) (backend.Backend, func() error, error)
+
+// openStore opens the target over Upstash's REST protocol or Redis's own.
+func openStore(ctx context.Context, t storeTarget) (backend.Backend, func() error, error) {
+	if t.upstash() {
+		return openUpstash(ctx, t)
+	}
+	return openRedis(ctx, t)
+}
 
 // openRedis connects to a single node, a Cluster or through Sentinel (see
 // parseRedisURL), checks the server answers, and returns a Redis backend
-// whose keys start with prefix.
-func openRedis(ctx context.Context, rawURL, prefix string) (backend.Backend, func() error, error) {
-	target, err := parseRedisURL(rawURL)
+// whose keys start with the target's prefix.
+func openRedis(ctx context.Context, t storeTarget) (backend.Backend, func() error, error) {
+	target, err := parseRedisURL(t.url)
 	if err != nil {
-		return nil, nil, fmt.Errorf("fila: redis URL %s: %w", redactURL(rawURL), err)
+		return nil, nil, fmt.Errorf("fila: redis URL %s: %w", redactURL(t.url), err)
 	}
 	rdb := target.client()
 	if err := rdb.Ping(ctx).Err(); err != nil {
 		_ = rdb.Close()
-		return nil, nil, fmt.Errorf("fila: connect to %s: %w", redactURL(rawURL), err)
+		return nil, nil, fmt.Errorf("fila: connect to %s: %w", redactURL(t.url), err)
 	}
-	be := redisbackend.New(rdb, redisbackend.WithPrefix(prefix))
+	be := redisbackend.New(rdb, t.options()...)
 	return be, func() error {
 		_ = be.Close()
 		return rdb.Close()
@@ -60,7 +96,7 @@ func redactURL(raw string) string {
 	}
 	if path, query, found := strings.Cut(tail, "?"); found {
 		if q, err := url.ParseQuery(query); err == nil {
-			for _, k := range []string{"password", "sentinel_password"} {
+			for _, k := range []string{"password", "sentinel_password", "_token"} {
 				if q.Has(k) {
 					q.Set(k, "xxxxx")
 				}

@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"strings"
 	"time"
 
@@ -32,7 +31,7 @@ func dashboardCommand() *command {
 		summary: "serve the web dashboard until interrupted",
 		detail: `
 Serves the dashboard of package github.com/fila-go/fila/dashboard over the
-named queues, or over every queue Redis knows when none is named (queues
+named queues, or over every queue the storage knows when none is named (queues
 created after the start show after a restart). It has no login of its own:
 it listens on 127.0.0.1 by default; put it behind your own authentication
 before you offer it to a network. -timeout bounds connecting and each
@@ -69,9 +68,12 @@ func (d *dashboardFlags) serve(ctx context.Context, e *env, names []string) erro
 	for i, n := range names {
 		queues[i] = e.queue(n)
 	}
+	if err := checkReadable(ctx, queues, e.opt.timeout); err != nil {
+		return err
+	}
 	h, err := dashboard.New(queues, dashboard.Options{
 		BasePath: d.base, Title: d.title, ReadOnly: d.readOnly, Interval: d.interval, Timeout: e.opt.timeout,
-		Logger: slog.New(slog.NewTextHandler(os.Stderr, nil)),
+		Logger: slog.New(slog.NewTextHandler(e.errOut, nil)),
 	})
 	if err != nil {
 		return fmt.Errorf("fila dashboard: %w", err)
@@ -99,5 +101,21 @@ func (d *dashboardFlags) serve(ctx context.Context, e *env, names []string) erro
 		return fmt.Errorf("fila dashboard: shut down: %w", err)
 	}
 	<-done
+	return nil
+}
+
+// checkReadable reads each queue's counts once before serving, so that a
+// queue the backend cannot read (a job bucket count other than the
+// application's: redisbackend.ErrLayout) fails the command instead of
+// every page.
+func checkReadable(ctx context.Context, queues []*fila.Queue, timeout time.Duration) error {
+	for _, q := range queues {
+		cctx, cancel := context.WithTimeout(ctx, timeout)
+		_, err := q.Counts(cctx)
+		cancel()
+		if err != nil {
+			return fmt.Errorf("fila dashboard: read queue %q: %w", q.Name(), err)
+		}
+	}
 	return nil
 }

@@ -368,6 +368,9 @@ func TestCommandLine(t *testing.T) {
 			for _, form := range []string{"redis+cluster://", "redis+sentinel://", "sentinel_password", "max_retries is -1"} {
 				require.Contains(t, out.String(), form, "%v explains the Redis URLs", args)
 			}
+			for _, form := range []string{"$UPSTASH_REDIS_REST_URL and $UPSTASH_REDIS_REST_TOKEN", "-redis https://", "-job-buckets"} {
+				require.Contains(t, out.String(), form, "%v explains how to reach Upstash", args)
+			}
 			require.Empty(t, errOut.String())
 		}
 		for _, args := range [][]string{{"list", "-h"}, {"help", "list"}} {
@@ -444,9 +447,9 @@ func TestCommandLine(t *testing.T) {
 		require.NotContains(t, errOut.String(), "s3cret")
 
 		errOut.Reset()
-		code = run(context.Background(), []string{"-redis", "http://" + addr, "stats"}, &bytes.Buffer{}, &errOut, noEnv, openRedis)
+		code = run(context.Background(), []string{"-redis", "ftp://" + addr, "stats"}, &bytes.Buffer{}, &errOut, noEnv, openRedis)
 		require.Equal(t, exitFail, code)
-		require.Contains(t, errOut.String(), `fila: redis URL "http://`+addr+`": `)
+		require.Contains(t, errOut.String(), `fila: redis URL "ftp://`+addr+`": `)
 	})
 
 	t.Run("AnUnknownQueueFailsNamingTheKnownOnes", func(t *testing.T) {
@@ -492,7 +495,7 @@ func TestCommandLine(t *testing.T) {
 // unreachable is an opener for command lines that must fail before
 // connecting.
 func unreachable(t *testing.T) opener {
-	return func(context.Context, string, string) (backend.Backend, func() error, error) {
+	return func(context.Context, storeTarget) (backend.Backend, func() error, error) {
 		t.Error("the command connected")
 		return nil, nil, context.Canceled
 	}

@@ -29,7 +29,8 @@ import (
 // max_retries defaults to -1, as fila's Redis backend asks (a script resent
 // after a dropped reply would run twice); ContextTimeoutEnabled stays off.
 const redisURLHelp = "Redis `URL`: redis:// or rediss:// (TLS), redis+cluster://host:port,host:port, " +
-	"redis+sentinel://host:port,host:port/master (rediss+ for TLS); default $FILA_REDIS_URL, then " + defaultRedisURL
+	"redis+sentinel://host:port,host:port/master (rediss+ for TLS), or an Upstash REST https:// URL; " +
+	"default $FILA_REDIS_URL, then Upstash from $UPSTASH_REDIS_REST_URL and $UPSTASH_REDIS_REST_TOKEN, then " + defaultRedisURL
 
 // redisURLUsage explains the URL forms in the top-level usage.
 const redisURLUsage = `

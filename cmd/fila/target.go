@@ -1,0 +1,73 @@
+package main
+
+import (
+	"fmt"
+	"net/url"
+	"strings"
+
+	"github.com/fila-go/fila/backend/upstash"
+)
+
+// envRedisURL names the variable read when -redis is not given.
+const envRedisURL = "FILA_REDIS_URL"
+
+// resolveTarget picks the storage of an invocation: the -redis URL, else
+// $FILA_REDIS_URL, else Upstash's REST endpoint when both
+// $UPSTASH_REDIS_REST_URL and $UPSTASH_REDIS_REST_TOKEN are set, else
+// defaultRedisURL. A -redis or $FILA_REDIS_URL that is an http(s) URL is an
+// Upstash REST endpoint whose token comes from $UPSTASH_REDIS_REST_TOKEN:
+// a token is never part of a command line.
+func resolveTarget(o *options, getenv func(string) string) (storeTarget, error) {
+	t := storeTarget{prefix: o.prefix, jobBuckets: o.jobBuckets}
+	raw, from := o.redisURL, "-redis"
+	if raw == "" {
+		raw, from = strings.TrimSpace(getenv(envRedisURL)), "$"+envRedisURL
+	}
+	restURL := strings.TrimSpace(getenv(upstash.EnvURL))
+	token := strings.TrimSpace(getenv(upstash.EnvToken))
+	if raw == "" {
+		switch {
+		case restURL != "" && token != "":
+			t.url, t.token = restURL, token
+		case restURL != "":
+			return t, fmt.Errorf("fila: $%s is set but $%s is not: set both to use Upstash (the REST API section of the Upstash console shows them), or give -redis",
+				upstash.EnvURL, upstash.EnvToken)
+		case token != "":
+			return t, fmt.Errorf("fila: $%s is set but $%s is not: set both to use Upstash (the REST API section of the Upstash console shows them), or give -redis",
+				upstash.EnvToken, upstash.EnvURL)
+		default:
+			t.url = defaultRedisURL
+		}
+		return t, nil
+	}
+	t.url = raw
+	if !isRESTURL(raw) {
+		return t, nil
+	}
+	if token == "" {
+		return t, fmt.Errorf("fila: %s %s is an Upstash REST URL, and its token comes from $%s, which is not set",
+			from, redactURL(raw), upstash.EnvToken)
+	}
+	t.token = token
+	return t, nil
+}
+
+// isRESTURL reports whether raw is an http:// or https:// URL: an Upstash
+// REST endpoint rather than a Redis URL.
+func isRESTURL(raw string) bool {
+	u, err := url.Parse(raw)
+	return err == nil && (strings.EqualFold(u.Scheme, "https") || strings.EqualFold(u.Scheme, "http"))
+}
+
+// upstashUsage explains, in the top-level usage, how to reach Upstash.
+const upstashUsage = `
+Upstash (Redis over its REST API):
+  With no -redis and no $FILA_REDIS_URL, fila uses Upstash when both
+  $UPSTASH_REDIS_REST_URL and $UPSTASH_REDIS_REST_TOKEN are set (the REST API
+  section of the Upstash console shows them; use the standard token, not the
+  read-only one). -redis https://<name>.upstash.io (or any http(s) URL) also
+  selects Upstash, with the token from $UPSTASH_REDIS_REST_TOKEN: a token is
+  never a flag, and errors and logs show it as xxxxx. Over Upstash the job bucket count defaults to 32, as in
+  backend/upstash; an application that set redisbackend.WithJobBuckets needs
+  the same -job-buckets here, or its queues fail with "queue layout differs".
+`
