@@ -109,10 +109,10 @@ func TestPrefetch(t *testing.T) {
 		b.startWorker(t, h.handle, fila.WorkerOptions{
 			// A lock long enough that renewals (every half of it) keep up on
 			// a loaded machine.
-			Concurrency: 1, Prefetch: 1, LockDuration: 200 * time.Millisecond, StalledInterval: 10 * time.Millisecond,
+			Concurrency: 1, Prefetch: 1, LockDuration: 500 * time.Millisecond, StalledInterval: 10 * time.Millisecond,
 		})
 		require.Equal(t, first.ID, <-h.started)
-		time.Sleep(time.Second) // five lock durations; stalled checks run every 10ms
+		time.Sleep(2500 * time.Millisecond) // five lock durations; stalled checks run every 10ms
 		h.proceed <- struct{}{}
 		require.Equal(t, second.ID, <-h.started)
 		h.proceed <- struct{}{}
@@ -167,7 +167,9 @@ func TestPrefetch(t *testing.T) {
 		var buf syncBuffer
 		h := newGatedHandler()
 		startWorkerOn(t, loser, queueName, h.handle, fila.WorkerOptions{
-			Concurrency: 1, Prefetch: 1, LockDuration: 40 * time.Millisecond, StalledInterval: 10 * time.Millisecond,
+			// A lock long enough that the first job's renewals keep up on a
+			// loaded machine (at 40ms, a late renewal let it run twice).
+			Concurrency: 1, Prefetch: 1, LockDuration: time.Second, StalledInterval: 10 * time.Millisecond,
 			Logger: slog.New(slog.NewTextHandler(&buf, nil)),
 		})
 		require.Equal(t, first.ID, <-h.started)
