@@ -102,7 +102,12 @@ func TestHandedBackJobsStopCountingAsRunning(t *testing.T) {
 	<-started
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
-	require.ErrorIs(t, w.Close(ctx), context.DeadlineExceeded)
+	// The handler returns the moment the deadline ends its context, so Run
+	// may finish its drain before Close looks again: then Close reports
+	// the finished drain (nil) instead of the deadline. Either is right.
+	if err := w.Close(ctx); err != nil {
+		require.ErrorIs(t, err, context.DeadlineExceeded)
+	}
 	require.NoError(t, <-runDone)
 	require.Equal(t, 0, w.Stats().Running)
 	waitState(t, b, job.ID, fila.StateWaiting)

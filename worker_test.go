@@ -469,10 +469,13 @@ type flakyClaims struct {
 }
 
 func (f *flakyClaims) JobClaim(ctx context.Context, p *backend.JobClaimParams) (*backend.JobClaimResult, error) {
-	if f.failures.Add(-1) >= 0 {
-		return nil, errors.New("connection refused")
+	// Take one injected failure if any is left; never below zero, so the
+	// count a test reads is exact while other claims run.
+	for n := f.failures.Load(); n > 0; n = f.failures.Load() {
+		if f.failures.CompareAndSwap(n, n-1) {
+			return nil, errors.New("connection refused")
+		}
 	}
-	f.failures.Store(0)
 	return f.Backend.JobClaim(ctx, p)
 }
 
