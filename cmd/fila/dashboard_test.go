@@ -34,41 +34,66 @@ func (s *syncBuffer) String() string {
 
 var servingURL = regexp.MustCompile(`http://127\.0\.0\.1:\d+/ops/`)
 
-func TestDashboardServesUntilInterrupted(t *testing.T) {
-	f := newFixture(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	var out, errOut syncBuffer
-	exit := make(chan int, 1)
-	go func() {
-		exit <- run(ctx, []string{"-redis", f.url, "-timeout", "1s", "dashboard", "-addr", "127.0.0.1:0", "-base", "/ops"}, &out, &errOut, noEnv, openRedis)
-	}()
-	var url string
-	require.Eventually(t, func() bool {
-		url = servingURL.FindString(out.String())
-		return url != ""
-	}, 10*time.Second, 10*time.Millisecond, "stdout: %s, stderr: %s", out.String(), errOut.String())
+// served is a fila command line serving the dashboard in the background.
+type served struct {
+	url         string
+	out, errOut *syncBuffer
+	cancel      context.CancelFunc
+	exit        chan int
+}
 
-	// Served longer than -timeout: the timeout bounds calls, not the run.
-	time.Sleep(1500 * time.Millisecond)
+// serveDashboard runs args until stop, and waits for the URL (matched by
+// serving) the command prints once it listens.
+func serveDashboard(t *testing.T, serving *regexp.Regexp, args []string, getenv func(string) string, open opener) *served {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	s := &served{out: &syncBuffer{}, errOut: &syncBuffer{}, cancel: cancel, exit: make(chan int, 1)}
+	go func() { s.exit <- run(ctx, args, s.out, s.errOut, getenv, open) }()
+	require.Eventually(t, func() bool {
+		s.url = serving.FindString(s.out.String())
+		return s.url != ""
+	}, 10*time.Second, 10*time.Millisecond, "stdout: %s, stderr: %s", s.out.String(), s.errOut.String())
+	return s
+}
+
+// stop interrupts the command and returns its exit status.
+func (s *served) stop(t *testing.T) int {
+	t.Helper()
+	s.cancel()
+	select {
+	case code := <-s.exit:
+		return code
+	case <-time.After(10 * time.Second):
+		t.Fatal("the dashboard did not stop when interrupted")
+		return 0
+	}
+}
+
+// getPage fetches url and returns its status and body.
+func getPage(t *testing.T, url string) (int, string) {
+	t.Helper()
 	resp, err := http.Get(url)
 	require.NoError(t, err)
 	body, err := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	require.NoError(t, err)
-	require.Equal(t, http.StatusOK, resp.StatusCode)
-	for _, q := range []string{"outbound", "inbound", "reports"} {
-		require.Contains(t, string(body), `href="/ops/queues/`+q+`"`)
-	}
-	require.NotContains(t, string(body), f.mr.Addr(), "the page shows the Redis address")
+	return resp.StatusCode, string(body)
+}
 
-	cancel()
-	select {
-	case code := <-exit:
-		require.Equal(t, exitOK, code, errOut.String())
-	case <-time.After(10 * time.Second):
-		t.Fatal("the dashboard did not stop when interrupted")
+func TestDashboardServesUntilInterrupted(t *testing.T) {
+	f := newFixture(t)
+	d := serveDashboard(t, servingURL, []string{"-redis", f.url, "-timeout", "1s", "dashboard", "-addr", "127.0.0.1:0", "-base", "/ops"}, noEnv, openRedis)
+
+	// Served longer than -timeout: the timeout bounds calls, not the run.
+	time.Sleep(1500 * time.Millisecond)
+	status, body := getPage(t, d.url)
+	require.Equal(t, http.StatusOK, status)
+	for _, q := range []string{"outbound", "inbound", "reports"} {
+		require.Contains(t, body, `href="/ops/queues/`+q+`"`)
 	}
+	require.NotContains(t, body, f.mr.Addr(), "the page shows the Redis address")
+	require.Equal(t, exitOK, d.stop(t), d.errOut.String())
 }
 
 func TestDashboardWithoutQueues(t *testing.T) {
@@ -81,27 +106,11 @@ func TestDashboardWithoutQueues(t *testing.T) {
 
 func TestDashboardNamedQueues(t *testing.T) {
 	f := newFixture(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	var out, errOut syncBuffer
-	exit := make(chan int, 1)
-	go func() {
-		exit <- run(ctx, []string{"-redis", f.url, "dashboard", "-addr", "127.0.0.1:0", "-base", "/ops/", "-read-only", "inbound"}, &out, &errOut, noEnv, openRedis)
-	}()
-	var url string
-	require.Eventually(t, func() bool {
-		url = servingURL.FindString(out.String())
-		return url != ""
-	}, 10*time.Second, 10*time.Millisecond, "stderr: %s", errOut.String())
-	require.Contains(t, out.String(), "1 queue(s) on")
-	resp, err := http.Get(url)
-	require.NoError(t, err)
-	body, err := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	require.NoError(t, err)
-	require.Contains(t, string(body), `href="/ops/queues/inbound"`)
-	require.NotContains(t, string(body), `href="/ops/queues/outbound"`)
-	require.Contains(t, string(body), "read-only")
-	cancel()
-	require.Equal(t, exitOK, <-exit)
+	d := serveDashboard(t, servingURL, []string{"-redis", f.url, "dashboard", "-addr", "127.0.0.1:0", "-base", "/ops/", "-read-only", "inbound"}, noEnv, openRedis)
+	require.Contains(t, d.out.String(), "1 queue(s) on")
+	_, body := getPage(t, d.url)
+	require.Contains(t, body, `href="/ops/queues/inbound"`)
+	require.NotContains(t, body, `href="/ops/queues/outbound"`)
+	require.Contains(t, body, "read-only")
+	require.Equal(t, exitOK, d.stop(t))
 }

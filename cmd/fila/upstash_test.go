@@ -226,43 +226,18 @@ func TestJobBucketsMustMatchTheApplication(t *testing.T) {
 func TestDashboardOverUpstash(t *testing.T) {
 	t.Parallel()
 	f := newRESTFixture(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	var out, errOut syncBuffer
-	exit := make(chan int, 1)
-	go func() {
-		exit <- run(ctx, []string{"dashboard", "-addr", "127.0.0.1:0"}, &out, &errOut, upstashEnv(f.url, restToken), openStore)
-	}()
-	var url string
-	require.Eventually(t, func() bool {
-		url = servingHome.FindString(out.String())
-		return url != ""
-	}, 10*time.Second, 10*time.Millisecond, "stdout: %s, stderr: %s", out.String(), errOut.String())
-	require.Contains(t, out.String(), "2 queue(s) on")
+	d := serveDashboard(t, servingHome, []string{"dashboard", "-addr", "127.0.0.1:0"}, upstashEnv(f.url, restToken), openStore)
+	require.Contains(t, d.out.String(), "2 queue(s) on")
 
-	resp, err := http.Get(url)
-	require.NoError(t, err)
-	body, err := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	require.NoError(t, err)
-	require.Equal(t, http.StatusOK, resp.StatusCode)
+	status, body := getPage(t, d.url)
+	require.Equal(t, http.StatusOK, status)
 	for _, q := range []string{"outbound", "inbound"} {
-		require.Contains(t, string(body), `href="/queues/`+q+`"`)
+		require.Contains(t, body, `href="/queues/`+q+`"`)
 	}
-	resp, err = http.Get(url + "queues/outbound")
-	require.NoError(t, err)
-	body, err = io.ReadAll(resp.Body)
-	resp.Body.Close()
-	require.NoError(t, err)
-	require.Equal(t, http.StatusOK, resp.StatusCode, string(body))
-	require.NotContains(t, string(body), restToken)
+	status, body = getPage(t, d.url+"queues/outbound")
+	require.Equal(t, http.StatusOK, status, body)
+	require.NotContains(t, body, restToken)
 
-	cancel()
-	select {
-	case code := <-exit:
-		require.Equal(t, exitOK, code, errOut.String())
-	case <-time.After(10 * time.Second):
-		t.Fatal("the dashboard did not stop when interrupted")
-	}
-	require.False(t, strings.Contains(out.String()+errOut.String(), restToken))
+	require.Equal(t, exitOK, d.stop(t), d.errOut.String())
+	require.False(t, strings.Contains(d.out.String()+d.errOut.String(), restToken))
 }
