@@ -46,10 +46,9 @@ func runPause(t *testing.T, f Factory) {
 		require.Equal(t, []string{"before", "during", "prio"}, b.claimOrder())
 	})
 
-	t.Run("resume wakes a blocked claim", func(t *testing.T) {
-		b := setup(t, f)
-		pause(b, true)
-		b.add("a", backend.JobOptions{})
+	// blocked starts a claim that waits up to 10s and reports its job (nil
+	// on an error or none).
+	blocked := func(b *bundle) <-chan *backend.Job {
 		got := make(chan *backend.Job, 1)
 		go func() {
 			p := b.claimParams(b.tokenFor("blocked"))
@@ -61,6 +60,13 @@ func runPause(t *testing.T, f Factory) {
 			}
 			got <- res.Job
 		}()
+		return got
+	}
+	t.Run("resume wakes a blocked claim", func(t *testing.T) {
+		b := setup(t, f)
+		pause(b, true)
+		b.add("a", backend.JobOptions{})
+		got := blocked(b)
 		time.Sleep(200 * time.Millisecond)
 		select {
 		case <-got:
@@ -88,22 +94,6 @@ func runPause(t *testing.T, f Factory) {
 		require.Equal(t, backend.Counts{Waiting: 1}, b.counts())
 	})
 
-	// blocked starts a claim that waits up to 10s and reports its job (nil
-	// on an error or none).
-	blocked := func(b *bundle) <-chan *backend.Job {
-		got := make(chan *backend.Job, 1)
-		go func() {
-			p := b.claimParams(b.tokenFor("blocked"))
-			p.Wait = 10 * time.Second
-			res, err := b.be.JobClaim(b.ctx, p)
-			if err != nil {
-				got <- nil
-				return
-			}
-			got <- res.Job
-		}()
-		return got
-	}
 	// promotedWhilePaused waits for the due delayed job to move to paused
 	// while a claim is blocked, then resumes and expects that claim to get it.
 	promotedWhilePaused := func(b *bundle, got <-chan *backend.Job, want backend.Counts) {
