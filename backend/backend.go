@@ -143,6 +143,12 @@ type Backend interface {
 
 	// EventsRead returns events after a cursor, blocking up to p.Wait for
 	// the first one.
+	//
+	// A backend may record events only while someone reads them: from an
+	// EventsCursor or EventsRead call on the queue until five minutes after
+	// the last one (Redis and Upstash do, which spares every add and finish
+	// a stream write when nobody listens; memory records them always). A
+	// reader that stops reading for longer may miss events.
 	EventsRead(ctx context.Context, p *EventsReadParams) ([]Event, error)
 
 	// EventsCursor returns a cursor at the newest event: reading after it

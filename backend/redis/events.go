@@ -45,6 +45,13 @@ func (b *Backend) EventsRead(ctx context.Context, p *backend.EventsReadParams) (
 		count = 100
 	}
 	if b.blocker != nil && p.Wait > 0 {
+		// A blocking read is a plain XREAD; cursor.lua renews the reader's
+		// mark that keeps events recorded (lib.lua readers) once a minute.
+		if time.Since(time.Unix(0, q.readerMark.Load())) > readerRenew {
+			if _, err := b.EventsCursor(ctx, &backend.QueueParams{Queue: p.Queue}); err != nil {
+				return nil, err
+			}
+		}
 		entries, err := b.blocker.XRead(ctx, q.keys[keyEvents], from, count, min(p.Wait, b.opts.blockTimeout))
 		if err != nil {
 			if ctx.Err() != nil {
@@ -86,12 +93,20 @@ func (b *Backend) EventsRead(ctx context.Context, p *backend.EventsReadParams) (
 	}
 }
 
+// readerRenew is how often a process that reads a queue's events with
+// blocking reads renews its reader's mark, which lasts five minutes
+// (lib.lua READERS_MS): events are recorded only while a reader's mark
+// holds.
+const readerRenew = time.Minute
+
 // EventsCursor implements backend.Backend.
 func (b *Backend) EventsCursor(ctx context.Context, p *backend.QueueParams) (string, error) {
-	v, err := b.run(ctx, b.s.cursor, b.queue(p.Queue))
+	q := b.queue(p.Queue)
+	v, err := b.run(ctx, b.s.cursor, q)
 	if err != nil {
 		return "", err
 	}
+	q.readerMark.Store(time.Now().UnixNano())
 	return str(v), nil
 }
 

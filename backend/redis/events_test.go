@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
@@ -30,12 +31,14 @@ func TestEventsOfOneCallShareEntries(t *testing.T) {
 	be, rdb := miniBackend(t)
 	ctx := context.Background()
 	stream := "fila:{q}:events"
+	_, err := be.EventsCursor(ctx, &backend.QueueParams{Queue: "q"}) // a reader: events are recorded
+	require.NoError(t, err)
 
 	var jobs []backend.JobAddItem
 	for i := range 40 {
 		jobs = append(jobs, backend.JobAddItem{Name: fmt.Sprint(i), Data: []byte("{}"), Options: backend.JobOptions{Attempts: 1}})
 	}
-	_, err := be.JobAdd(ctx, &backend.JobAddParams{Queue: "q", Jobs: jobs})
+	_, err = be.JobAdd(ctx, &backend.JobAddParams{Queue: "q", Jobs: jobs})
 	require.NoError(t, err)
 	require.EqualValues(t, 3, rdb.XLen(ctx, stream).Val())
 
@@ -107,4 +110,47 @@ func FuzzEntryEvents(f *testing.F) {
 			t.Fatalf("after the first of %d events: %d", len(evs), len(after))
 		}
 	})
+}
+
+// Events are written only while a reader's mark holds (lib.lua readers):
+// an add or a finish with nobody reading the queue's events writes no
+// stream entry; a cursor (or a read) marks a reader for five minutes of
+// the server's clock.
+func TestEventsAreRecordedWhileSomeoneReads(t *testing.T) {
+	mr := miniredis.RunT(t)
+	t0 := time.Date(2026, 12, 6, 3, 0, 0, 0, time.UTC)
+	mr.SetTime(t0)
+	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
+	be := New(rdb)
+	t.Cleanup(func() { be.Close(); rdb.Close() })
+	ctx := context.Background()
+	stream := "fila:{q}:events"
+	add := func() {
+		t.Helper()
+		_, err := be.JobAdd(ctx, &backend.JobAddParams{Queue: "q", Jobs: []backend.JobAddItem{{Name: "n", Data: []byte("{}"), Options: backend.JobOptions{Attempts: 1}}}})
+		require.NoError(t, err)
+	}
+
+	add()
+	c, err := be.JobClaim(ctx, &backend.JobClaimParams{Queue: "q", Token: "a", LockDuration: time.Minute})
+	require.NoError(t, err)
+	_, err = be.JobComplete(ctx, &backend.JobCompleteParams{Queue: "q", ID: c.Job.ID, Token: "a"})
+	require.NoError(t, err)
+	require.Zero(t, rdb.Exists(ctx, stream).Val(), "nobody reads: no stream")
+
+	cursor, err := be.EventsCursor(ctx, &backend.QueueParams{Queue: "q"})
+	require.NoError(t, err)
+	add()
+	evs, err := be.EventsRead(ctx, &backend.EventsReadParams{Queue: "q", After: cursor, Count: 10})
+	require.NoError(t, err)
+	require.Len(t, evs, 1)
+	require.Equal(t, backend.EventAdded, evs[0].Type)
+
+	mr.SetTime(t0.Add(4*time.Minute + 59*time.Second)) // within five minutes of the last read
+	add()
+	mr.SetTime(t0.Add(10 * time.Minute)) // five minutes after the last read
+	add()
+	evs, err = be.EventsRead(ctx, &backend.EventsReadParams{Queue: "q", After: cursor, Count: 10})
+	require.NoError(t, err)
+	require.Len(t, evs, 2, "the add at 4m59s is recorded, the one at 10m is not")
 }

@@ -109,6 +109,9 @@ type queueInfo struct {
 	adds       batcher // single-job adds, merged into one add.lua call
 	finishes   batcher // completes and fails, merged into one finish.lua call
 	registered atomic.Bool
+	// readerMark is when this process last marked itself a reader of the
+	// queue's events (unix ns; events.go readerRenew).
+	readerMark atomic.Int64
 	// dueAt is when the next delayed job is due, as last reported by a
 	// script, on the backend's monotonic clock (Backend.mono); 0 means
 	// unknown, -1 none.

@@ -219,13 +219,13 @@ end
 -- mirrors every write to meta, so reading the rest later is consistent.
 local function meta()
   if not M_ALL then
-    local v = rcall('HMGET', K_META, 'paused', 'fd', 'rl', 'nd', 'hp', 'cm')
+    local v = rcall('HMGET', K_META, 'paused', 'fd', 'rl', 'nd', 'hp', 'cm', 'ev')
     local rl, nd = v[3], v[4]
     if rl then rl = tonumber(rl) else rl = 0 end
     if nd == '-1' then nd = -1 elseif nd then nd = tonumber(nd) end
     -- mk and fs: see meta_mk and fed_score; cm (the metrics' minute, a
     -- string) is read here because a finish is mostly followed by a claim.
-    M = {paused = v[1] ~= false, fd = v[2], rl = rl, nd = nd, hp = v[5] ~= false, cm = v[6]}
+    M = {paused = v[1] ~= false, fd = v[2], rl = rl, nd = nd, hp = v[5] ~= false, cm = v[6], ev = v[7]}
     M_ALL = true
   end
   return M
@@ -249,13 +249,36 @@ local function fed_score()
   return m.fs
 end
 
--- meta_pf returns M with at least paused and fd loaded.
+-- meta_pf returns M with at least paused, fd and ev loaded.
 local function meta_pf()
   if not M then
-    local v = rcall('HMGET', K_META, 'paused', 'fd')
-    M = {paused = v[1] ~= false, fd = v[2]}
+    local v = rcall('HMGET', K_META, 'paused', 'fd', 'ev')
+    M = {paused = v[1] ~= false, fd = v[2], ev = v[3]}
   end
   return M
+end
+
+-- READERS_MS is how long a reader's mark (meta ev) keeps events recorded:
+-- every read of the queue's events (cursor.lua, events.lua, and the
+-- backend's blocking reads, which call cursor.lua at least once a minute)
+-- sets ev to NOW + READERS_MS.
+local READERS_MS = 300000
+
+-- readers reports whether someone read the queue's events in the last
+-- READERS_MS: write_events records a run's events only then. The stream
+-- was the costliest write of an add (XADD: 13,000 of an add's 119,000
+-- instructions) and of a finish, for events nobody reads.
+local function readers()
+  local ev = meta_pf().ev
+  return ev ~= nil and ev ~= false and after_now(ev)
+end
+
+-- mark_readers records a reader of the queue's events (see readers).
+local function mark_readers()
+  local until_ms = int(NOW + READERS_MS)
+  rcall('HSET', K_META, 'ev', until_ms)
+  local m = M
+  if m then m.ev = until_ms end
 end
 
 local function set_meta(field, value)
@@ -296,6 +319,11 @@ end
 -- path; a batch of finishes now pays one.
 local function write_events()
   local n = EVN / 3
+  if n == 0 then return end
+  if not readers() then
+    EVN = 0
+    return
+  end
   if n == 1 then
     if EV[3] ~= '' then
       rcall('XADD', K_EVENTS, 'MAXLEN', '~', EVENTS_MAX, '*', 'e', EV[1], 'j', EV[2], 'd', EV[3])
