@@ -60,13 +60,13 @@ func benchProcess(b *testing.B, be backend.Backend, wo fila.WorkerOptions) {
 	}
 }
 
-// benchWorkers are the worker shapes benchmarked: one handler, one with a
-// job prefetched, a hundred.
+// benchWorkers are the worker shapes benchmarked: one handler claiming no
+// job ahead, one with the default Prefetch (1), a hundred.
 var benchWorkers = []struct {
 	name string
 	opts fila.WorkerOptions
 }{
-	{"concurrency=1", fila.WorkerOptions{Concurrency: 1}},
+	{"concurrency=1,prefetch=none", fila.WorkerOptions{Concurrency: 1, Prefetch: fila.NoPrefetch}},
 	{"concurrency=1,prefetch=1", fila.WorkerOptions{Concurrency: 1, Prefetch: 1}},
 	{"concurrency=100", fila.WorkerOptions{Concurrency: 100}},
 }

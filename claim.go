@@ -32,6 +32,10 @@ func (w *Worker) dispatch(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		}
+		if !w.awaitHoldBack(ctx) {
+			<-w.sem
+			return
+		}
 		c, ok := w.claim(ctx)
 		if !ok {
 			<-w.sem

@@ -1,6 +1,10 @@
 package fila
 
-import "sync"
+import (
+	"context"
+	"sync"
+	"time"
+)
 
 // Prefetch (WorkerOptions.Prefetch): a worker runs Concurrency+Prefetch job
 // chains, and a chain needs one of Concurrency handler slots to run its
@@ -61,6 +65,22 @@ func (g *slotGate) release() {
 		g.free++
 	}
 	g.mu.Unlock()
+}
+
+// withdraw takes a waiting ticket out of the gate, as take does, and
+// reports whether it did: false when it got its slot or was taken
+// meanwhile.
+func (g *slotGate) withdraw(t *slotTicket) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for i, q := range g.queue {
+		if q == t {
+			g.queue = append(g.queue[:i], g.queue[i+1:]...)
+			t.gone = true
+			return true
+		}
+	}
+	return false
 }
 
 // leave gives up a ticket whose job will not run here. A ticket that got
@@ -127,7 +147,8 @@ func (w *Worker) queueForSlot(c *claimed) {
 // waitSlot holds a prefetched job until a handler slot is free. It gives
 // the job up instead when the worker stops (handBackPrefetched, or this
 // chain, hands it back unstarted), when the drain deadline handed it back,
-// or when its lock was lost while it waited.
+// when its lock was lost while it waited, or when it waited PrefetchHold
+// (holdSlot).
 func (w *Worker) waitSlot(aj *activeJob, t *slotTicket) bool {
 	select {
 	case <-t.ready:
@@ -135,13 +156,8 @@ func (w *Worker) waitSlot(aj *activeJob, t *slotTicket) bool {
 	default:
 	}
 	if w.gate.wait(t, aj) {
-		select {
-		case <-t.ready:
+		if w.holdSlot(aj, t) {
 			return true
-		case <-aj.ctx.Done():
-			if aj.state.CompareAndSwap(jobRunning, jobFinishing) {
-				w.log.Warn("job lock lost before it started; it will run again", "job", aj.job.ID)
-			}
 		}
 	} else if aj.state.CompareAndSwap(jobRunning, jobReleased) { // claimed as the worker stopped
 		w.release(aj, atShutdown)
@@ -149,6 +165,37 @@ func (w *Worker) waitSlot(aj *activeJob, t *slotTicket) bool {
 	w.gate.leave(t)
 	w.untrack(aj)
 	return false
+}
+
+// holdSlot waits for t's slot, for at most PrefetchHold: a job still
+// waiting then goes back to waiting (holdBack). It returns true when the
+// job got its slot, false when it went back or its lock was lost.
+func (w *Worker) holdSlot(aj *activeJob, t *slotTicket) bool {
+	hold := time.NewTimer(w.opts.PrefetchHold)
+	defer hold.Stop()
+	holdC := hold.C
+	for {
+		select {
+		case <-t.ready:
+			return true
+		case <-holdC:
+			holdC = nil
+			if !w.gate.withdraw(t) {
+				continue // it got its slot, or a hand-back took it: wait on
+			}
+			if aj.state.CompareAndSwap(jobRunning, jobReleased) {
+				// A slow handler holds the slot: let another worker run it.
+				w.holdBack.Store(true)
+				w.release(aj, heldBack)
+			}
+			return false
+		case <-aj.ctx.Done():
+			if aj.state.CompareAndSwap(jobRunning, jobFinishing) {
+				w.log.Warn("job lock lost before it started; it will run again", "job", aj.job.ID)
+			}
+			return false
+		}
+	}
 }
 
 // handBackPrefetched returns the jobs waiting for a slot to waiting when
@@ -181,5 +228,38 @@ func (w *Worker) handBack(waiting []*activeJob, why string) {
 func (w *Worker) freeSlot() {
 	if w.gate != nil {
 		w.gate.release()
+	}
+}
+
+// awaitHoldBack holds the dispatcher, after a prefetched job was handed
+// back (holdBack), until one of the chains of Concurrency ends or the
+// worker's handlers are short again, so that a worker behind slow handlers
+// claims no job it cannot start. The dispatcher holds a chain token
+// itself, hence the <=. It returns false when ctx ends.
+func (w *Worker) awaitHoldBack(ctx context.Context) bool {
+	for w.gate != nil && w.holdBack.Load() && len(w.sem) > w.opts.Concurrency {
+		select {
+		case <-w.heldWake:
+		case <-ctx.Done():
+			return false
+		}
+	}
+	return true
+}
+
+// endChain gives back a job chain's token (w.sem) and tells a dispatcher
+// in awaitHoldBack that a chain ended.
+func (w *Worker) endChain() {
+	<-w.sem
+	w.wakeHeld()
+}
+
+// wakeHeld tells a dispatcher in awaitHoldBack to look again.
+func (w *Worker) wakeHeld() {
+	if w.heldWake != nil {
+		select {
+		case w.heldWake <- struct{}{}:
+		default:
+		}
 	}
 }

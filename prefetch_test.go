@@ -72,7 +72,7 @@ func TestPrefetch(t *testing.T) {
 			ids = append(ids, b.add(t, "send", nil).ID)
 		}
 		h := newGatedHandler()
-		w := b.startWorker(t, h.handle, fila.WorkerOptions{Concurrency: 1, Prefetch: 2})
+		w := b.startWorker(t, h.handle, fila.WorkerOptions{Concurrency: 1, Prefetch: 2, PrefetchHold: time.Hour})
 
 		require.Equal(t, ids[0], <-h.started)
 		require.Eventually(t, func() bool { return w.Stats().Prefetched == 2 }, waitFor, time.Millisecond)
@@ -109,7 +109,7 @@ func TestPrefetch(t *testing.T) {
 		b.startWorker(t, h.handle, fila.WorkerOptions{
 			// A lock long enough that renewals (every half of it) keep up on
 			// a loaded machine.
-			Concurrency: 1, Prefetch: 1, LockDuration: 500 * time.Millisecond, StalledInterval: 10 * time.Millisecond,
+			Concurrency: 1, Prefetch: 1, PrefetchHold: time.Hour, LockDuration: 500 * time.Millisecond, StalledInterval: 10 * time.Millisecond,
 		})
 		require.Equal(t, first.ID, <-h.started)
 		time.Sleep(2500 * time.Millisecond) // five lock durations; stalled checks run every 10ms
@@ -133,7 +133,7 @@ func TestPrefetch(t *testing.T) {
 				time.Sleep(300 * time.Millisecond) // the quick job waits, prefetched, meanwhile
 			}
 			return nil, ctx.Err()
-		}, fila.WorkerOptions{Concurrency: 1, Prefetch: 1})
+		}, fila.WorkerOptions{Concurrency: 1, Prefetch: 1, PrefetchHold: time.Hour})
 
 		completed(t, slow)
 		completed(t, quick)
@@ -151,7 +151,7 @@ func TestPrefetch(t *testing.T) {
 				<-unstick // ignores its context
 			}
 			return "ok", nil
-		}, fila.WorkerOptions{Concurrency: 1, Prefetch: 1, ShutdownTimeout: time.Millisecond})
+		}, fila.WorkerOptions{Concurrency: 1, Prefetch: 1, PrefetchHold: time.Hour, ShutdownTimeout: time.Millisecond})
 
 		_, err := finished(t, stuck)
 		require.ErrorContains(t, err, "timed out")
@@ -169,7 +169,7 @@ func TestPrefetch(t *testing.T) {
 		startWorkerOn(t, loser, queueName, h.handle, fila.WorkerOptions{
 			// A lock long enough that the first job's renewals keep up on a
 			// loaded machine (at 40ms, a late renewal let it run twice).
-			Concurrency: 1, Prefetch: 1, LockDuration: time.Second, StalledInterval: 10 * time.Millisecond,
+			Concurrency: 1, Prefetch: 1, PrefetchHold: time.Hour, LockDuration: time.Second, StalledInterval: 10 * time.Millisecond,
 			Logger: slog.New(slog.NewTextHandler(&buf, nil)),
 		})
 		require.Equal(t, first.ID, <-h.started)
@@ -210,7 +210,7 @@ func TestPrefetch(t *testing.T) {
 				return nil, fmt.Errorf("provider said 429: %w", fila.RateLimited(d))
 			}
 			return "ok", nil
-		}, fila.WorkerOptions{Concurrency: 1, Prefetch: 1})
+		}, fila.WorkerOptions{Concurrency: 1, Prefetch: 1, PrefetchHold: time.Hour})
 		require.Eventually(t, func() bool { return w.Stats().Prefetched == 1 }, waitFor, time.Millisecond)
 		time.Sleep(20 * time.Millisecond) // from begin to the gate
 		close(prefetched)
@@ -247,7 +247,7 @@ func TestPrefetch(t *testing.T) {
 				return nil, fila.RateLimited(d)
 			}
 			return "ok", nil
-		}, fila.WorkerOptions{Concurrency: 1, Prefetch: 2})
+		}, fila.WorkerOptions{Concurrency: 1, Prefetch: 2, PrefetchHold: time.Hour})
 		for _, j := range jobs {
 			completed(t, j)
 		}
@@ -263,7 +263,7 @@ func TestPrefetch(t *testing.T) {
 		t.Parallel()
 		b := setup(t)
 		_, err := fila.NewWorker(b.be, queueName, func(context.Context, *fila.Job) (any, error) { return nil, nil },
-			fila.WorkerOptions{Prefetch: -1})
+			fila.WorkerOptions{Prefetch: -2})
 		requireInvalid(t, err, "Prefetch")
 	})
 }
@@ -302,7 +302,7 @@ func TestCloseHandsPrefetchedJobsBackUnstarted(t *testing.T) {
 		waiting = append(waiting, b.add(t, "prefetched", nil).ID)
 	}
 	h := newGatedHandler()
-	w := newWorker(t, b.be, queueName, h.handle, fila.WorkerOptions{Concurrency: 1, Prefetch: 2})
+	w := newWorker(t, b.be, queueName, h.handle, fila.WorkerOptions{Concurrency: 1, Prefetch: 2, PrefetchHold: time.Hour})
 	runDone := make(chan error, 1)
 	go func() { runDone <- w.Run(context.Background()) }()
 	require.Equal(t, running.ID, <-h.started)
@@ -328,4 +328,83 @@ func TestCloseHandsPrefetchedJobsBackUnstarted(t *testing.T) {
 	require.Equal(t, []string{running.ID}, h.ran(), "no prefetched job started")
 	require.Equal(t, uint64(2), w.Stats().Released)
 	goleak.VerifyNone(t)
+}
+
+// With the default Prefetch, a job claimed ahead behind a slow handler goes
+// back after PrefetchHold for another worker to run, and the worker claims
+// none ahead again while its handler stays slow: two workers share a queue
+// and the slow handler never finishes during the test, so a job hoarded by
+// the first worker would never run and the test would time out.
+func TestPrefetchHoardsNothingBehindASlowHandler(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	slow := b.add(t, "slow", nil)
+	release := make(chan struct{})
+	slowStarted := make(chan struct{})
+	ranBy := make(chan string, 10)
+	handler := func(worker string) fila.Processor {
+		return func(ctx context.Context, j *fila.Job) (any, error) {
+			if j.Name == "slow" {
+				close(slowStarted)
+				select {
+				case <-release:
+				case <-ctx.Done():
+				}
+				return nil, nil
+			}
+			ranBy <- worker + " " + j.Name
+			return nil, nil
+		}
+	}
+	first := b.startWorker(t, handler("first"), fila.WorkerOptions{}) // Concurrency 1, Prefetch 1: the defaults
+	<-slowStarted
+	quick := b.add(t, "quick", nil)
+	// The first worker's dispatcher takes it ahead of a free slot, then
+	// hands it back after PrefetchHold.
+	require.Eventually(t, func() bool { return first.Stats().Released == 1 }, waitFor, time.Millisecond)
+	require.Equal(t, fila.StateWaiting, b.get(t, quick.ID).State, "back in waiting, unstarted")
+	require.Equal(t, 0, b.get(t, quick.ID).AttemptsMade, "no attempt spent")
+
+	b.startWorker(t, handler("second"), fila.WorkerOptions{})
+	require.Equal(t, "second quick", <-ranBy)
+	b.add(t, "later", nil) // the first worker claims nothing ahead now
+	require.Equal(t, "second later", <-ranBy)
+	require.Equal(t, uint64(1), first.Stats().Released, "one hand-back, no claim-and-release churn")
+	require.Equal(t, fila.StateActive, b.get(t, slow.ID).State)
+	close(release)
+	completed(t, slow)
+}
+
+// After a hand-back the worker prefetches again once a handler is short:
+// a second slow job makes it claim a job ahead, and hand it back, again.
+func TestPrefetchResumesWhenHandlersAreShortAgain(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	releases := map[string]chan struct{}{"slow-1": make(chan struct{}), "slow-2": make(chan struct{})}
+	started := make(chan string, 10)
+	w := b.startWorker(t, func(ctx context.Context, j *fila.Job) (any, error) {
+		if r, ok := releases[j.Name]; ok {
+			started <- j.Name
+			select {
+			case <-r:
+			case <-ctx.Done():
+			}
+		}
+		return nil, nil
+	}, fila.WorkerOptions{})
+	b.add(t, "slow-1", nil)
+	require.Equal(t, "slow-1", <-started)
+	b.add(t, "quick", nil)
+	require.Eventually(t, func() bool { return w.Stats().Released == 1 }, waitFor, time.Millisecond)
+
+	close(releases["slow-1"])
+	short := b.add(t, "short", nil)
+	completed(t, short)
+	b.add(t, "slow-2", nil)
+	require.Equal(t, "slow-2", <-started)
+	b.add(t, "quick-2", nil)
+	require.Eventually(t, func() bool { return w.Stats().Released == 2 }, waitFor, time.Millisecond,
+		"claimed ahead again, and handed back")
+	close(releases["slow-2"])
+	require.Eventually(t, func() bool { return b.counts(t) == fila.Counts{Completed: 5} }, waitFor, time.Millisecond)
 }

@@ -25,7 +25,7 @@ func (w *Worker) processLoop() {
 				return // a new goroutine took this one's place (and its WaitGroup count)
 			}
 		}
-		<-w.sem
+		w.endChain()
 	}
 	w.procs.Done()
 }
@@ -59,7 +59,12 @@ func (w *Worker) process(c claimed) (next claimed, ok, replaced bool) {
 		return claimed{}, false, false
 	}
 	val, err := w.call(aj)
-	w.stats.processing.observe(time.Since(aj.started))
+	took := time.Since(aj.started)
+	w.stats.processing.observe(took)
+	if took < w.opts.PrefetchHold && w.gate != nil && w.holdBack.Load() {
+		w.holdBack.Store(false) // handlers are short again: prefetch
+		w.wakeHeld()
+	}
 	if aj.stopWatch != nil {
 		aj.stopWatch()
 	}
@@ -185,7 +190,7 @@ func (w *Worker) watchdog(aj *activeJob) {
 	w.untrack(aj)
 	w.fail(aj, ErrJobTimeout, nil)
 	w.freeSlot()
-	<-w.sem
+	w.endChain()
 	go w.processLoop()
 }
 

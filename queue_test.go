@@ -142,13 +142,14 @@ func TestQueueOrder(t *testing.T) {
 	t.Parallel()
 
 	// runOrder adds jobs with no worker running, then runs them with one
-	// handler at a time and returns the names in run order.
+	// handler at a time, claiming none ahead (Prefetch does not keep strict
+	// order), and returns the names in run order.
 	runOrder := func(t *testing.T, b *testBundle, jobs []fila.BulkJob) []string {
 		t.Helper()
 		added, err := b.queue.AddBulk(b.ctx, jobs)
 		require.NoError(t, err)
 		var runs runLog
-		b.startWorker(t, runs.recordOK, fila.WorkerOptions{Concurrency: 1})
+		b.startWorker(t, runs.recordOK, fila.WorkerOptions{Concurrency: 1, Prefetch: fila.NoPrefetch})
 		for _, j := range added {
 			completed(t, j)
 		}
@@ -167,7 +168,7 @@ func TestQueueOrder(t *testing.T) {
 			added = append(added, j)
 		}
 		var runs runLog
-		b.startWorker(t, runs.recordOK, fila.WorkerOptions{Concurrency: 1})
+		b.startWorker(t, runs.recordOK, fila.WorkerOptions{Concurrency: 1, Prefetch: fila.NoPrefetch})
 		for _, j := range added {
 			completed(t, j)
 		}
@@ -254,7 +255,7 @@ func TestQueueRetention(t *testing.T) {
 		added, err := b.queue.AddBulk(b.ctx, bulk)
 		require.NoError(t, err)
 		var runs runLog
-		b.startWorker(t, runs.recordOK, fila.WorkerOptions{Concurrency: 1}) // finish order is add order
+		b.startWorker(t, runs.recordOK, fila.WorkerOptions{Concurrency: 1, Prefetch: fila.NoPrefetch}) // finish order is add order
 		completed(t, added[total-1])
 
 		require.Equal(t, fila.Counts{Completed: keep}, b.counts(t))

@@ -91,7 +91,7 @@ func (w *Worker) abandonAll() {
 		w.log.Warn("handler still running after the shutdown deadline; abandoned: its lock is no longer renewed", "job", aj.job.ID)
 		w.stats.abandoned.Add(1)
 		w.freeSlot()
-		<-w.sem
+		w.endChain()
 		go w.processLoop()
 	}
 }
@@ -115,6 +115,7 @@ const (
 	atShutdown     = "at shutdown"
 	afterRateLimit = "unstarted: a handler rate limited the queue" // a prefetched job
 	interrupted    = "interrupted by the shutdown deadline"
+	heldBack       = "unstarted: it waited for a handler slot longer than PrefetchHold" // a prefetched job
 )
 
 // release hands one job back to waiting, without spending an attempt, and
@@ -127,10 +128,14 @@ func (w *Worker) release(aj *activeJob, why string) {
 		w.log.Warn("could not hand back job "+why+"; the stalled check will recover it", "job", aj.job.ID, "err", err)
 	} else {
 		w.stats.released.Add(1)
-		w.log.Info("job handed back "+why, "job", aj.job.ID)
+		if why == heldBack {
+			w.log.Debug("job handed back "+why, "job", aj.job.ID) // routine behind slow handlers
+		} else {
+			w.log.Info("job handed back "+why, "job", aj.job.ID)
+		}
 	}
 	cause := ErrShutdown
-	if why == afterRateLimit {
+	if why == afterRateLimit || why == heldBack {
 		cause = context.Canceled
 	}
 	aj.cancel(cause)

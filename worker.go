@@ -33,22 +33,37 @@ type WorkerOptions struct {
 	// Concurrency is the number of jobs run at once; default 1.
 	Concurrency int
 	// Prefetch is how many jobs the worker may claim ahead of a free
-	// handler slot; default 0, none. With Prefetch p, up to Concurrency+p
-	// jobs are claimed at once and at most Concurrency handlers run: the
-	// claim (or the finish that claims the next job) of one job overlaps
-	// the handler of another, so short jobs are not held to one round trip
-	// each. A prefetched job is claimed like a running one: active, locked
-	// (its lock is renewed while it waits), its attempt started, and its
-	// ProcessedAt is its claim time; its Timeout counts from when its
-	// handler starts. It waits in this process only, where no other worker
-	// can take it; when the worker stops, prefetched jobs go back to the
-	// front of waiting unstarted, without spending an attempt; so do they
-	// when one of the worker's handlers returns RateLimited. Jobs wait
-	// for a slot in the order they were claimed, but overlapping finishing
-	// calls claim in either order: with Prefetch, even Concurrency 1 does
-	// not keep a queue's strict FIFO order. The global Limiter counts
-	// claims, so handler starts may bunch up behind a slow job.
+	// handler slot; default 1 (DefaultPrefetch), NoPrefetch for none. With
+	// Prefetch p, up to Concurrency+p jobs are claimed at once and at most
+	// Concurrency handlers run: the claim (or the finish that claims the
+	// next job) of one job overlaps the handler of another, so short jobs
+	// are not held to one round trip each. A prefetched job is claimed like
+	// a running one: active, locked (its lock is renewed while it waits),
+	// its attempt started, and its ProcessedAt is its claim time; its
+	// Timeout counts from when its handler starts.
+	//
+	// A prefetched job waits in this process only, where no other worker
+	// can take it, so it waits at most PrefetchHold (20ms) for a slot: when
+	// a handler runs longer, the job goes back to the front of waiting,
+	// unstarted and without spending an attempt, for an idle worker
+	// elsewhere to take, and this worker claims no job ahead again until
+	// one of its handlers finishes within PrefetchHold. So prefetching
+	// pays where it helps (short jobs) and holds nothing back from other
+	// workers behind a slow handler. Prefetched jobs also go back when the
+	// worker stops and when one of its handlers returns RateLimited.
+	//
+	// Order: jobs wait for a slot in the order they were claimed, but
+	// overlapping finishing calls claim in either order, so with Prefetch
+	// even Concurrency 1 does not keep a queue's strict FIFO order; set
+	// NoPrefetch for one job at a time in queue order (or use a group with
+	// concurrency 1). The global Limiter counts claims, so handler starts
+	// may bunch up behind a slow job.
 	Prefetch int
+	// PrefetchHold is the longest a prefetched job waits for a handler
+	// slot before it goes back to waiting (see Prefetch); default 20ms
+	// (DefaultPrefetchHold). Longer holds keep jobs claimed ahead behind
+	// handlers that take longer, which no other worker can take meanwhile.
+	PrefetchHold time.Duration
 	// LockDuration is how long a claimed job stays locked without renewal;
 	// default 30s. The worker renews every lock at LockDuration/2; a job
 	// whose lock expires is recovered by the stalled check.
@@ -103,7 +118,15 @@ const (
 	DefaultLockDuration    = 30 * time.Second
 	DefaultStalledInterval = 30 * time.Second
 	DefaultShutdownTimeout = 10 * time.Second
+	DefaultPrefetch        = 1
 )
+
+// NoPrefetch as WorkerOptions.Prefetch claims no job ahead of a free
+// handler slot.
+const NoPrefetch = -1
+
+// DefaultPrefetchHold is WorkerOptions.PrefetchHold's default.
+const DefaultPrefetchHold = 20 * time.Millisecond
 
 // claimWait bounds one blocking claim; the worker claims again after it.
 const claimWait = 30 * time.Second
@@ -131,7 +154,12 @@ type Worker struct {
 	// pausedUntil (Prefetch only, unix ns): a handler of this worker
 	// returned RateLimited; no prefetched job starts before then.
 	pausedUntil atomic.Int64
-	stats       workerCounters
+	// holdBack (Prefetch only): a prefetched job waited PrefetchHold and
+	// went back; claim none ahead until a handler is fast again. heldWake
+	// (buffered, 1) tells the dispatcher waiting on it to look again.
+	holdBack atomic.Bool
+	heldWake chan struct{}
+	stats    workerCounters
 
 	mu     sync.Mutex
 	state  workerState
@@ -236,9 +264,9 @@ func (w *Worker) setDefaults() error {
 		value any
 	}{
 		{"Concurrency", o.Concurrency < 0, o.Concurrency},
-		{"Prefetch", o.Prefetch < 0, o.Prefetch},
 		{"LockDuration", o.LockDuration < 0, o.LockDuration},
 		{"StalledInterval", o.StalledInterval < 0, o.StalledInterval},
+		{"PrefetchHold", o.PrefetchHold < 0, o.PrefetchHold},
 		{"ShutdownTimeout", o.ShutdownTimeout < 0, o.ShutdownTimeout},
 		{"KeepStacktraces", o.KeepStacktraces < 0, o.KeepStacktraces},
 	}
@@ -246,6 +274,9 @@ func (w *Worker) setDefaults() error {
 		if c.bad {
 			return invalid(c.field, "must be >= 0, got %v", c.value)
 		}
+	}
+	if o.Prefetch < NoPrefetch {
+		return invalid("Prefetch", "must be >= 0, or NoPrefetch (-1), got %d", o.Prefetch)
 	}
 	if err := validateLimit(o.Limiter); err != nil {
 		return err
@@ -255,6 +286,15 @@ func (w *Worker) setDefaults() error {
 	}
 	if o.Concurrency == 0 {
 		o.Concurrency = 1
+	}
+	switch o.Prefetch {
+	case 0:
+		o.Prefetch = DefaultPrefetch
+	case NoPrefetch:
+		o.Prefetch = 0
+	}
+	if o.PrefetchHold == 0 {
+		o.PrefetchHold = DefaultPrefetchHold
 	}
 	if o.LockDuration == 0 {
 		o.LockDuration = DefaultLockDuration
@@ -328,6 +368,7 @@ func (w *Worker) Run(ctx context.Context) error {
 	w.sem = make(chan struct{}, n)
 	if w.opts.Prefetch > 0 {
 		w.gate = newSlotGate(w.opts.Concurrency)
+		w.heldWake = make(chan struct{}, 1)
 	}
 	w.jobs = make(chan claimed)
 	w.jobBase, w.cancel = context.WithCancelCause(context.Background())

@@ -281,7 +281,7 @@ func TestWorkerLifecycle(t *testing.T) {
 			field string
 		}{
 			{"negative concurrency", queueName, fila.WorkerOptions{Concurrency: -1}, "Concurrency"},
-			{"negative prefetch", queueName, fila.WorkerOptions{Prefetch: -1}, "Prefetch"},
+			{"prefetch under NoPrefetch", queueName, fila.WorkerOptions{Prefetch: -2}, "Prefetch"},
 			{"limiter with max 0", queueName, fila.WorkerOptions{Limiter: &fila.Limit{Max: 0, Per: time.Second}}, "Limiter.Max"},
 			{"limiter with per 0", queueName, fila.WorkerOptions{Limiter: &fila.Limit{Max: 10}}, "Limiter.Per"},
 			{"negative lock duration", queueName, fila.WorkerOptions{LockDuration: -time.Second}, "LockDuration"},

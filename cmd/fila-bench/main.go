@@ -47,6 +47,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/fila-go/fila"
 	"github.com/fila-go/fila/backend"
 	"github.com/fila-go/fila/backend/memory"
 	redisbackend "github.com/fila-go/fila/backend/redis"
@@ -98,7 +99,7 @@ func run() error {
 		scenarios = flag.String("scenarios", "add,add-bulk,process,latency,delayed,limiter,memory", "comma-separated scenarios (also: idle)")
 		n         = flag.Int("n", 20000, "jobs per scenario run")
 		conc      = flag.String("c", "1,10,100", "concurrencies for process")
-		prefetch  = flag.String("prefetch", "0", "WorkerOptions.Prefetch values for process, each run at every concurrency")
+		prefetch  = flag.String("prefetch", "0", "WorkerOptions.Prefetch values for process, each run at every concurrency (0: fila's default, 1; -1: fila.NoPrefetch)")
 		producers = flag.Int("producers", 50, "concurrent producers for the second add variant")
 		runs      = flag.Int("runs", 1, "runs per scenario; the median by jobs/s is reported")
 		payload   = flag.Int("payload", 100, "payload size in bytes (JSON)")
@@ -146,8 +147,8 @@ func run() error {
 	}
 	for _, s := range strings.Split(*prefetch, ",") {
 		p, err := strconv.Atoi(strings.TrimSpace(s))
-		if err != nil || p < 0 {
-			return fmt.Errorf("-prefetch: %q is not a prefetch count", s)
+		if err != nil || p < fila.NoPrefetch {
+			return fmt.Errorf("-prefetch: %q is not a prefetch count (0 for the default, -1 for none)", s)
 		}
 		cfg.prefetch = append(cfg.prefetch, p)
 	}

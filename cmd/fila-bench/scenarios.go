@@ -256,8 +256,11 @@ func (b *bench) process(ctx context.Context, c, p int, keep fila.Retention) (res
 	if !keep.Remove {
 		variant = fmt.Sprintf("keep last %d", keep.KeepLast)
 	}
-	if p > 0 {
+	switch {
+	case p > 0:
 		variant += fmt.Sprintf(", prefetch %d", p)
+	case p == fila.NoPrefetch:
+		variant += ", no prefetch"
 	}
 	r := result{Scenario: "process", Variant: variant, Concurrency: c, Prefetch: p, Jobs: n}
 	b.finish(ctx, q, &r, a, z)
