@@ -58,6 +58,7 @@ func (w *Worker) process(c claimed) (next claimed, ok, replaced bool) {
 		w.untrack(aj)
 		return claimed{}, false, false
 	}
+	w.advanceScheduler(aj.job) // a scheduler's tick job: add the next tick's
 	val, err := w.call(aj)
 	w.stats.processing.observe(time.Since(aj.started))
 	if aj.stopWatch != nil {
