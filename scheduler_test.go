@@ -298,3 +298,28 @@ func TestSchedulerCatchUpAfterDowntime(t *testing.T) {
 	require.Less(t, s.Next.Sub(now), time.Minute+time.Second)
 	require.Equal(t, int64(1), b.counts(t).Delayed)
 }
+
+// TestSchedulerAdvancesAfterAWorkerDiedBeforeAdvancing claims a tick's job
+// the way a worker that then dies would (no advance, lock left to
+// expire): the stalled check returns it, a live worker claims it again and
+// advances the scheduler, so the schedule goes on.
+func TestSchedulerAdvancesAfterAWorkerDiedBeforeAdvancing(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	_, err := b.queue.UpsertScheduler(b.ctx, "s", fila.Schedule{Every: time.Hour, Immediately: true}, "beat", nil, nil)
+	require.NoError(t, err)
+	dead := b.claimRaw(t, "dead-worker", 300*time.Millisecond)
+	require.NotNil(t, dead)
+	_, first, ok := backend.ParseSchedulerJobID(dead.ID)
+	require.True(t, ok)
+	var log tickLog
+	startWorkerOn(t, b.be, queueName, log.handler, fila.WorkerOptions{StalledInterval: 200 * time.Millisecond})
+	require.Eventually(t, func() bool {
+		s, err := b.queue.Scheduler(b.ctx, "s")
+		return err == nil && s.Next.After(first)
+	}, waitFor, 20*time.Millisecond, "the scheduler moved on after the recovered job was claimed")
+	s, err := b.queue.Scheduler(b.ctx, "s")
+	require.NoError(t, err)
+	require.Equal(t, dead.ID, s.LastJobID)
+	require.Equal(t, 2, s.Iterations)
+}
