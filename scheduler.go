@@ -222,3 +222,13 @@ func (q *Queue) scheduler(s *backend.Scheduler, now time.Time) (*Scheduler, erro
 	}
 	return out, nil
 }
+
+// UpsertSchedulerJSON is UpsertScheduler with the job data encoded from v
+// as JSON, for handlers built with JSONProcessor.
+func UpsertSchedulerJSON[T any](ctx context.Context, q *Queue, id string, s Schedule, name string, v T, opts *JobOptions) (*Scheduler, error) {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return nil, q.errorf("upsert scheduler in", invalid("data", "does not encode as JSON: %v", err))
+	}
+	return q.UpsertScheduler(ctx, id, s, name, data, opts)
+}
