@@ -36,7 +36,19 @@ type Schedule struct {
 	// Immediately adds a job at once when the scheduler is created or
 	// changed, then follows the schedule.
 	Immediately bool
+	// CatchUp is how late a tick may be and still get its own job: ticks
+	// missed by at most CatchUp (a worker died holding the previous tick's
+	// job, claims ran late) each run; older ones, missed while no worker
+	// ran, are coalesced: the stale pending job runs once as the catch-up
+	// and the schedule resumes at the next tick after it. 0 means
+	// DefaultCatchUp.
+	CatchUp time.Duration
 }
+
+// DefaultCatchUp is the CatchUp of a Schedule that sets none: longer than a
+// crashed worker's job takes to come back with the default LockDuration
+// and StalledInterval.
+const DefaultCatchUp = 2 * time.Minute
 
 // spec is a Schedule as stored in the backend, with a digest of the job
 // template: a change to either makes an upsert replace the scheduler.
@@ -48,11 +60,12 @@ type spec struct {
 	End         int64         `json:"end,omitempty"`
 	Limit       int           `json:"limit,omitempty"`
 	Immediately bool          `json:"immediately,omitempty"`
+	CatchUp     time.Duration `json:"catch_up,omitempty"`
 	Job         string        `json:"job"` // digest of the job template
 }
 
 func (s Schedule) spec(job string) spec {
-	sp := spec{Every: s.Every, Pattern: s.Pattern, TZ: s.TZ, Limit: s.Limit, Immediately: s.Immediately, Job: job}
+	sp := spec{Every: s.Every, Pattern: s.Pattern, TZ: s.TZ, Limit: s.Limit, Immediately: s.Immediately, CatchUp: s.CatchUp, Job: job}
 	if !s.Start.IsZero() {
 		sp.Start = s.Start.UnixMilli()
 	}
@@ -74,7 +87,7 @@ func decodeSpec(s string) (spec, error) {
 }
 
 func (sp spec) schedule() Schedule {
-	s := Schedule{Every: sp.Every, Pattern: sp.Pattern, TZ: sp.TZ, Limit: sp.Limit, Immediately: sp.Immediately}
+	s := Schedule{Every: sp.Every, Pattern: sp.Pattern, TZ: sp.TZ, Limit: sp.Limit, Immediately: sp.Immediately, CatchUp: sp.CatchUp}
 	if sp.Start != 0 {
 		s.Start = time.UnixMilli(sp.Start)
 	}
@@ -110,6 +123,8 @@ func newTicker(s Schedule) (*ticker, error) {
 		return nil, invalid("TZ", "is only for Pattern (Every is aligned to the Unix epoch or to Start)")
 	case s.Limit < 0:
 		return nil, invalid("Limit", "is %d, want 0 (none) or more", s.Limit)
+	case s.CatchUp < 0:
+		return nil, invalid("CatchUp", "is %v, want 0 (the default) or more", s.CatchUp)
 	case !s.Start.IsZero() && !s.End.IsZero() && s.End.Before(s.Start):
 		return nil, invalid("End", "%v is before Start %v", s.End, s.Start)
 	}
@@ -218,17 +233,18 @@ func (t *ticker) first(now time.Time) time.Time {
 }
 
 // after returns the tick to move to from tick `from` whose job was claimed
-// at now (backend clock). A tick whose successor is also past stands for
-// every missed tick (downtime): the next is the first after now, so a
-// restart runs one catch-up job, not a burst. Otherwise no tick is
-// skipped, however late the claim.
+// at now (backend clock): the next tick, unless it is older than CatchUp
+// (downtime): then the claimed job stood for every missed tick, and the
+// next is the first after now, so a restart runs one catch-up job, not a
+// burst.
 func (t *ticker) after(from, now time.Time) time.Time {
 	n := t.next(from)
-	if n.IsZero() || n.After(now) {
+	window := t.s.CatchUp
+	if window == 0 {
+		window = DefaultCatchUp
+	}
+	if n.IsZero() || now.Sub(n) <= window {
 		return n
 	}
-	if n2 := t.next(n); !n2.IsZero() && !n2.After(now) {
-		return t.next(now)
-	}
-	return n
+	return t.next(now)
 }

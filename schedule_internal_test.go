@@ -60,9 +60,15 @@ func TestTickerCatchUp(t *testing.T) {
 
 	require.Equal(t, t0.Add(time.Minute), tk.after(t0, t0.Add(time.Second)).UTC(), "on time: the next tick")
 	require.Equal(t, t0.Add(time.Minute), tk.after(t0, t0.Add(90*time.Second)).UTC(),
-		"claimed a period late: the next tick is due now and is not skipped")
+		"claimed late: the next tick is due now and is not skipped")
+	require.Equal(t, t0.Add(time.Minute), tk.after(t0, t0.Add(DefaultCatchUp+time.Minute)).UTC(),
+		"a tick missed by up to CatchUp still runs (a crashed worker's job came back late)")
 	require.Equal(t, time.Date(2030, 1, 1, 3, 1, 0, 0, time.UTC), tk.after(t0, t0.Add(3*time.Hour+5*time.Second)).UTC(),
 		"after downtime the stale job stands for the missed ticks: the next is the first after now")
+
+	short := mustTicker(t, Schedule{Every: time.Second, CatchUp: 5 * time.Second})
+	require.Equal(t, t0.Add(time.Second), short.after(t0, t0.Add(6*time.Second)).UTC())
+	require.Equal(t, t0.Add(8*time.Second), short.after(t0, t0.Add(7*time.Second)).UTC())
 }
 
 func TestTickerPatternTZ(t *testing.T) {

@@ -50,6 +50,7 @@ func TestUpsertSchedulerValidation(t *testing.T) {
 		{"End before Start", fila.Schedule{Every: time.Minute, Start: time.Now().Add(time.Hour), End: time.Now()}, nil, "s", "End"},
 		{"End already past", fila.Schedule{Every: time.Minute, End: past}, nil, "s", "End"},
 		{"a negative Limit", fila.Schedule{Every: time.Minute, Limit: -1}, nil, "s", "Limit"},
+		{"a negative CatchUp", fila.Schedule{Every: time.Minute, CatchUp: -time.Second}, nil, "s", "CatchUp"},
 		{"a JobID", fila.Schedule{Every: time.Minute}, &fila.JobOptions{JobID: "x"}, "s", "JobID"},
 		{"a Delay", fila.Schedule{Every: time.Minute}, &fila.JobOptions{Delay: time.Second}, "s", "Delay"},
 		{"an empty ID", fila.Schedule{Every: time.Minute}, nil, "", "scheduler ID"},
