@@ -95,7 +95,7 @@ func main() {
 func run() error {
 	var (
 		redisURL  = flag.String("redis", "", "Redis URL (redis:// or rediss://); empty: memory backend only")
-		scenarios = flag.String("scenarios", "add,add-bulk,process,latency,delayed,limiter,memory", "comma-separated scenarios (also: idle)")
+		scenarios = flag.String("scenarios", "add,add-bulk,process,latency,delayed,limiter,memory", "comma-separated scenarios (also: idle, schedulers)")
 		n         = flag.Int("n", 20000, "jobs per scenario run")
 		conc      = flag.String("c", "1,10,100", "concurrencies for process")
 		prefetch  = flag.String("prefetch", "0", "WorkerOptions.Prefetch values for process, each run at every concurrency")
@@ -224,7 +224,7 @@ func run() error {
 }
 
 var knownScenario = map[string]bool{"add": true, "add-bulk": true, "process": true, "latency": true, "delayed": true,
-	"limiter": true, "memory": true, "idle": true}
+	"limiter": true, "memory": true, "idle": true, "schedulers": true}
 
 // median runs f cfg.runs times and keeps the run with the median jobs/s.
 func (b *bench) median(f func() (result, error)) (result, error) {
