@@ -80,6 +80,7 @@ type result struct {
 
 type config struct {
 	n, producers, runs, payload, latN int
+	schedN                            int
 	conc, prefetch                    []int
 	latGap, idle                      time.Duration
 	scenarios                         map[string]bool
@@ -105,6 +106,7 @@ func run() error {
 		latN      = flag.Int("lat-n", 1000, "jobs in the latency scenario")
 		latGap    = flag.Duration("lat-gap", 5*time.Millisecond, "gap between latency jobs")
 		idle      = flag.Duration("idle", 60*time.Second, "how long the idle scenario watches")
+		schedN    = flag.Int("sched-n", 10000, "schedulers in the schedulers scenario")
 		backends  = flag.String("backends", "", "comma-separated backends (memory, redis); default: memory, plus redis with -redis")
 		asJSON    = flag.Bool("json", false, "print one JSON array instead of a table")
 		cpuProf   = flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
@@ -127,7 +129,7 @@ func run() error {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	cfg := config{n: *n, producers: *producers, runs: max(*runs, 1), payload: *payload, latN: *latN, latGap: *latGap, idle: *idle,
+	cfg := config{n: *n, schedN: max(*schedN, 1), producers: *producers, runs: max(*runs, 1), payload: *payload, latN: *latN, latGap: *latGap, idle: *idle,
 		scenarios: map[string]bool{}}
 	for _, s := range strings.Split(*scenarios, ",") {
 		if s = strings.TrimSpace(s); s != "" {

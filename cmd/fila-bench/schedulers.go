@@ -11,10 +11,7 @@ import (
 	"github.com/fila-go/fila/backend"
 )
 
-// schedulerCount is how many schedulers the schedulers scenario upserts.
-const schedulerCount = 10000
-
-// schedulers: schedulerCount job schedulers on one queue at Every = 1 min,
+// schedulers: -sched-n (default 10,000) job schedulers on one queue at Every = 1 min,
 // anchored (Start) at offsets spread evenly over the minute, so ~167 ticks
 // a second come due; one worker at concurrency 20. The scenario measures
 // the second round of ticks, whose jobs the worker's advances added (the
@@ -24,7 +21,8 @@ const schedulerCount = 10000
 // delayed job).
 func (b *bench) schedulers(ctx context.Context) (result, error) {
 	q := b.queue()
-	const n, every = schedulerCount, time.Minute
+	const every = time.Minute
+	n := b.cfg.schedN
 	base := time.Now().Add(20 * time.Second).Truncate(time.Second)
 	round2 := base.Add(every)
 	var m0 int64
@@ -40,7 +38,7 @@ func (b *bench) schedulers(ctx context.Context) (result, error) {
 		go func() {
 			defer wg.Done()
 			for i := int(next.Add(1)) - 1; i < n; i = int(next.Add(1)) - 1 {
-				s := fila.Schedule{Every: every, Start: base.Add(time.Duration(i) * every / n)}
+				s := fila.Schedule{Every: every, Start: base.Add(time.Duration(i) * every / time.Duration(n))}
 				if _, err := q.UpsertScheduler(ctx, fmt.Sprintf("s%05d", i), s, "tick", nil,
 					&fila.JobOptions{RemoveOnComplete: fila.RemoveJob}); err != nil {
 					errs <- err
@@ -58,7 +56,7 @@ func (b *bench) schedulers(ctx context.Context) (result, error) {
 	upsertSecs := time.Since(upStart).Seconds()
 	var perScheduler float64
 	if b.admin != nil {
-		perScheduler = float64(usedMemory(ctx, b.admin)-m0) / n
+		perScheduler = float64(usedMemory(ctx, b.admin)-m0) / float64(n)
 	}
 	if time.Now().After(base) {
 		return result{}, fmt.Errorf("upserting %d schedulers took %.1fs, past the first tick", n, upsertSecs)
