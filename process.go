@@ -58,8 +58,13 @@ func (w *Worker) process(c claimed) (next claimed, ok, replaced bool) {
 		w.untrack(aj)
 		return claimed{}, false, false
 	}
-	w.advanceScheduler(aj.job) // a scheduler's tick job: add the next tick's
-	val, err := w.call(aj)
+	var val any
+	var err error
+	if skip := w.advanceScheduler(aj.job); skip != nil { // a scheduler's tick job: add the next tick's
+		val = skip // SkipIfRunning: the previous tick's job is unfinished
+	} else {
+		val, err = w.call(aj)
+	}
 	w.stats.processing.observe(time.Since(aj.started))
 	if aj.stopWatch != nil {
 		aj.stopWatch()

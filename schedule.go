@@ -43,6 +43,11 @@ type Schedule struct {
 	// and the schedule resumes at the next tick after it. 0 means
 	// DefaultCatchUp.
 	CatchUp time.Duration
+	// SkipIfRunning completes a tick's job without running its handler
+	// (its return value is a SkippedTick) when the previous tick's job
+	// has not finished (running, or waiting for a retry). By default
+	// every tick runs, overlapping or not.
+	SkipIfRunning bool
 }
 
 // DefaultCatchUp is the CatchUp of a Schedule that sets none: longer than a
@@ -53,19 +58,20 @@ const DefaultCatchUp = 2 * time.Minute
 // spec is a Schedule as stored in the backend, with a digest of the job
 // template: a change to either makes an upsert replace the scheduler.
 type spec struct {
-	Every       time.Duration `json:"every,omitempty"`
-	Pattern     string        `json:"pattern,omitempty"`
-	TZ          string        `json:"tz,omitempty"`
-	Start       int64         `json:"start,omitempty"` // unix ms
-	End         int64         `json:"end,omitempty"`
-	Limit       int           `json:"limit,omitempty"`
-	Immediately bool          `json:"immediately,omitempty"`
-	CatchUp     time.Duration `json:"catch_up,omitempty"`
-	Job         string        `json:"job"` // digest of the job template
+	Every         time.Duration `json:"every,omitempty"`
+	Pattern       string        `json:"pattern,omitempty"`
+	TZ            string        `json:"tz,omitempty"`
+	Start         int64         `json:"start,omitempty"` // unix ms
+	End           int64         `json:"end,omitempty"`
+	Limit         int           `json:"limit,omitempty"`
+	Immediately   bool          `json:"immediately,omitempty"`
+	CatchUp       time.Duration `json:"catch_up,omitempty"`
+	SkipIfRunning bool          `json:"skip_if_running,omitempty"`
+	Job           string        `json:"job"` // digest of the job template
 }
 
 func (s Schedule) spec(job string) spec {
-	sp := spec{Every: s.Every, Pattern: s.Pattern, TZ: s.TZ, Limit: s.Limit, Immediately: s.Immediately, CatchUp: s.CatchUp, Job: job}
+	sp := spec{Every: s.Every, Pattern: s.Pattern, TZ: s.TZ, Limit: s.Limit, Immediately: s.Immediately, CatchUp: s.CatchUp, SkipIfRunning: s.SkipIfRunning, Job: job}
 	if !s.Start.IsZero() {
 		sp.Start = s.Start.UnixMilli()
 	}
@@ -87,7 +93,7 @@ func decodeSpec(s string) (spec, error) {
 }
 
 func (sp spec) schedule() Schedule {
-	s := Schedule{Every: sp.Every, Pattern: sp.Pattern, TZ: sp.TZ, Limit: sp.Limit, Immediately: sp.Immediately, CatchUp: sp.CatchUp}
+	s := Schedule{Every: sp.Every, Pattern: sp.Pattern, TZ: sp.TZ, Limit: sp.Limit, Immediately: sp.Immediately, CatchUp: sp.CatchUp, SkipIfRunning: sp.SkipIfRunning}
 	if sp.Start != 0 {
 		s.Start = time.UnixMilli(sp.Start)
 	}

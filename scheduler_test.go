@@ -2,6 +2,7 @@ package fila_test
 
 import (
 	"context"
+	"encoding/json"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -323,4 +324,55 @@ func TestSchedulerAdvancesAfterAWorkerDiedBeforeAdvancing(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, dead.ID, s.LastJobID)
 	require.Equal(t, 2, s.Iterations)
+}
+
+func TestSchedulerSkipIfRunning(t *testing.T) {
+	t.Parallel()
+	for _, skipIf := range []bool{false, true} {
+		t.Run(map[bool]string{false: "by default ticks overlap", true: "SkipIfRunning skips ticks while the previous runs"}[skipIf], func(t *testing.T) {
+			t.Parallel()
+			b := setup(t)
+			release := make(chan struct{})
+			var ran atomic.Int32
+			var first atomic.Value
+			h := func(ctx context.Context, j *fila.Job) (any, error) {
+				if ran.Add(1) == 1 {
+					first.Store(j.ID)
+					select { // the first tick's job outlasts the next ticks
+					case <-release:
+					case <-ctx.Done():
+					}
+				}
+				return "ran", nil
+			}
+			_, err := b.queue.UpsertScheduler(b.ctx, "s", fila.Schedule{Every: time.Second, SkipIfRunning: skipIf, Immediately: true}, "t", nil, nil)
+			require.NoError(t, err)
+			startWorkerOn(t, b.be, queueName, h, fila.WorkerOptions{Concurrency: 4})
+			require.Eventually(t, func() bool { return b.counts(t).Completed >= 2 }, waitFor, 20*time.Millisecond)
+			close(release)
+			require.Eventually(t, func() bool {
+				j, err := b.queue.GetJob(b.ctx, first.Load().(string))
+				return err == nil && j.State == fila.StateCompleted
+			}, waitFor, 20*time.Millisecond)
+			_, err = b.queue.RemoveScheduler(b.ctx, "s")
+			require.NoError(t, err)
+			done, err := b.queue.Jobs(b.ctx, fila.StateCompleted, 0, 100)
+			require.NoError(t, err)
+			skipped := 0
+			for _, j := range done {
+				var st fila.SkippedTick
+				if json.Unmarshal(j.ReturnValue, &st) == nil && st.Skipped {
+					skipped++
+					require.Equal(t, first.Load(), st.Previous, "skipped for the job still running")
+				}
+			}
+			if skipIf {
+				require.GreaterOrEqual(t, skipped, 2, "ticks during the first job's run were skipped")
+				require.Equal(t, int32(len(done)-skipped), ran.Load(), "skipped ticks did not run the handler")
+			} else {
+				require.Zero(t, skipped)
+				require.GreaterOrEqual(t, ran.Load(), int32(3), "ticks ran while the first still ran")
+			}
+		})
+	}
 }
