@@ -28,6 +28,11 @@ type QueueMetrics struct {
 	// the current (partial) minute.
 	CompletedPerMinute []int64 `json:"completed_per_minute"`
 	FailedPerMinute    []int64 `json:"failed_per_minute"`
+	// Schedulers counts the queue's job schedulers (0 on a backend without
+	// them) and SchedulerLagMS is each one's Lag in ms, by ID: how long its
+	// pending job is overdue, which grows while no worker takes it.
+	Schedulers     int              `json:"schedulers"`
+	SchedulerLagMS map[string]int64 `json:"scheduler_lag_ms,omitempty"`
 }
 
 // Metrics reads the queue's counts and its last minutes of throughput (at
@@ -51,10 +56,24 @@ func (q *Queue) Metrics(ctx context.Context, minutes int) (*QueueMetrics, error)
 	if err != nil {
 		return nil, q.errorf("read metrics of", err)
 	}
-	return &QueueMetrics{
+	qm := &QueueMetrics{
 		Queue: q.name, At: m.At, Counts: *c, Paused: info.Paused, RateLimitedFor: info.RateLimitedFor.Milliseconds(),
 		CompletedPerMinute: m.Completed, FailedPerMinute: m.Failed,
-	}, nil
+	}
+	if _, ok := q.be.(backend.Schedulers); ok {
+		list, err := q.Schedulers(ctx)
+		if err != nil {
+			return nil, err
+		}
+		qm.Schedulers = len(list)
+		for _, s := range list {
+			if qm.SchedulerLagMS == nil {
+				qm.SchedulerLagMS = make(map[string]int64, len(list))
+			}
+			qm.SchedulerLagMS[s.ID] = s.Lag.Milliseconds()
+		}
+	}
+	return qm, nil
 }
 
 // histogramBounds are the upper bounds, in seconds, of the buckets of every

@@ -58,7 +58,13 @@ func (w *Worker) process(c claimed) (next claimed, ok, replaced bool) {
 		w.untrack(aj)
 		return claimed{}, false, false
 	}
-	val, err := w.call(aj)
+	var val any
+	var err error
+	if skip := w.advanceScheduler(aj.job); skip != nil { // a scheduler's tick job: add the next tick's
+		val = skip // SkipIfRunning: the previous tick's job is unfinished
+	} else {
+		val, err = w.call(aj)
+	}
 	took := time.Since(aj.started)
 	w.stats.processing.observe(took)
 	if took < w.opts.PrefetchHold && w.gate != nil && w.holdBack.Load() {

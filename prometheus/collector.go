@@ -25,6 +25,7 @@ type collector struct {
 	abandoned, backendErrors         *prometheus.Desc
 	stalledRecovered, stalledFailed  *prometheus.Desc
 	processingSeconds, waitSeconds   *prometheus.Desc
+	schedulers, schedulerLag         *prometheus.Desc
 }
 
 // NewCollector returns a collector of the job counts and switches of
@@ -77,6 +78,8 @@ func NewCollector(queues []*fila.Queue, workers []*fila.Worker, opts ...Option) 
 	c.stalledFailed = desc("stalled_jobs_failed_total", "Jobs this worker's stalled checks failed for stalling more than allowed.", worker)
 	c.processingSeconds = desc("job_processing_seconds", "Handler run time of each attempt, in seconds.", worker)
 	c.waitSeconds = desc("job_wait_seconds", "Time from when a job was ready (added, or due after its delay) to the start of its first attempt, in seconds.", worker)
+	c.schedulers = desc("queue_schedulers", "Job schedulers of the queue, read from the backend at scrape time (absent for a backend without schedulers).", queue)
+	c.schedulerLag = desc("scheduler_next_job_lag_seconds", "How long a scheduler's pending job is overdue (the backend's clock minus its tick; 0 until due or once started): one that keeps growing means no worker takes the queue's jobs.", []string{"queue", "scheduler"})
 	return c
 }
 
@@ -85,6 +88,7 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{
 		c.jobs, c.paused, c.running, c.prefetched, c.concurrency, c.completed, c.failed, c.retried, c.released,
 		c.rateLimited, c.stalledRecovered, c.stalledFailed, c.abandoned, c.backendErrors, c.processingSeconds, c.waitSeconds,
+		c.schedulers, c.schedulerLag,
 	} {
 		ch <- d
 	}
@@ -124,6 +128,18 @@ func (c *collector) collectQueue(ctx context.Context, q *fila.Queue, ch chan<- p
 		return
 	}
 	ch <- prometheus.MustNewConstMetric(c.paused, prometheus.GaugeValue, boolValue(paused), q.Name())
+	if _, ok := q.Backend().(backend.Schedulers); !ok {
+		return
+	}
+	list, err := q.Schedulers(ctx)
+	if err != nil {
+		ch <- prometheus.NewInvalidMetric(c.schedulers, c.scrapeError(q, err))
+		return
+	}
+	ch <- prometheus.MustNewConstMetric(c.schedulers, prometheus.GaugeValue, float64(len(list)), q.Name())
+	for _, s := range list {
+		ch <- prometheus.MustNewConstMetric(c.schedulerLag, prometheus.GaugeValue, s.Lag.Seconds(), q.Name(), s.ID)
+	}
 }
 
 // scrapeError names the queue and, for a timeout, the bound that passed.

@@ -300,7 +300,7 @@ func TestCollector(t *testing.T) {
 		require.Equal(t, []string{
 			"fila_job_processing_seconds", "fila_job_wait_seconds", "fila_jobs_completed_total",
 			"fila_jobs_failed_total", "fila_jobs_released_total", "fila_jobs_retried_total",
-			"fila_queue_jobs", "fila_queue_paused", "fila_rate_limited_claims_total",
+			"fila_queue_jobs", "fila_queue_paused", "fila_queue_schedulers", "fila_rate_limited_claims_total",
 			"fila_stalled_jobs_failed_total", "fila_stalled_jobs_recovered_total",
 			"fila_worker_abandoned_handlers_total", "fila_worker_backend_errors_total",
 			"fila_worker_concurrency", "fila_worker_prefetched_jobs", "fila_worker_running_jobs",

@@ -90,6 +90,8 @@ type queue struct {
 	metrics *minuteCounts
 	events  *eventRing
 
+	schedulers map[string]*backend.Scheduler // by ID; kept by obliterate, as on Redis
+
 	ready   chan struct{} // closed when a job may have become claimable
 	changed chan struct{} // closed when an event is recorded
 }

@@ -15,6 +15,7 @@ type Script struct {
 	readies         bool    // it can make jobs claimable: wake this process's polling claims
 	keys            int     // how many of a queue's keys it takes, from the first (lib.lua); 0: all
 	builtin         bool    // one of fila's own scripts, not an application's NewScript
+	sched           bool    // it also takes the queue's schedulers hash (lua/sched_lib.lua)
 	locking         *Script // the same script declaring allow-key-locking (scripts.go); nil for NewScript
 }
 

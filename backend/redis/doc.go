@@ -111,4 +111,19 @@
 //
 // Other transports run the same scripts through NewWithConn and a Conn;
 // without blocking commands, claims poll (backend/upstash).
+//
+// # Job schedulers
+//
+// A queue's schedulers (backend.Schedulers) live in one more key,
+// "<prefix>:{<queue>}:schedulers", a hash of scheduler ID to record, with
+// the queue's hash tag; lua/sched.lua and lua/sched_read.lua take it as a
+// 15th fixed key, before the job buckets. sched.lua stores a scheduler
+// and adds its pending tick's job (ID "sched:<id>:<tick ms>", delayed until
+// the tick) in one step, guarded by a compare-and-set on the stored spec
+// (upsert) or on the spec and pending tick (advance), so racing processes
+// add one job per tick. fila computes the ticks in Go (cron is parsed
+// there) from the clock this backend returns (sched_read.lua's TIME, a
+// claimed job's ProcessedAt); workers advance a scheduler when they claim
+// its tick's job, so schedulers cost no idle command. The design and its
+// reasons: docs/schedulers.md. Obliterate keeps the schedulers hash.
 package redisbackend

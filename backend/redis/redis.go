@@ -241,6 +241,9 @@ const (
 // keysFor returns the keys script s takes: all of the queue's, or, for
 // add.lua, the first s.keys fixed ones and the job buckets.
 func (q *queueInfo) keysFor(s *Script) []string {
+	if s.sched {
+		return q.schedKeys()
+	}
 	if s.keys > 0 {
 		return q.addKeys
 	}

@@ -18,6 +18,7 @@ type scripts struct {
 	add, claim, claimMoved, unclaim, finish, release, extend, stalled           *Script
 	progress, log, logs, get, list, remove, retry, promote, events, cursor      *Script
 	counts, info, pause, ratelimit, drain, clean, obliterate, metrics, registry *Script
+	sched, schedRead                                                            *Script
 	// library is every lib.lua-based script as one Redis function library.
 	library string
 }
@@ -26,8 +27,12 @@ type scripts struct {
 var transitions = []string{
 	"add", "claim", "claim_moved", "unclaim", "finish", "release", "extend", "stalled", "progress", "log",
 	"logs", "get", "list", "remove", "retry", "promote", "events", "cursor", "counts", "info", "pause",
-	"ratelimit", "drain", "clean", "obliterate", "metrics",
+	"ratelimit", "drain", "clean", "obliterate", "metrics", "sched", "sched_read",
 }
+
+// schedScripts take the queue's schedulers hash as one more fixed key
+// (lua/sched_lib.lua), and start with sched_lib.lua.
+var schedScripts = map[string]bool{"sched": true, "sched_read": true}
 
 // addKeys is how many of a queue's keys add.lua takes: wait, paused, prio,
 // delayed, jobs, meta, dedup and events, the first eight in lib.lua's
@@ -42,6 +47,9 @@ func loadScripts() *scripts {
 	version.Write([]byte(lib))
 	for _, name := range transitions {
 		bodies[name] = read(name)
+		if schedScripts[name] {
+			bodies[name] = read("sched_lib") + "\n" + bodies[name]
+		}
 		version.Write([]byte(bodies[name]))
 	}
 	v := hex.EncodeToString(version.Sum(nil))[:10]
@@ -61,6 +69,9 @@ func loadScripts() *scripts {
 		if name == "add" {
 			fixed = addKeys
 		}
+		if schedScripts[name] {
+			fixed++
+		}
 		run := "init(KEYS, ARGV, " + strconv.Itoa(fixed) + ")\nlocal reply = " + fn + "(KEYS, ARGV)\ndone()\nreturn reply\n"
 		sc := newScript(name, lib+"\n"+body+run)
 		sc.fn = "fila_" + name + "_" + v
@@ -70,8 +81,11 @@ func loadScripts() *scripts {
 	}
 	// stalled readies jobs too, but StalledCheck signals only when it
 	// requeued some.
-	for _, name := range []string{"release", "retry", "promote", "pause", "unclaim", "add"} {
+	for _, name := range []string{"release", "retry", "promote", "pause", "unclaim", "add", "sched"} {
 		byName[name].readies = true
+	}
+	for name := range schedScripts {
+		byName[name].sched = true
 	}
 	byName["add"].keys = addKeys
 	s := &scripts{library: libSrc.String(), registry: newScript("registry", read("registry"))}
@@ -86,6 +100,7 @@ func loadScripts() *scripts {
 		"logs": &s.logs, "get": &s.get, "list": &s.list, "remove": &s.remove, "retry": &s.retry, "promote": &s.promote,
 		"events": &s.events, "cursor": &s.cursor, "counts": &s.counts, "info": &s.info, "pause": &s.pause,
 		"ratelimit": &s.ratelimit, "drain": &s.drain, "clean": &s.clean, "obliterate": &s.obliterate, "metrics": &s.metrics,
+		"sched": &s.sched, "sched_read": &s.schedRead,
 	} {
 		*dst = byName[name]
 	}
@@ -103,7 +118,7 @@ const keyLockingShebang = "#!lua flags=allow-key-locking\n"
 // it with EVALSHA).
 func withKeyLocking(s *Script) *Script {
 	v := newScript(s.name, keyLockingShebang+s.src)
-	v.readies, v.keys, v.builtin = s.readies, s.keys, s.builtin
+	v.readies, v.keys, v.builtin, v.sched = s.readies, s.keys, s.builtin, s.sched
 	return v
 }
 

@@ -78,7 +78,7 @@ func (c *Conn) Close() error {
 // retried request whose first try did run would run twice.
 var readOnlyScripts = map[string]bool{
 	"get": true, "list": true, "counts": true, "info": true, "logs": true,
-	"metrics": true, "events": true, "cursor": true,
+	"metrics": true, "events": true, "cursor": true, "sched_read": true,
 }
 
 // idempotent reports whether a script call may be retried: one of fila's

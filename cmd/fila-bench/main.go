@@ -81,6 +81,7 @@ type result struct {
 
 type config struct {
 	n, producers, runs, payload, latN int
+	schedN                            int
 	conc, prefetch                    []int
 	latGap, idle                      time.Duration
 	scenarios                         map[string]bool
@@ -96,7 +97,7 @@ func main() {
 func run() error {
 	var (
 		redisURL  = flag.String("redis", "", "Redis URL (redis:// or rediss://); empty: memory backend only")
-		scenarios = flag.String("scenarios", "add,add-bulk,process,latency,delayed,limiter,memory", "comma-separated scenarios (also: idle)")
+		scenarios = flag.String("scenarios", "add,add-bulk,process,latency,delayed,limiter,memory", "comma-separated scenarios (also: idle, schedulers)")
 		n         = flag.Int("n", 20000, "jobs per scenario run")
 		conc      = flag.String("c", "1,10,100", "concurrencies for process")
 		prefetch  = flag.String("prefetch", "0", "WorkerOptions.Prefetch values for process, each run at every concurrency (0: fila's default, 1; -1: fila.NoPrefetch)")
@@ -106,6 +107,7 @@ func run() error {
 		latN      = flag.Int("lat-n", 1000, "jobs in the latency scenario")
 		latGap    = flag.Duration("lat-gap", 5*time.Millisecond, "gap between latency jobs")
 		idle      = flag.Duration("idle", 60*time.Second, "how long the idle scenario watches")
+		schedN    = flag.Int("sched-n", 10000, "schedulers in the schedulers scenario")
 		backends  = flag.String("backends", "", "comma-separated backends (memory, redis); default: memory, plus redis with -redis")
 		asJSON    = flag.Bool("json", false, "print one JSON array instead of a table")
 		cpuProf   = flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
@@ -128,7 +130,7 @@ func run() error {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	cfg := config{n: *n, producers: *producers, runs: max(*runs, 1), payload: *payload, latN: *latN, latGap: *latGap, idle: *idle,
+	cfg := config{n: *n, schedN: max(*schedN, 1), producers: *producers, runs: max(*runs, 1), payload: *payload, latN: *latN, latGap: *latGap, idle: *idle,
 		scenarios: map[string]bool{}}
 	for _, s := range strings.Split(*scenarios, ",") {
 		if s = strings.TrimSpace(s); s != "" {
@@ -225,7 +227,7 @@ func run() error {
 }
 
 var knownScenario = map[string]bool{"add": true, "add-bulk": true, "process": true, "latency": true, "delayed": true,
-	"limiter": true, "memory": true, "idle": true}
+	"limiter": true, "memory": true, "idle": true, "schedulers": true}
 
 // median runs f cfg.runs times and keeps the run with the median jobs/s.
 func (b *bench) median(f func() (result, error)) (result, error) {

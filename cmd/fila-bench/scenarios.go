@@ -100,6 +100,9 @@ func (b *bench) runAll(ctx context.Context) ([]result, error) {
 	if s["memory"] && b.admin != nil {
 		steps = append(steps, step{"memory", func() (result, error) { return b.memory(ctx) }})
 	}
+	if s["schedulers"] {
+		steps = append(steps, step{"schedulers", func() (result, error) { return b.schedulers(ctx) }})
+	}
 	if s["idle"] && b.admin != nil {
 		steps = append(steps, step{"idle", func() (result, error) { return b.idleCost(ctx) }})
 	}

@@ -86,6 +86,7 @@ func commands() []*command {
 		statsCommand(), listCommand(), showCommand(),
 		retryCommand(), promoteCommand(), removeCommand(), cleanCommand(),
 		pauseCommand(), resumeCommand(), drainCommand(), obliterateCommand(),
+		schedulersCommand(), schedulerCommand(),
 		dashboardCommand(),
 	}
 }

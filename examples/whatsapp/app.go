@@ -55,6 +55,9 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, responder Respond
 		if err := a.buildWorkers(responder); err != nil {
 			return nil, errors.Join(err, st.close())
 		}
+		if err := a.scheduleSummary(ctx); err != nil {
+			return nil, errors.Join(err, st.close())
+		}
 	}
 	a.handler = a.routes()
 	return a, nil
@@ -81,7 +84,7 @@ func (a *App) buildWorkers(responder Responder) error {
 	in := &inboundHandler{queues: q, store: store, log: logFor(queueInbound)}
 	media := &mediaHandler{queues: q, graph: graph, log: logFor(queueMedia)}
 	reply := &replyHandler{queues: q, store: store, responder: responder, log: logFor(queueReply)}
-	out := &outboundHandler{graph: graph, store: store, log: logFor(queueOutbound)}
+	out := &outboundHandler{graph: graph, store: store, queues: q, log: logFor(queueOutbound)}
 	status := &statusHandler{store: store, log: logFor(queueStatus)}
 	add(q.inbound, s.Inbound, fila.JSONProcessor(in.handle))
 	add(q.media, s.Media, fila.JSONProcessor(media.handle))
@@ -162,6 +165,12 @@ func (a *App) shutdown(srv *http.Server, runs *sync.WaitGroup) error {
 		}
 		closing.Wait()
 	} else {
+		// The summary's next tick would hold the drain until the deadline;
+		// on memory it dies with the process anyway, and the next start
+		// schedules it again.
+		if _, err := a.queues.outbound.RemoveScheduler(ctx, summaryScheduler); err != nil {
+			a.log.Warn("remove the summary scheduler", "err", err)
+		}
 		for _, s := range a.stages {
 			a.waitIdle(ctx, s.queue)
 			a.closeWorker(ctx, s)

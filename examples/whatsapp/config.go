@@ -68,6 +68,9 @@ type Config struct {
 
 	// Dashboard is the login of the queue dashboard (see dashboard.go).
 	Dashboard DashboardConfig
+
+	// Summary is the daily summary's schedule (see summary.go).
+	Summary SummaryConfig
 }
 
 // Addr returns the address to listen on.
@@ -89,7 +92,7 @@ const envVars = `Environment:
   STALLED_INTERVAL       stalled-job check period (default 30s)
   SHUTDOWN_TIMEOUT       graceful shutdown bound (default 25s)
   LOG_LEVEL              debug, info, warn or error (default info); LOG_FORMAT=json for JSON logs
-`
+` + summaryEnvHelp
 
 // loadConfig reads flags from args and settings from getenv. Missing
 // secrets fail, naming each variable, unless demo mode supplies them.
@@ -153,6 +156,10 @@ func loadConfig(args []string, getenv func(string) string, usage io.Writer) (Con
 		}
 	}
 	errs = append(errs, c.tuning(getenv)...)
+	var sumErr error
+	if c.Summary, sumErr = loadSummaryConfig(getenv); sumErr != nil {
+		errs = append(errs, sumErr)
+	}
 	if err := errors.Join(errs...); err != nil {
 		return Config{}, err
 	}

@@ -14,9 +14,10 @@ import (
 // receipts. Its queue is globally rate limited, and jobError decides what
 // a failure does.
 type outboundHandler struct {
-	graph *cloudapi.Client
-	store Store
-	log   *slog.Logger
+	graph  *cloudapi.Client
+	store  Store
+	queues *queues // for the daily summary's figures
+	log    *slog.Logger
 }
 
 // sendResult is a send job's return value.
@@ -29,6 +30,13 @@ type sendResult struct {
 func (h *outboundHandler) handle(ctx context.Context, job *fila.Job, o OutboundJob) (any, error) {
 	switch job.Name {
 	case jobSend:
+		return h.send(ctx, job, o)
+	case jobSummary:
+		text, err := summaryText(ctx, h.queues)
+		if err != nil {
+			return nil, err
+		}
+		o.Text = text
 		return h.send(ctx, job, o)
 	case jobRead:
 		if err := h.graph.MarkRead(ctx, o.PhoneNumberID, o.MessageID); err != nil {
