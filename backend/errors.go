@@ -62,3 +62,7 @@ type CorruptJobError struct {
 func (e *CorruptJobError) Error() string {
 	return fmt.Sprintf("job %q is corrupt: %s", e.JobID, e.Reason)
 }
+
+// ErrUnsupported: the backend does not implement an optional interface
+// (such as Groups) that the call needs.
+var ErrUnsupported = errors.New("fila: not supported by this backend")

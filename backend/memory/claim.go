@@ -69,20 +69,31 @@ func (q *queue) claim(p *backend.JobClaimParams, now time.Time) *backend.JobClai
 		return &backend.JobClaimResult{RetryAfter: d}
 	}
 	var e *entry
-	if front := q.wait.Front(); front != nil {
-		e = front.Value.(*entry)
-	} else {
-		e = q.prioritized.peek()
-	}
-	if e == nil {
-		return &backend.JobClaimResult{}
+	for e == nil {
+		if front := q.wait.Front(); front != nil {
+			e = front.Value.(*entry)
+		} else {
+			e = q.prioritized.peek()
+		}
+		if e == nil {
+			return &backend.JobClaimResult{}
+		}
+		if e.isToken() && !q.groupReady(e.grp) {
+			q.dropToken(e.grp)
+			q.syncGroup(e.grp)
+			e = nil
+		}
 	}
 	if p.Limit != nil && p.Limit.Max > 0 {
 		if d := q.limiter.take(p.Limit, now); d > 0 {
 			return &backend.JobClaimResult{RetryAfter: d}
 		}
 	}
-	q.detach(e)
+	if e.isToken() {
+		e = q.groupTake(e)
+	} else {
+		q.detach(e)
+	}
 	e.job.State = backend.StateActive
 	e.job.ProcessedAt = now
 	e.job.AttemptsStarted++
@@ -122,6 +133,7 @@ func (b *Backend) JobComplete(ctx context.Context, p *backend.JobCompleteParams)
 	e.job.ReturnValue = cloneBytes(p.ReturnValue)
 	e.job.FinishedAt = now
 	e.job.State = backend.StateCompleted
+	q.leaveSlot(e)
 	q.metrics.add(now, false)
 	q.emit(backend.EventCompleted, e.job.ID, now, string(p.ReturnValue))
 	q.finish(e, q.completed, p.Retention, now)
@@ -172,6 +184,7 @@ func (b *Backend) JobFail(ctx context.Context, p *backend.JobFailParams) (*backe
 
 // failJob moves a detached entry to failed for good.
 func (q *queue) failJob(e *entry, r backend.Retention, now time.Time) {
+	q.leaveSlot(e)
 	e.job.FinishedAt = now
 	e.job.State = backend.StateFailed
 	q.metrics.add(now, true)

@@ -18,6 +18,7 @@ type scripts struct {
 	add, claim, claimMoved, unclaim, finish, release, extend, stalled           *Script
 	progress, log, logs, get, list, remove, retry, promote, events, cursor      *Script
 	counts, info, pause, ratelimit, drain, clean, obliterate, metrics, registry *Script
+	group                                                                       *Script
 	// library is every lib.lua-based script as one Redis function library.
 	library string
 }
@@ -26,7 +27,7 @@ type scripts struct {
 var transitions = []string{
 	"add", "claim", "claim_moved", "unclaim", "finish", "release", "extend", "stalled", "progress", "log",
 	"logs", "get", "list", "remove", "retry", "promote", "events", "cursor", "counts", "info", "pause",
-	"ratelimit", "drain", "clean", "obliterate", "metrics",
+	"ratelimit", "drain", "clean", "obliterate", "metrics", "group",
 }
 
 // addKeys is how many of a queue's keys add.lua takes: wait, paused, prio,
@@ -36,7 +37,7 @@ var transitions = []string{
 const addKeys = 8
 
 func loadScripts() *scripts {
-	lib := read("lib")
+	lib := read("lib") + "\n" + read("groups") // groups.lua assigns functions lib.lua declares
 	bodies := make(map[string]string, len(transitions))
 	version := sha1.New()
 	version.Write([]byte(lib))
@@ -70,7 +71,7 @@ func loadScripts() *scripts {
 	}
 	// stalled readies jobs too, but StalledCheck signals only when it
 	// requeued some.
-	for _, name := range []string{"release", "retry", "promote", "pause", "unclaim", "add"} {
+	for _, name := range []string{"release", "retry", "promote", "pause", "unclaim", "add", "group"} {
 		byName[name].readies = true
 	}
 	byName["add"].keys = addKeys
@@ -86,6 +87,7 @@ func loadScripts() *scripts {
 		"logs": &s.logs, "get": &s.get, "list": &s.list, "remove": &s.remove, "retry": &s.retry, "promote": &s.promote,
 		"events": &s.events, "cursor": &s.cursor, "counts": &s.counts, "info": &s.info, "pause": &s.pause,
 		"ratelimit": &s.ratelimit, "drain": &s.drain, "clean": &s.clean, "obliterate": &s.obliterate, "metrics": &s.metrics,
+		"group": &s.group,
 	} {
 		*dst = byName[name]
 	}

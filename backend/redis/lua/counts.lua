@@ -8,11 +8,14 @@ if is_paused() then list = K_PAUSED end
 if meta_mk() and rcall('LPOS', list, MARKER, 'RANK', -1) then mk = 1 end
 local fed = 0
 if fed_in_wait() then fed = 1 end
+-- Group tokens are no jobs; the jobs waiting in groups are.
+local gv = rcall('HMGET', K_META, 'Gw', 'Gk')
+local grouped = tonumber(gv[1] or '0') - tonumber(gv[2] or '0')
 local waiting, paused = 0, 0
 if is_paused() then
-  paused = rcall('LLEN', K_PAUSED) - mk
+  paused = rcall('LLEN', K_PAUSED) - mk + grouped
 else
-  waiting = rcall('LLEN', K_WAIT) - mk - fed
+  waiting = rcall('LLEN', K_WAIT) - mk - fed + grouped
 end
 local active = rcall('LLEN', K_ACTIVE)
 if active > 0 and rcall('LPOS', K_ACTIVE, MARKER) then active = active - 1 end

@@ -34,7 +34,7 @@ local function from_list(key, markers)
   local window = rcall('LRANGE', key, -(p + limit + #skips), -(p + 1))
   for i = #window, 1, -1 do
     local id = window[i]
-    if id ~= MARKER and id ~= fd then
+    if id ~= MARKER and id ~= fd and not is_token(id) then
       if #ids < limit then ids[#ids + 1] = id else break end
     end
   end
