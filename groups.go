@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/fila-go/fila/backend"
@@ -45,6 +46,11 @@ type GroupOptions struct {
 	// MaxSize is the most waiting jobs a group may hold: an Add beyond it
 	// fails with a *GroupFullError and stores nothing. 0 = no limit.
 	MaxSize int
+	// Rate, when Max > 0, allows each group Max job starts per Per, across
+	// every worker: a group's starts are spaced at least Per/Max apart, so
+	// no window of length Per holds more than Max. Other groups run
+	// meanwhile. WhatsApp's pair limit: Limit{Max: 1, Per: 6 * time.Second}.
+	Rate Limit
 }
 
 // GroupCounts are one group's numbers.
@@ -92,7 +98,10 @@ func (q *Queue) SetGroupOptions(ctx context.Context, o GroupOptions) error {
 	if o.MaxSize < 0 {
 		return q.errorf("set group options of", invalid("GroupOptions.MaxSize", "must be >= 0, got %d", o.MaxSize))
 	}
-	p := &backend.GroupOptionsParams{Queue: q.name, Options: backend.GroupOptions{Concurrency: max(o.Concurrency, 1), MaxSize: o.MaxSize}}
+	if o.Rate.Max < 0 || o.Rate.Per < 0 || (o.Rate.Max > 0) != (o.Rate.Per > 0) {
+		return q.errorf("set group options of", invalid("GroupOptions.Rate", "needs Max > 0 and Per > 0 (or both 0), got %+v", o.Rate))
+	}
+	p := &backend.GroupOptionsParams{Queue: q.name, Options: backend.GroupOptions{Concurrency: max(o.Concurrency, 1), MaxSize: o.MaxSize, Rate: o.Rate}}
 	if err := g.GroupOptionsSet(ctx, p); err != nil {
 		return q.errorf("set group options of", err)
 	}
@@ -109,7 +118,7 @@ func (q *Queue) GroupOptions(ctx context.Context) (GroupOptions, error) {
 	if err != nil {
 		return GroupOptions{}, q.errorf("get group options of", err)
 	}
-	return GroupOptions{Concurrency: o.Concurrency, MaxSize: o.MaxSize}, nil
+	return GroupOptions{Concurrency: o.Concurrency, MaxSize: o.MaxSize, Rate: o.Rate}, nil
 }
 
 // GroupCounts returns one group's waiting and active counts.
@@ -118,10 +127,7 @@ func (q *Queue) GroupCounts(ctx context.Context, group string) (*GroupCounts, er
 	if err != nil {
 		return nil, err
 	}
-	if group == "" {
-		return nil, q.errorf("count group of", invalid("group", "is empty"))
-	}
-	if err := validateGroup(group); err != nil {
+	if err := validateGroupArg(group); err != nil {
 		return nil, q.errorf("count group of", err)
 	}
 	c, err := g.GroupCounts(ctx, &backend.GroupParams{Queue: q.name, Group: group})
@@ -129,4 +135,51 @@ func (q *Queue) GroupCounts(ctx context.Context, group string) (*GroupCounts, er
 		return nil, q.errorf("count group of", err)
 	}
 	return c, nil
+}
+
+// RateLimitGroup holds one group back for d (a longer hold already set
+// stays), across every worker and process: its jobs wait, other groups
+// and ungrouped jobs run. Handlers usually return RateLimitedGroup instead.
+func (q *Queue) RateLimitGroup(ctx context.Context, group string, d time.Duration) error {
+	g, err := q.groups("rate limit group of")
+	if err != nil {
+		return err
+	}
+	if err := validateGroupArg(group); err != nil {
+		return q.errorf("rate limit group of", err)
+	}
+	if d <= 0 {
+		return q.errorf("rate limit group of", invalid("d", "must be > 0, got %s", d))
+	}
+	p := &backend.GroupRateLimitParams{Queue: q.name, Group: group, For: min(d, maxRateLimit)}
+	if err := g.GroupRateLimit(ctx, p); err != nil {
+		return q.errorf("rate limit group of", err)
+	}
+	return nil
+}
+
+func validateGroupArg(group string) error {
+	if group == "" {
+		return invalid("group", "is empty")
+	}
+	return validateGroup(group)
+}
+
+// RateLimitedGroup returns an error a handler gives back to say "the
+// service refused this job's recipient for now" (WhatsApp 131056, an HTTP
+// 429 for one key): the worker holds back the job's group only, for d,
+// across every process, and hands the job back to the front of its group
+// without spending an attempt. Other groups keep running; RateLimited stays
+// for limits on the whole queue. For a job without a group it acts as
+// RateLimited.
+func RateLimitedGroup(d time.Duration) error { return &GroupRateLimitError{Delay: d} }
+
+// GroupRateLimitError is the error RateLimitedGroup returns. Wrap it to add
+// context; the worker finds it with errors.As.
+type GroupRateLimitError struct {
+	Delay time.Duration
+}
+
+func (e *GroupRateLimitError) Error() string {
+	return fmt.Sprintf("fila: group rate limited for %s", e.Delay)
 }

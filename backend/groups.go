@@ -1,6 +1,9 @@
 package backend
 
-import "context"
+import (
+	"context"
+	"time"
+)
 
 // Groups is the optional interface of backends that run grouped jobs
 // (JobOptions.Group) with a per-group concurrency and round-robin between
@@ -30,6 +33,18 @@ type Groups interface {
 
 	// GroupCounts returns one group's counts.
 	GroupCounts(ctx context.Context, p *GroupParams) (*GroupCounts, error)
+
+	// GroupRateLimit holds one group back for p.For (a longer hold already
+	// set stays): its jobs wait, other groups run. A handler's
+	// RateLimitedGroup calls it, then hands its job back with JobRelease.
+	GroupRateLimit(ctx context.Context, p *GroupRateLimitParams) error
+}
+
+// GroupRateLimitParams holds a group back.
+type GroupRateLimitParams struct {
+	Queue string
+	Group string
+	For   time.Duration
 }
 
 // GroupOptions are a queue's rules for its groups.
@@ -40,6 +55,10 @@ type GroupOptions struct {
 	// MaxSize is the most waiting jobs of one group; an add beyond it is
 	// refused (AddGroupFull) and stores nothing. 0 = no limit.
 	MaxSize int
+	// Rate, when Max > 0, limits each group to Max starts per Per: a
+	// group's starts are spaced at least Per/Max apart (so no window of
+	// length Per holds more than Max), across every worker.
+	Rate Limit
 }
 
 // GroupOptionsParams sets a queue's group options.
@@ -60,4 +79,7 @@ type GroupCounts struct {
 	// Active counts the group's running jobs and its retries that keep
 	// their slot while they wait for their backoff.
 	Active int64 `json:"active"`
+	// LimitedFor is the time left before the group may start a job again
+	// (its Rate, or a GroupRateLimit), or 0.
+	LimitedFor time.Duration `json:"limited_for_ns"`
 }

@@ -40,6 +40,9 @@ func (b *Backend) JobClaim(ctx context.Context, p *backend.JobClaimParams) (*bac
 		if next := q.delayed.peek(); next != nil {
 			wait = min(wait, next.job.DueAt.Sub(now))
 		}
+		if next := q.wakeGroups(now); !next.IsZero() {
+			wait = min(wait, next.Sub(now))
+		}
 		ready := q.readyChan()
 		q.mu.Unlock()
 
@@ -62,6 +65,7 @@ func (b *Backend) JobClaim(ctx context.Context, p *backend.JobClaimParams) (*bac
 // claim takes the next ready job, if the queue's switches allow it.
 func (q *queue) claim(p *backend.JobClaimParams, now time.Time) *backend.JobClaimResult {
 	q.promoteDue(now)
+	q.wakeGroups(now)
 	if q.paused {
 		return &backend.JobClaimResult{}
 	}

@@ -3,6 +3,7 @@ package memory
 import (
 	"container/list"
 	"context"
+	"time"
 
 	"github.com/fila-go/fila/backend"
 )
@@ -15,6 +16,9 @@ type group struct {
 	jobs   *list.List // of *entry; front is the consuming end
 	active int        // slots in use: active jobs and retries keeping theirs
 	token  *entry     // in q.wait while set
+	// until: no job starts before it (the group's Rate, GroupRateLimit);
+	// while it is ahead the group is in q.limited.
+	until time.Time
 }
 
 // isToken reports whether a wait entry stands for a group.
@@ -35,6 +39,10 @@ func (q *queue) groupConcurrency() int { return max(q.groupOpts.Concurrency, 1) 
 // the group has a waiting job and a free slot and no token out, and
 // forgets a group with nothing left.
 func (q *queue) syncGroup(g *group) {
+	if g.until.After(q.now()) {
+		q.limited[g] = struct{}{}
+		return
+	}
 	if g.token == nil && g.jobs.Len() > 0 && g.active < q.groupConcurrency() {
 		g.token = &entry{grp: g, heapIndex: -1}
 		g.token.elem = q.wait.PushBack(g.token)
@@ -97,7 +105,22 @@ func (q *queue) leaveSlot(e *entry) {
 
 // groupReady reports whether a group can run a job now.
 func (q *queue) groupReady(g *group) bool {
-	return g.jobs.Len() > 0 && g.active < q.groupConcurrency()
+	return g.jobs.Len() > 0 && g.active < q.groupConcurrency() && !g.until.After(q.now())
+}
+
+// wakeGroups brings back the groups whose limit has passed and returns
+// the earliest limit still ahead (zero when none).
+func (q *queue) wakeGroups(now time.Time) time.Time {
+	var next time.Time
+	for g := range q.limited {
+		if !g.until.After(now) {
+			delete(q.limited, g)
+			q.syncGroup(g)
+		} else if next.IsZero() || g.until.Before(next) {
+			next = g.until
+		}
+	}
+	return next
 }
 
 // groupTake claims for the token of a ready group: the group's next job,
@@ -112,6 +135,9 @@ func (q *queue) groupTake(tok *entry) *entry {
 	q.groupWaiting--
 	g.active++
 	e.slot = true
+	if r := q.groupOpts.Rate; r.Max > 0 && r.Per > 0 {
+		g.until = q.now().Add(max(r.Per/time.Duration(r.Max), time.Millisecond))
+	}
 	q.syncGroup(g)
 	return e
 }
@@ -161,6 +187,7 @@ func (b *Backend) GroupCounts(ctx context.Context, p *backend.GroupParams) (*bac
 	c := &backend.GroupCounts{}
 	if g := q.groups[p.Group]; g != nil {
 		c.Waiting, c.Active = int64(g.jobs.Len()), int64(g.active)
+		c.LimitedFor = max(g.until.Sub(b.now()), 0)
 	}
 	return c, nil
 }
@@ -194,4 +221,20 @@ func (q *queue) waitingJobs() []*entry {
 		add(g)
 	}
 	return out
+}
+
+// GroupRateLimit implements backend.Groups.
+func (b *Backend) GroupRateLimit(ctx context.Context, p *backend.GroupRateLimitParams) error {
+	q, err := b.lock(ctx, p.Queue)
+	if err != nil {
+		return err
+	}
+	defer q.mu.Unlock()
+	g := q.group(p.Group)
+	if until := b.now().Add(p.For); until.After(g.until) {
+		g.until = until
+	}
+	q.syncGroup(g)
+	q.signalReady() // blocked claims recompute their timers
+	return nil
 }

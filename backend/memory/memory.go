@@ -94,13 +94,15 @@ type queue struct {
 	groupOpts    backend.GroupOptions
 	tokens       int // group tokens in wait
 	groupWaiting int // jobs waiting in groups
+	limited      map[*group]struct{}
+	now          func() time.Time
 
 	ready   chan struct{} // closed when a job may have become claimable
 	changed chan struct{} // closed when an event is recorded
 }
 
 func (b *Backend) newQueue(name string) *queue {
-	q := &queue{name: name, events: newEventRing(b.opts.EventsMaxLen)}
+	q := &queue{name: name, events: newEventRing(b.opts.EventsMaxLen), now: b.now}
 	q.reset(b.opts.MetricsMinutes)
 	return q
 }
@@ -126,6 +128,7 @@ func (q *queue) reset(metricsMinutes int) {
 	q.lastStalledCheck = time.Time{}
 	q.metrics = newMinuteCounts(metricsMinutes)
 	q.groups = map[string]*group{}
+	q.limited = map[*group]struct{}{}
 	q.tokens, q.groupWaiting = 0, 0
 	q.groupOpts = backend.GroupOptions{}
 }

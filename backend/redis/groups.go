@@ -3,6 +3,7 @@ package redisbackend
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/fila-go/fila/backend"
 )
@@ -16,7 +17,17 @@ var _ backend.Groups = (*Backend)(nil)
 
 // GroupOptionsSet implements backend.Groups.
 func (b *Backend) GroupOptionsSet(ctx context.Context, p *backend.GroupOptionsParams) error {
-	_, err := b.run(ctx, b.s.group, b.queue(p.Queue), "set", max(p.Options.Concurrency, 1), max(p.Options.MaxSize, 0))
+	rmax, rper := int64(0), int64(0)
+	if p.Options.Rate.Max > 0 && p.Options.Rate.Per > 0 {
+		rmax, rper = int64(p.Options.Rate.Max), max(ms(p.Options.Rate.Per), 1)
+	}
+	_, err := b.run(ctx, b.s.group, b.queue(p.Queue), "set", max(p.Options.Concurrency, 1), max(p.Options.MaxSize, 0), rmax, rper)
+	return err
+}
+
+// GroupRateLimit implements backend.Groups.
+func (b *Backend) GroupRateLimit(ctx context.Context, p *backend.GroupRateLimitParams) error {
+	_, err := b.run(ctx, b.s.group, b.queue(p.Queue), "limit", p.Group, max(ms(p.For), 1))
 	return err
 }
 
@@ -27,10 +38,14 @@ func (b *Backend) GroupOptionsGet(ctx context.Context, p *backend.QueueParams) (
 		return nil, err
 	}
 	arr, _ := v.([]any)
-	if len(arr) != 2 {
+	if len(arr) != 4 {
 		return nil, fmt.Errorf("redis: malformed group options reply %v", v)
 	}
-	return &backend.GroupOptions{Concurrency: int(num(arr[0])), MaxSize: int(num(arr[1]))}, nil
+	o := &backend.GroupOptions{Concurrency: int(num(arr[0])), MaxSize: int(num(arr[1]))}
+	if num(arr[2]) > 0 {
+		o.Rate = backend.Limit{Max: int(num(arr[2])), Per: time.Duration(num(arr[3])) * time.Millisecond}
+	}
+	return o, nil
 }
 
 // GroupCounts implements backend.Groups.
@@ -40,8 +55,8 @@ func (b *Backend) GroupCounts(ctx context.Context, p *backend.GroupParams) (*bac
 		return nil, err
 	}
 	arr, _ := v.([]any)
-	if len(arr) != 2 {
+	if len(arr) != 3 {
 		return nil, fmt.Errorf("redis: malformed group counts reply %v", v)
 	}
-	return &backend.GroupCounts{Waiting: num(arr[0]), Active: num(arr[1])}, nil
+	return &backend.GroupCounts{Waiting: num(arr[0]), Active: num(arr[1]), LimitedFor: time.Duration(num(arr[2])) * time.Millisecond}, nil
 }

@@ -39,7 +39,7 @@ if s == 'P' or s == 'D' then
     if #ids == 0 then break end
     for _, id in ipairs(ids) do
       if #removed >= limit then break end
-      if old_enough(id) then
+      if not is_token(id) and old_enough(id) then -- a group's wake entry is no job
         if s == 'D' then
           local rec, st = load(id)
           if rec then group_leave(id, st) end -- a retry keeps its group's slot

@@ -53,8 +53,13 @@ local function drain_zset(key)
     if #ids == 0 then return end
     if key == K_DELAYED then -- a retry keeps its group's slot: it gives it back
       for _, id in ipairs(ids) do
-        local rec, st = load(id)
-        if rec and st.g then group_leave(id, st) end
+        if is_token(id) then
+          rcall('HINCRBY', K_META, 'Gd', '-1')
+          removed = removed - 1 -- no job
+        else
+          local rec, st = load(id)
+          if rec and st.g then group_leave(id, st) end
+        end
       end
     end
     rcall('ZREM', key, unpack(ids))

@@ -3,10 +3,17 @@
 --
 -- A group lives in the queue's meta hash, so no script touches a key it
 -- was not given (Cluster, Upstash key locking):
---   Gs:<g>  "<waiting> <slots used> <token out 0|1>"; absent when all are 0
+--   Gs:<g>  "<waiting> <slots used> <token out 0|1> <limited until ms, 0 none>";
+--           absent when all are 0 (or the limit has passed)
 --   Gh:<g>  the id at the consuming end of the group's line, Gt:<g> the far end
---   Go      the queue's group options "<concurrency> <max size>"; absent: "1 0"
---   Gw      jobs waiting in groups, Gk tokens in the ready list (counts.lua)
+--   Go      the queue's group options "<concurrency> <max size> <rate max> <rate per ms>";
+--           absent: "1 0 0 0"
+--   Gw      jobs waiting in groups, Gk tokens in the ready list, Gd wake
+--           entries in the delayed set (counts.lua)
+-- A rate-limited group (its rate, or a handler's RateLimitedGroup) puts no
+-- token out until its limit passes; a wake entry, TOKEN .. group, in the
+-- delayed set at that time brings it back through promote_due, so blocked
+-- claims wake on time like for a delayed job.
 -- The group's line is a doubly linked list through the jobs hash: n:<id>
 -- the next id towards the far end, v:<id> the previous one. g:<id> holds a
 -- grouped job's group (load, load_full and lock_state read it with the
@@ -24,22 +31,32 @@ local G_CONC_DEFAULT = 1
 -- gstate reads a group's state, links and the queue's group options.
 local function gstate(g)
   local v = rcall('HMGET', K_META, 'Gs:' .. g, 'Gh:' .. g, 'Gt:' .. g, 'Go')
-  local gs = {g = g, w = 0, a = 0, t = 0, h = v[2], tl = v[3], conc = G_CONC_DEFAULT, max = 0}
+  local gs = {g = g, w = 0, a = 0, t = 0, lu = 0, h = v[2], tl = v[3], conc = G_CONC_DEFAULT, max = 0, rmax = 0, rper = 0}
   if v[1] then
-    local w, a, t = string.match(v[1], '^(%d+) (%d+) (%d)$')
-    gs.w, gs.a, gs.t = tonumber(w), tonumber(a), tonumber(t)
+    local w, a, t, lu = string.match(v[1], '^(%d+) (%d+) (%d) (%d+)$')
+    gs.w, gs.a, gs.t, gs.lu = tonumber(w), tonumber(a), tonumber(t), tonumber(lu)
   end
   if v[4] then
-    local c, m = string.match(v[4], '^(%d+) (%d+)$')
-    gs.conc, gs.max = tonumber(c), tonumber(m)
+    local c, m, rm, rp = string.match(v[4], '^(%d+) (%d+) (%d+) (%d+)$')
+    gs.conc, gs.max, gs.rmax, gs.rper = tonumber(c), tonumber(m), tonumber(rm), tonumber(rp)
   end
+  if gs.lu <= NOW then gs.lu = 0 end
   return gs
 end
 
 -- gsync writes a group's state back, first putting its token at the far
 -- end of the ready list when the group can run a job and has none out.
 local function gsync(gs)
-  if gs.t == 0 and gs.w > 0 and gs.a < gs.conc then
+  if gs.lu > 0 and gs.t == 0 and gs.w > 0 and gs.a < gs.conc then -- wake it when the limit passes
+    local tok = TOKEN .. gs.g
+    if rcall('ZADD', K_DELAYED, int(gs.lu * SEQ_SPAN), tok) == 1 then rcall('HINCRBY', K_META, 'Gd', '1') end
+    local m = meta()
+    if not m.nd or m.nd < 0 or gs.lu < m.nd then
+      set_meta('nd', int(gs.lu))
+      m.nd = gs.lu
+      WAKE = true
+    end
+  elseif gs.t == 0 and gs.w > 0 and gs.a < gs.conc then
     local list = K_PAUSED
     if not is_paused() then
       list = K_WAIT
@@ -49,10 +66,10 @@ local function gsync(gs)
     rcall('HINCRBY', K_META, 'Gk', '1')
     gs.t = 1
   end
-  if gs.w == 0 and gs.a == 0 and gs.t == 0 then
+  if gs.w == 0 and gs.a == 0 and gs.t == 0 and gs.lu == 0 then
     rcall('HDEL', K_META, 'Gs:' .. gs.g)
   else
-    rcall('HSET', K_META, 'Gs:' .. gs.g, int(gs.w) .. ' ' .. int(gs.a) .. ' ' .. int(gs.t))
+    rcall('HSET', K_META, 'Gs:' .. gs.g, int(gs.w) .. ' ' .. int(gs.a) .. ' ' .. int(gs.t) .. ' ' .. int(gs.lu))
   end
 end
 
@@ -156,7 +173,7 @@ group_claim = function(tok, token, lock_ms, lmax, lper)
   local gs = gstate(string.sub(tok, 2))
   rcall('HINCRBY', K_META, 'Gk', '-1')
   gs.t = 0
-  if gs.w == 0 or gs.a >= gs.conc then
+  if gs.w == 0 or gs.a >= gs.conc or gs.lu > 0 then
     gsync(gs)
     return nil
   end
@@ -171,6 +188,9 @@ group_claim = function(tok, token, lock_ms, lmax, lper)
   local id = gs.h
   gunlink(gs, id)
   gs.a = gs.a + 1
+  if gs.rmax > 0 then -- the group's starts are spaced rper/rmax apart
+    gs.lu = NOW + math.max(1, math.floor(gs.rper / gs.rmax))
+  end
   gsync(gs)
   rcall('LPUSH', K_ACTIVE, id)
   local rec, raw, fields = load_full(id)
@@ -196,4 +216,18 @@ end
 -- is_token reports whether a ready-list entry is a group's token.
 is_token = function(id)
   return string.byte(id) == 1
+end
+
+-- group_limit holds group g back until ms from now (a handler's
+-- RateLimitedGroup); a longer limit already set stays.
+group_limit = function(g, ms)
+  local gs = gstate(g)
+  gs.lu = math.max(gs.lu, NOW + ms)
+  gsync(gs)
+end
+
+-- group_wake handles a group's wake entry that promote_due found due.
+group_wake = function(tok)
+  rcall('HINCRBY', K_META, 'Gd', '-1')
+  gsync(gstate(string.sub(tok, 2)))
 end

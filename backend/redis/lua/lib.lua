@@ -84,6 +84,7 @@ local MARKER = '0' -- wakes a blocked claim; never a job id (generated ids start
 local TOKEN = '\1' -- starts a group's token in the ready list; never a job id (no control characters)
 -- Defined in groups.lua, which follows this file.
 local group_push, group_full, group_add, group_leave, group_claim, group_token_back, is_token
+local group_limit, group_wake
 local SEQ_SPAN = 4096
 local PRIO_SPAN = 4294967296
 
@@ -594,7 +595,8 @@ local function promote_due(limit)
   if #due > 0 then
     rcall('ZREM', K_DELAYED, unpack(due))
     for _, id in ipairs(due) do
-      local rec, st = load(id)
+      local rec, st
+      if is_token(id) then group_wake(id) else rec, st = load(id) end
       if rec then
         local prio, lifo = header(rec)
         push_ready(id, prio, lifo, false, st)
