@@ -224,7 +224,7 @@ func run() error {
 }
 
 var knownScenario = map[string]bool{"add": true, "add-bulk": true, "process": true, "latency": true, "delayed": true,
-	"limiter": true, "memory": true, "idle": true}
+	"limiter": true, "memory": true, "idle": true, "groups": true}
 
 // median runs f cfg.runs times and keeps the run with the median jobs/s.
 func (b *bench) median(f func() (result, error)) (result, error) {
