@@ -213,19 +213,24 @@ func runGroups(t *testing.T, f Factory) {
 
 	t.Run("delayed, LIFO and removed grouped jobs", func(t *testing.T) {
 		b, g := groupsOf(t)
-		addIn(b, "g", "late", backend.JobOptions{Delay: 300 * time.Millisecond})
+		addIn(b, "g", "late", backend.JobOptions{Delay: 2 * time.Second})
 		addIn(b, "g", "a", backend.JobOptions{})
 		gone := addIn(b, "g", "gone", backend.JobOptions{})
+		addIn(b, "g", "z", backend.JobOptions{})
+		last := addIn(b, "g", "last", backend.JobOptions{})
 		addIn(b, "g", "first", backend.JobOptions{LIFO: true})
 		require.NoError(t, b.be.JobRemove(b.ctx, &backend.JobRemoveParams{Queue: b.queue, ID: gone}))
-		require.Equal(t, backend.GroupCounts{Waiting: 2}, groupCounts(b, g, "g"))
+		require.NoError(t, b.be.JobRemove(b.ctx, &backend.JobRemoveParams{Queue: b.queue, ID: last}))
+		require.Equal(t, backend.GroupCounts{Waiting: 3}, groupCounts(b, g, "g"))
+		require.Equal(t, backend.Counts{Waiting: 3, Delayed: 1}, b.counts())
+		addIn(b, "g", "after", backend.JobOptions{}) // linked behind the new last job
 		var order []string
-		for range 3 {
+		for range 5 {
 			j, tok := b.mustClaim()
 			order = append(order, j.Name)
 			b.complete(j.ID, tok)
 		}
-		require.Equal(t, []string{"first", "a", "late"}, order)
+		require.Equal(t, []string{"first", "a", "z", "after", "late"}, order)
 	})
 
 	t.Run("a paused queue holds groups; drain empties them", func(t *testing.T) {

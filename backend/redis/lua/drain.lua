@@ -14,7 +14,7 @@ local function drain_list(key)
         rcall('HDEL', K_META, 'mk')
       elseif is_token(id) then -- its group was drained first: the token goes
         local gs = gstate(string.sub(id, 2))
-        rcall('HINCRBY', K_META, 'Gk', '-1')
+        gx(1)
         gs.t = 0
         gsync(gs)
       else
@@ -37,8 +37,7 @@ local function drain_groups()
       if budget <= 0 then return end
       local gs = gstate(string.sub(r[2][i], 4))
       while gs.h and budget > 0 do
-        local id = gs.h
-        gunlink(gs, id)
+        local id = gpop(gs)
         delete_job(id)
         removed = removed + 1
         budget = budget - 1

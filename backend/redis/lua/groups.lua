@@ -3,41 +3,45 @@
 --
 -- A group lives in the queue's meta hash, so no script touches a key it
 -- was not given (Cluster, Upstash key locking):
---   Gs:<g>  "<waiting> <slots used> <token out 0|1> <limited until ms, 0 none>";
---           absent when all are 0 (or the limit has passed)
---   Gh:<g>  the id at the consuming end of the group's line, Gt:<g> the far end
+--   Gs:<g>  "<waiting> <slots used> <token out 0|1> <limited until ms, 0 none>",
+--           then, while the group has waiting jobs, "\n<first id>\n<last id>"
+--           (ids hold no control character); absent when all is 0
 --   Go      the queue's group options "<concurrency> <max size> <rate max> <rate per ms>";
 --           absent: "1 0 0 0"
---   Gw      jobs waiting in groups, Gk tokens in the ready list, Gd wake
---           entries in the delayed set (counts.lua)
+--   Gx      jobs waiting in groups minus tokens in the ready list, and
+--   Gd      wake entries in the delayed set (both for counts.lua)
+-- A group's line is a singly linked list through the jobs hash: n:<id> is
+-- the id after <id>. Only the last id's n: may be stale (a job that left
+-- the line keeps it until it is linked again or deleted): the line ends at
+-- the last id, whatever its n: says. g:<id> holds a grouped job's group
+-- (load, load_full and lock_state read it in the job's own HMGET).
+-- A token, TOKEN .. group, stands for a group in the ready list (wait, or
+-- paused) while the group has a waiting job, a free slot and no limit: a
+-- BLMOVE takes it like a job id, and the claim then takes the group's next
+-- job. A claim puts the token back at the far end when the group can run
+-- another, so groups are served round-robin. A job holds a slot from its
+-- claim until it finishes for good; a retry keeps it, while delayed too,
+-- and goes back to the front of the group's line.
 -- A rate-limited group (its rate, or a handler's RateLimitedGroup) puts no
 -- token out until its limit passes; a wake entry, TOKEN .. group, in the
 -- delayed set at that time brings it back through promote_due, so blocked
 -- claims wake on time like for a delayed job.
--- The group's line is a doubly linked list through the jobs hash: n:<id>
--- the next id towards the far end, v:<id> the previous one. g:<id> holds a
--- grouped job's group (load, load_full and lock_state read it with the
--- job's other fields, in the same command).
--- A token, TOKEN .. group, stands for a group in the ready list (wait, or
--- paused) while the group has a waiting job and a free slot: a BLMOVE takes
--- it like a job id, and the claim then takes the group's next job. A claim
--- that takes a job of a group puts the token back at the far end when the
--- group can run another, so groups are served round-robin. A job holds a
--- slot from its claim until it finishes for good; a retry keeps it, while
--- it is delayed too, and goes back to the front of the group's line.
-
 local G_CONC_DEFAULT = 1
 
--- gstate reads a group's state, links and the queue's group options.
+-- gx counts a change of meta Gx, written once when the run ends (gx_flush).
+local function gx(d) GX_D = GX_D + d end
+
+-- gstate reads a group's state and line ends, and the queue's group options.
 local function gstate(g)
-  local v = rcall('HMGET', K_META, 'Gs:' .. g, 'Gh:' .. g, 'Gt:' .. g, 'Go')
-  local gs = {g = g, w = 0, a = 0, t = 0, lu = 0, h = v[2], tl = v[3], conc = G_CONC_DEFAULT, max = 0, rmax = 0, rper = 0}
+  local v = rcall('HMGET', K_META, 'Gs:' .. g, 'Go')
+  local gs = {g = g, w = 0, a = 0, t = 0, lu = 0, conc = G_CONC_DEFAULT, max = 0, rmax = 0, rper = 0}
   if v[1] then
-    local w, a, t, lu = string.match(v[1], '^(%d+) (%d+) (%d) (%d+)$')
+    local w, a, t, lu, ends = string.match(v[1], '^(%d+) (%d+) (%d) (%d+)(.*)$')
     gs.w, gs.a, gs.t, gs.lu = tonumber(w), tonumber(a), tonumber(t), tonumber(lu)
+    if ends ~= '' then gs.h, gs.tl = string.match(ends, '^\n([^\n]*)\n(.*)$') end
   end
-  if v[4] then
-    local c, m, rm, rp = string.match(v[4], '^(%d+) (%d+) (%d+) (%d+)$')
+  if v[2] then
+    local c, m, rm, rp = string.match(v[2], '^(%d+) (%d+) (%d+) (%d+)$')
     gs.conc, gs.max, gs.rmax, gs.rper = tonumber(c), tonumber(m), tonumber(rm), tonumber(rp)
   end
   if gs.lu <= NOW then gs.lu = 0 end
@@ -45,76 +49,89 @@ local function gstate(g)
 end
 
 -- gsync writes a group's state back, first putting its token at the far
--- end of the ready list when the group can run a job and has none out.
+-- end of the ready list when the group can run a job and has none out, or,
+-- when it is limited, its wake entry in the delayed set.
 local function gsync(gs)
-  if gs.lu > 0 and gs.t == 0 and gs.w > 0 and gs.a < gs.conc then -- wake it when the limit passes
-    local tok = TOKEN .. gs.g
-    if rcall('ZADD', K_DELAYED, int(gs.lu * SEQ_SPAN), tok) == 1 then rcall('HINCRBY', K_META, 'Gd', '1') end
-    local m = meta()
-    if not m.nd or m.nd < 0 or gs.lu < m.nd then
-      set_meta('nd', int(gs.lu))
-      m.nd = gs.lu
-      WAKE = true
+  if gs.t == 0 and gs.w > 0 and gs.a < gs.conc then
+    if gs.lu > 0 then
+      local tok = TOKEN .. gs.g
+      if rcall('ZADD', K_DELAYED, int(gs.lu * SEQ_SPAN), tok) == 1 then rcall('HINCRBY', K_META, 'Gd', '1') end
+      local m = meta()
+      if not m.nd or m.nd < 0 or gs.lu < m.nd then
+        set_meta('nd', int(gs.lu))
+        m.nd = gs.lu
+        WAKE = true
+      end
+    else
+      local list = K_PAUSED
+      if not is_paused() then
+        list = K_WAIT
+        unfeed()
+      end
+      rcall('LPUSH', list, TOKEN .. gs.g)
+      gx(-1)
+      gs.t = 1
     end
-  elseif gs.t == 0 and gs.w > 0 and gs.a < gs.conc then
-    local list = K_PAUSED
-    if not is_paused() then
-      list = K_WAIT
-      unfeed()
-    end
-    rcall('LPUSH', list, TOKEN .. gs.g)
-    rcall('HINCRBY', K_META, 'Gk', '1')
-    gs.t = 1
   end
   if gs.w == 0 and gs.a == 0 and gs.t == 0 and gs.lu == 0 then
     rcall('HDEL', K_META, 'Gs:' .. gs.g)
   else
-    rcall('HSET', K_META, 'Gs:' .. gs.g, int(gs.w) .. ' ' .. int(gs.a) .. ' ' .. int(gs.t) .. ' ' .. int(gs.lu))
+    local v = int(gs.w) .. ' ' .. int(gs.a) .. ' ' .. int(gs.t) .. ' ' .. int(gs.lu)
+    if gs.h then v = v .. '\n' .. gs.h .. '\n' .. gs.tl end
+    rcall('HSET', K_META, 'Gs:' .. gs.g, v)
   end
 end
 
 -- glink puts id in its group's line, at the front (consuming end) or the back.
 local function glink(gs, id, front)
-  local g = gs.g
   if not gs.h then
-    rcall('HSET', K_META, 'Gh:' .. g, id, 'Gt:' .. g, id)
     gs.h, gs.tl = id, id
   elseif front then
     rcall('HSET', jk(id), 'n:' .. id, gs.h)
-    rcall('HSET', jk(gs.h), 'v:' .. gs.h, id)
-    rcall('HSET', K_META, 'Gh:' .. g, id)
     gs.h = id
   else
     rcall('HSET', jk(gs.tl), 'n:' .. gs.tl, id)
-    rcall('HSET', jk(id), 'v:' .. id, gs.tl)
-    rcall('HSET', K_META, 'Gt:' .. g, id)
     gs.tl = id
   end
   gs.w = gs.w + 1
-  rcall('HINCRBY', K_META, 'Gw', '1')
+  gx(1)
 end
 
--- gunlink takes id out of its group's line.
-local function gunlink(gs, id)
-  local g = gs.g
-  local v = rcall('HMGET', jk(id), 'n:' .. id, 'v:' .. id)
-  local nx, pv = v[1], v[2]
-  if nx or pv then rcall('HDEL', jk(id), 'n:' .. id, 'v:' .. id) end
-  if pv then
-    if nx then rcall('HSET', jk(pv), 'n:' .. pv, nx) else rcall('HDEL', jk(pv), 'n:' .. pv) end
-  end
-  if nx then
-    if pv then rcall('HSET', jk(nx), 'v:' .. nx, pv) else rcall('HDEL', jk(nx), 'v:' .. nx) end
-  end
-  if gs.h == id then gs.h = nx end
-  if gs.tl == id then gs.tl = pv end
-  if gs.h then
-    rcall('HSET', K_META, 'Gh:' .. g, gs.h, 'Gt:' .. g, gs.tl)
+-- gpop takes the first id out of its group's line and returns it.
+local function gpop(gs)
+  local id = gs.h
+  if id == gs.tl then
+    gs.h, gs.tl = nil, nil
   else
-    rcall('HDEL', K_META, 'Gh:' .. g, 'Gt:' .. g)
+    gs.h = rcall('HGET', jk(id), 'n:' .. id)
   end
   gs.w = gs.w - 1
-  rcall('HINCRBY', K_META, 'Gw', '-1')
+  gx(-1)
+  return id
+end
+
+-- gunlink takes id out of its group's line, walking from the front to
+-- find the id before it (a removal, not a claim: O(position)).
+local function gunlink(gs, id)
+  if gs.h == id then
+    gpop(gs)
+    return
+  end
+  local prev = gs.h
+  while prev and prev ~= gs.tl do
+    local nx = rcall('HGET', jk(prev), 'n:' .. prev)
+    if nx == id then
+      if id == gs.tl then
+        gs.tl = prev
+      else
+        rcall('HSET', jk(prev), 'n:' .. prev, rcall('HGET', jk(id), 'n:' .. id))
+      end
+      gs.w = gs.w - 1
+      gx(-1)
+      return
+    end
+    prev = nx
+  end
 end
 
 -- holds_slot reports whether a grouped job in state st holds a slot of its
@@ -171,7 +188,7 @@ end
 -- the global limiter says wait (the token goes back to the consuming end).
 group_claim = function(tok, token, lock_ms, lmax, lper)
   local gs = gstate(string.sub(tok, 2))
-  rcall('HINCRBY', K_META, 'Gk', '-1')
+  gx(1)
   gs.t = 0
   if gs.w == 0 or gs.a >= gs.conc or gs.lu > 0 then
     gsync(gs)
@@ -180,13 +197,12 @@ group_claim = function(tok, token, lock_ms, lmax, lper)
   local wait_ms = limiter_take(lmax, lper, token)
   if wait_ms > 0 then
     rcall('RPUSH', K_WAIT, tok)
-    rcall('HINCRBY', K_META, 'Gk', '1')
+    gx(-1)
     gs.t = 1
     gsync(gs)
     return {2, wait_ms}
   end
-  local id = gs.h
-  gunlink(gs, id)
+  local id = gpop(gs)
   gs.a = gs.a + 1
   if gs.rmax > 0 then -- the group's starts are spaced rper/rmax apart
     gs.lu = NOW + math.max(1, math.floor(gs.rper / gs.rmax))

@@ -85,6 +85,7 @@ local TOKEN = '\1' -- starts a group's token in the ready list; never a job id (
 -- Defined in groups.lua, which follows this file.
 local group_push, group_full, group_add, group_leave, group_claim, group_token_back, is_token
 local group_limit, group_wake
+local GX_D -- the change of meta Gx in this run (groups.lua), written by done
 local SEQ_SPAN = 4096
 local PRIO_SPAN = 4294967296
 
@@ -135,6 +136,7 @@ local function init(keys, argv, fixed)
   NOW_S = t[1] .. string.sub('00000' .. t[2], -6, -4)
   NOW = tonumber(NOW_S)
   M, M_ALL, FQ, FQ_SET, RETAIN, DONE_C, DONE_F, EVN, WAKE = nil, false, nil, false, nil, 0, 0, 0, false
+  GX_D = 0
   if not EV then EV = {} end
 end
 
@@ -724,9 +726,9 @@ end
 -- result, reason or stacks (retry.lua deletes them with the count).
 local function delete_job(id, first)
   if first then
-    rcall('HDEL', jk(id), 'j:' .. id, 's:' .. id, 'p:' .. id, 'l:' .. id, 'g:' .. id)
+    rcall('HDEL', jk(id), 'j:' .. id, 's:' .. id, 'p:' .. id, 'l:' .. id, 'g:' .. id, 'n:' .. id)
   else
-    rcall('HDEL', jk(id), 'j:' .. id, 's:' .. id, 'r:' .. id, 'e:' .. id, 't:' .. id, 'p:' .. id, 'l:' .. id, 'g:' .. id)
+    rcall('HDEL', jk(id), 'j:' .. id, 's:' .. id, 'r:' .. id, 'e:' .. id, 't:' .. id, 'p:' .. id, 'l:' .. id, 'g:' .. id, 'n:' .. id)
   end
 end
 
@@ -768,7 +770,7 @@ local function hdel_fields(ids, prefixes)
   end
 end
 
-local JOB_FIELDS = {'j:', 's:', 'r:', 'e:', 't:', 'p:', 'l:', 'g:', 'n:', 'v:'}
+local JOB_FIELDS = {'j:', 's:', 'r:', 'e:', 't:', 'p:', 'l:', 'g:', 'n:'}
 local function delete_jobs(ids)
   if #ids == 0 then return end
   hdel_fields(ids, JOB_FIELDS)
@@ -865,6 +867,10 @@ local function done()
     RETAIN = nil
   end
   metrics_flush()
+  if GX_D ~= 0 then
+    rcall('HINCRBY', K_META, 'Gx', int(GX_D))
+    GX_D = 0
+  end
   write_events()
 end
 
