@@ -41,6 +41,12 @@ type JobOptions struct {
 	RemoveOnFail     Retention
 	// KeepLogs keeps only the newest KeepLogs lines of Job.Log; 0 = all.
 	KeepLogs int
+	// Group puts the job in a group (e.g. a customer's phone number): the
+	// queue runs at most GroupOptions.Concurrency jobs of one group at once,
+	// in the group's FIFO order, and serves groups round-robin (groups.go).
+	// 1-128 bytes of UTF-8 without spaces or control characters. A grouped
+	// job cannot have a Priority.
+	Group string
 }
 
 // MaxPriority is the largest Priority value.
@@ -246,6 +252,14 @@ func (o *JobOptions) validate() error {
 	if o.LIFO && o.Priority != 0 {
 		return invalid("LIFO", "cannot be combined with Priority %d: LIFO orders only jobs without a priority (Priority 0); set one or the other", o.Priority)
 	}
+	if o.Group != "" {
+		if err := validateGroup(o.Group); err != nil {
+			return err
+		}
+		if o.Priority != 0 {
+			return invalid("Group", "cannot be combined with Priority %d: a group runs its jobs in FIFO order; set one or the other", o.Priority)
+		}
+	}
 	if err := validateBackoff(o.Backoff); err != nil {
 		return err
 	}
@@ -292,7 +306,7 @@ func (o *JobOptions) stored() backend.JobOptions {
 		attempts = 1
 	}
 	return backend.JobOptions{
-		Priority: o.Priority, LIFO: o.LIFO, Delay: o.Delay,
+		Priority: o.Priority, LIFO: o.LIFO, Delay: o.Delay, Group: o.Group,
 		Attempts: attempts, Backoff: o.Backoff, Timeout: o.Timeout, KeepLogs: o.KeepLogs,
 		RemoveOnComplete: o.RemoveOnComplete, RemoveOnFail: o.RemoveOnFail,
 	}
@@ -301,7 +315,7 @@ func (o *JobOptions) stored() backend.JobOptions {
 // jobOptionsFrom converts stored options back to the public form.
 func jobOptionsFrom(s backend.JobOptions) JobOptions {
 	return JobOptions{
-		Priority: s.Priority, LIFO: s.LIFO, Delay: s.Delay,
+		Priority: s.Priority, LIFO: s.LIFO, Delay: s.Delay, Group: s.Group,
 		Attempts: s.Attempts, Backoff: s.Backoff, Timeout: s.Timeout, KeepLogs: s.KeepLogs,
 		RemoveOnComplete: s.RemoveOnComplete, RemoveOnFail: s.RemoveOnFail,
 	}

@@ -220,6 +220,10 @@ func (w *Worker) finish(aj *activeJob, val any, err error) (claimed, bool) {
 		w.rateLimited(aj, d)
 		return claimed{}, false
 	}
+	if d, ok := groupLimitOf(err); ok {
+		w.groupLimited(aj, d)
+		return claimed{}, false
+	}
 	return w.fail(aj, err, w.nextParams())
 }
 

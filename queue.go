@@ -117,6 +117,8 @@ func (q *Queue) addJobs(ctx context.Context, op string, jobs []BulkJob) ([]*Job,
 	out := make([]*Job, len(res))
 	for i, r := range res {
 		switch r.Status {
+		case backend.AddGroupFull:
+			return nil, q.errorf(op, &GroupFullError{Group: items[i].Options.Group})
 		case backend.AddDeduplicated:
 			out[i] = &Job{ID: r.ID, Name: items[i].Name, Deduplicated: true, be: q.be, queue: q.name}
 		case backend.AddExists:

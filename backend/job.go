@@ -64,6 +64,9 @@ type JobOptions struct {
 	Priority int           // 0: none; otherwise lower runs first, after every priority-0 job
 	LIFO     bool          // add to the consuming end of the waiting list
 	Delay    time.Duration // run no earlier than this long after the add
+	// Group puts the job in a group ("" = none): see Groups. Priority must
+	// be 0 for a grouped job.
+	Group string
 
 	Attempts int           // total attempts allowed (1 = no retries)
 	Backoff  Backoff       // delay between failed attempts

@@ -30,6 +30,7 @@ const (
 	AddCreated      AddStatus = iota // a new job was stored
 	AddExists                        // a job with that ID exists; nothing changed
 	AddDeduplicated                  // the dedup ID was seen within its TTL; nothing stored
+	AddGroupFull                     // the job's group holds GroupOptions.MaxSize waiting jobs; nothing stored
 )
 
 // JobAddResult reports one add.

@@ -47,6 +47,7 @@ func Run(t *testing.T, f Factory) {
 	t.Run("Order", func(t *testing.T) { runOrder(t, f) })
 	t.Run("Contexts", func(t *testing.T) { runContexts(t, f) })
 	t.Run("Schedulers", func(t *testing.T) { runSchedulers(t, f) })
+	t.Run("Groups", func(t *testing.T) { runGroups(t, f) })
 }
 
 // bundle is what one subtest works with.

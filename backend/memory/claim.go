@@ -40,6 +40,9 @@ func (b *Backend) JobClaim(ctx context.Context, p *backend.JobClaimParams) (*bac
 		if next := q.delayed.peek(); next != nil {
 			wait = min(wait, next.job.DueAt.Sub(now))
 		}
+		if next := q.wakeGroups(now); !next.IsZero() {
+			wait = min(wait, next.Sub(now))
+		}
 		ready := q.readyChan()
 		q.mu.Unlock()
 
@@ -62,6 +65,7 @@ func (b *Backend) JobClaim(ctx context.Context, p *backend.JobClaimParams) (*bac
 // claim takes the next ready job, if the queue's switches allow it.
 func (q *queue) claim(p *backend.JobClaimParams, now time.Time) *backend.JobClaimResult {
 	q.promoteDue(now)
+	q.wakeGroups(now)
 	if q.paused {
 		return &backend.JobClaimResult{}
 	}
@@ -69,20 +73,31 @@ func (q *queue) claim(p *backend.JobClaimParams, now time.Time) *backend.JobClai
 		return &backend.JobClaimResult{RetryAfter: d}
 	}
 	var e *entry
-	if front := q.wait.Front(); front != nil {
-		e = front.Value.(*entry)
-	} else {
-		e = q.prioritized.peek()
-	}
-	if e == nil {
-		return &backend.JobClaimResult{}
+	for e == nil {
+		if front := q.wait.Front(); front != nil {
+			e = front.Value.(*entry)
+		} else {
+			e = q.prioritized.peek()
+		}
+		if e == nil {
+			return &backend.JobClaimResult{}
+		}
+		if e.isToken() && !q.groupReady(e.grp) {
+			q.dropToken(e.grp)
+			q.syncGroup(e.grp)
+			e = nil
+		}
 	}
 	if p.Limit != nil && p.Limit.Max > 0 {
 		if d := q.limiter.take(p.Limit, now); d > 0 {
 			return &backend.JobClaimResult{RetryAfter: d}
 		}
 	}
-	q.detach(e)
+	if e.isToken() {
+		e = q.groupTake(e)
+	} else {
+		q.detach(e)
+	}
 	e.job.State = backend.StateActive
 	e.job.ProcessedAt = now
 	e.job.AttemptsStarted++
@@ -122,6 +137,7 @@ func (b *Backend) JobComplete(ctx context.Context, p *backend.JobCompleteParams)
 	e.job.ReturnValue = cloneBytes(p.ReturnValue)
 	e.job.FinishedAt = now
 	e.job.State = backend.StateCompleted
+	q.leaveSlot(e)
 	q.metrics.add(now, false)
 	q.emit(backend.EventCompleted, e.job.ID, now, string(p.ReturnValue))
 	q.finish(e, q.completed, p.Retention, now)
@@ -172,6 +188,7 @@ func (b *Backend) JobFail(ctx context.Context, p *backend.JobFailParams) (*backe
 
 // failJob moves a detached entry to failed for good.
 func (q *queue) failJob(e *entry, r backend.Retention, now time.Time) {
+	q.leaveSlot(e)
 	e.job.FinishedAt = now
 	e.job.State = backend.StateFailed
 	q.metrics.add(now, true)

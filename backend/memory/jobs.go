@@ -39,6 +39,9 @@ func (q *queue) add(it *backend.JobAddItem, now time.Time) backend.JobAddResult 
 			return backend.JobAddResult{Status: backend.AddDeduplicated, ID: d.jobID}
 		}
 	}
+	if it.Options.Group != "" && q.groupFull(it.Options.Group) {
+		return backend.JobAddResult{Status: backend.AddGroupFull}
+	}
 	id := it.ID
 	for id == "" {
 		q.nextID++
@@ -110,7 +113,7 @@ func (b *Backend) JobList(ctx context.Context, p *backend.JobListParams) ([]*bac
 	switch p.State {
 	case backend.StateWaiting, backend.StatePaused:
 		if q.paused == (p.State == backend.StatePaused) {
-			all = listEntries(q.wait, false)
+			all = q.waitingJobs()
 		}
 	case backend.StatePrioritized:
 		all = q.prioritized.sorted()

@@ -90,14 +90,20 @@ type queue struct {
 	metrics *minuteCounts
 	events  *eventRing
 
-	schedulers map[string]*backend.Scheduler // by ID; kept by obliterate, as on Redis
+	schedulers   map[string]*backend.Scheduler // by ID; kept by obliterate, as on Redis
+	groups       map[string]*group
+	groupOpts    backend.GroupOptions
+	tokens       int // group tokens in wait
+	groupWaiting int // jobs waiting in groups
+	limited      map[*group]struct{}
+	now          func() time.Time
 
 	ready   chan struct{} // closed when a job may have become claimable
 	changed chan struct{} // closed when an event is recorded
 }
 
 func (b *Backend) newQueue(name string) *queue {
-	q := &queue{name: name, events: newEventRing(b.opts.EventsMaxLen)}
+	q := &queue{name: name, events: newEventRing(b.opts.EventsMaxLen), now: b.now}
 	q.reset(b.opts.MetricsMinutes)
 	return q
 }
@@ -122,6 +128,10 @@ func (q *queue) reset(metricsMinutes int) {
 	q.stalledMarks = map[string]struct{}{}
 	q.lastStalledCheck = time.Time{}
 	q.metrics = newMinuteCounts(metricsMinutes)
+	q.groups = map[string]*group{}
+	q.limited = map[*group]struct{}{}
+	q.tokens, q.groupWaiting = 0, 0
+	q.groupOpts = backend.GroupOptions{}
 }
 
 // lock returns the named queue, locked, creating it on first use. Every
@@ -180,6 +190,11 @@ func (q *queue) emit(typ backend.EventType, jobID string, now time.Time, data st
 // the waiting list at the consuming end (front) or the far end.
 func (q *queue) makeReady(e *entry, front bool) {
 	e.job.DueAt = time.Time{}
+	if e.job.Options.Group != "" {
+		q.groupPush(e, front)
+		q.signalReady()
+		return
+	}
 	if e.job.Options.Priority > 0 {
 		e.job.State = backend.StatePrioritized
 		q.prioritized.push(e)
@@ -198,7 +213,11 @@ func (q *queue) makeReady(e *entry, front bool) {
 func (q *queue) detach(e *entry) {
 	switch e.job.State {
 	case backend.StateWaiting:
-		q.wait.Remove(e.elem)
+		if e.job.Options.Group != "" {
+			q.groupDetach(e)
+		} else {
+			q.wait.Remove(e.elem)
+		}
 	case backend.StatePrioritized:
 		q.prioritized.remove(e)
 	case backend.StateDelayed:
@@ -217,6 +236,7 @@ func (q *queue) detach(e *entry) {
 
 func (q *queue) delete(e *entry) {
 	q.detach(e)
+	q.leaveSlot(e)
 	delete(q.jobs, e.job.ID)
 }
 

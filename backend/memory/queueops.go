@@ -22,9 +22,9 @@ func (b *Backend) QueueCounts(ctx context.Context, p *backend.QueueParams) (*bac
 		Failed:      int64(q.failed.Len()),
 	}
 	if q.paused {
-		c.Paused = int64(q.wait.Len())
+		c.Paused = int64(q.wait.Len() - q.tokens + q.groupWaiting)
 	} else {
-		c.Waiting = int64(q.wait.Len())
+		c.Waiting = int64(q.wait.Len() - q.tokens + q.groupWaiting)
 	}
 	return c, nil
 }
@@ -102,7 +102,7 @@ func (b *Backend) QueueDrain(ctx context.Context, p *backend.QueueDrainParams) (
 		return 0, err
 	}
 	defer q.mu.Unlock()
-	victims := listEntries(q.wait, false)
+	victims := q.waitingJobs()
 	victims = append(victims, q.prioritized.items...)
 	if p.Delayed {
 		victims = append(victims, q.delayed.items...)
@@ -132,7 +132,7 @@ func (b *Backend) QueueClean(ctx context.Context, p *backend.QueueCleanParams) (
 		candidates, finished = listEntries(q.failed, false), true
 	case backend.StateWaiting, backend.StatePaused:
 		if q.paused == (p.State == backend.StatePaused) {
-			candidates = listEntries(q.wait, false)
+			candidates = q.waitingJobs()
 		}
 	case backend.StatePrioritized:
 		candidates = q.prioritized.sorted()

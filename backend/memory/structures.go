@@ -16,8 +16,11 @@ type entry struct {
 	lockUntil time.Time
 	logs      []string
 
-	elem      *list.Element // position in wait, completed or failed
+	elem      *list.Element // position in wait (or its group's line), completed or failed
 	heapIndex int           // position in prioritized or delayed
+
+	grp  *group // set on a group's token (see groups.go), which is no job
+	slot bool   // a grouped job holding one of its group's slots
 }
 
 // jobHeap orders entries by key, then by seq (FIFO among equals).

@@ -20,7 +20,7 @@ import (
 // ';', zero values left out, so options that are all zero take no bytes:
 //
 //	a=<attempts>;d=<delay ns>;bt=<backoff type>;bd=<backoff delay ns>;bj=<jitter>;
-//	t=<timeout ns>;kl=<keep logs>;rc=<remove>,<keep last>,<keep for ns>;rf=<same>
+//	t=<timeout ns>;kl=<keep logs>;rc=<remove>,<keep last>,<keep for ns>;rf=<same>;g=<group>
 //
 // rf is read by Lua on the rare path that fails a job without a worker
 // (stalled too often); everything else only by decodeOpts.
@@ -68,12 +68,19 @@ func encodeOpts(o *backend.JobOptions) ([]byte, error) {
 	num("kl", int64(o.KeepLogs))
 	keep("rc", o.RemoveOnComplete)
 	keep("rf", o.RemoveOnFail)
+	if o.Group != "" { // last, unterminated: a group may hold ';' and '='
+		b = append(append(b, "g="...), o.Group...)
+	}
 	return b, nil
 }
 
 // decodeOpts parses encodeOpts' form into o.
 func decodeOpts(o *backend.JobOptions, s string) error {
 	for s != "" {
+		if g, ok := strings.CutPrefix(s, "g="); ok {
+			o.Group = g
+			return nil
+		}
 		pair, rest, _ := strings.Cut(s, ";")
 		s = rest
 		key, val, ok := strings.Cut(pair, "=")

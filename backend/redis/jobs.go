@@ -63,7 +63,7 @@ func (b *Backend) JobAdd(ctx context.Context, p *backend.JobAddParams) ([]backen
 				return nil, fmt.Errorf("redis: malformed add reply %v", e)
 			}
 			res := backend.JobAddResult{Status: backend.AddStatus(num(v[0])), ID: str(v[1])}
-			if res.Status != backend.AddDeduplicated {
+			if res.Status == backend.AddCreated || res.Status == backend.AddExists {
 				res.State = stateLetters[stateByte(str(v[2]))]
 				res.AddedAt = msTime(num(v[3]))
 			}
@@ -98,9 +98,12 @@ func addArgs(it *backend.JobAddItem) ([]any, error) {
 	if it.Dedup != nil {
 		did, ttl = it.Dedup.ID, ms(it.Dedup.TTL)
 	}
-	lifo := 0
+	lifo := "0"
 	if it.Options.LIFO {
-		lifo = 1
+		lifo = "1"
+	}
+	if g := it.Options.Group; g != "" { // add.lua: 2 or 3 (LIFO) and the group
+		lifo = string(rune(lifo[0]+2)) + g
 	}
 	return []any{it.ID, it.Options.Priority, lifo, ms(it.Options.Delay), did, ttl, body}, nil
 }

@@ -19,6 +19,7 @@ type scripts struct {
 	progress, log, logs, get, list, remove, retry, promote, events, cursor      *Script
 	counts, info, pause, ratelimit, drain, clean, obliterate, metrics, registry *Script
 	sched, schedRead                                                            *Script
+	group                                                                       *Script
 	// library is every lib.lua-based script as one Redis function library.
 	library string
 }
@@ -27,7 +28,7 @@ type scripts struct {
 var transitions = []string{
 	"add", "claim", "claim_moved", "unclaim", "finish", "release", "extend", "stalled", "progress", "log",
 	"logs", "get", "list", "remove", "retry", "promote", "events", "cursor", "counts", "info", "pause",
-	"ratelimit", "drain", "clean", "obliterate", "metrics", "sched", "sched_read",
+	"ratelimit", "drain", "clean", "obliterate", "metrics", "sched", "sched_read", "group",
 }
 
 // schedScripts take the queue's schedulers hash as one more fixed key
@@ -41,7 +42,7 @@ var schedScripts = map[string]bool{"sched": true, "sched_read": true}
 const addKeys = 8
 
 func loadScripts() *scripts {
-	lib := read("lib")
+	lib := read("lib") + "\n" + read("groups") // groups.lua assigns functions lib.lua declares
 	bodies := make(map[string]string, len(transitions))
 	version := sha1.New()
 	version.Write([]byte(lib))
@@ -81,7 +82,7 @@ func loadScripts() *scripts {
 	}
 	// stalled readies jobs too, but StalledCheck signals only when it
 	// requeued some.
-	for _, name := range []string{"release", "retry", "promote", "pause", "unclaim", "add", "sched"} {
+	for _, name := range []string{"release", "retry", "promote", "pause", "unclaim", "add", "sched", "group"} {
 		byName[name].readies = true
 	}
 	for name := range schedScripts {
@@ -100,7 +101,7 @@ func loadScripts() *scripts {
 		"logs": &s.logs, "get": &s.get, "list": &s.list, "remove": &s.remove, "retry": &s.retry, "promote": &s.promote,
 		"events": &s.events, "cursor": &s.cursor, "counts": &s.counts, "info": &s.info, "pause": &s.pause,
 		"ratelimit": &s.ratelimit, "drain": &s.drain, "clean": &s.clean, "obliterate": &s.obliterate, "metrics": &s.metrics,
-		"sched": &s.sched, "sched_read": &s.schedRead,
+		"sched": &s.sched, "sched_read": &s.schedRead, "group": &s.group,
 	} {
 		*dst = byName[name]
 	}

@@ -227,7 +227,7 @@ func run() error {
 }
 
 var knownScenario = map[string]bool{"add": true, "add-bulk": true, "process": true, "latency": true, "delayed": true,
-	"limiter": true, "memory": true, "idle": true, "schedulers": true}
+	"limiter": true, "memory": true, "idle": true, "schedulers": true, "groups": true}
 
 // median runs f cfg.runs times and keeps the run with the median jobs/s.
 func (b *bench) median(f func() (result, error)) (result, error) {

@@ -97,6 +97,19 @@ func (b *bench) runAll(ctx context.Context) ([]result, error) {
 	if s["limiter"] {
 		steps = append(steps, step{"limiter", func() (result, error) { return b.limiter(ctx) }})
 	}
+	if s["groups"] {
+		for _, c := range b.cfg.conc {
+			steps = append(steps, step{"groups", func() (result, error) {
+				return b.median(func() (result, error) { return b.groupsThroughput(ctx, c) })
+			}})
+		}
+		for _, big := range []int{0, b.cfg.n / 2} {
+			steps = append(steps, step{"groups", func() (result, error) { return b.groupsFairness(ctx, big) }})
+		}
+		if b.admin != nil {
+			steps = append(steps, step{"groups", func() (result, error) { return b.groupsMemory(ctx) }})
+		}
+	}
 	if s["memory"] && b.admin != nil {
 		steps = append(steps, step{"memory", func() (result, error) { return b.memory(ctx) }})
 	}

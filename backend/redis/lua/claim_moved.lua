@@ -12,6 +12,21 @@ if id == MARKER then
   meta().mk = false
   return claim_next(token, lock_ms, lmax, lper)
 end
+if is_token(id) then
+  if is_paused() then
+    group_token_back(id)
+    return {0, next_due()}
+  end
+  local rl = rate_limited_for()
+  if rl > 0 then
+    group_token_back(id)
+    return {2, rl}
+  end
+  rcall('LREM', K_ACTIVE, 1, id)
+  local reply = group_claim(id, token, lock_ms, lmax, lper)
+  if reply then return reply end
+  return claim_next(token, lock_ms, lmax, lper)
+end
 local rec, raw, fields = load_full(id)
 if not rec then
   rcall('LREM', K_ACTIVE, 1, id)

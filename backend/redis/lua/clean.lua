@@ -39,7 +39,11 @@ if s == 'P' or s == 'D' then
     if #ids == 0 then break end
     for _, id in ipairs(ids) do
       if #removed >= limit then break end
-      if old_enough(id) then
+      if not is_token(id) and old_enough(id) then -- a group's wake entry is no job
+        if s == 'D' then
+          local rec, st = load(id)
+          if rec then group_leave(id, st) end -- a retry keeps its group's slot
+        end
         rcall('ZREM', zkey, id)
         delete_job(id)
         removed[#removed + 1] = id
@@ -56,7 +60,7 @@ if s == 'Z' then key = K_PAUSED end
 if (s == 'Z') ~= is_paused() then return removed end
 -- Oldest first: from the consuming end, chosen before any is removed.
 local fd = meta().fd
-removed = pick_from_tail(key, limit, function(id) return id ~= MARKER and id ~= fd and old_enough(id) end)
+removed = pick_from_tail(key, limit, function(id) return id ~= MARKER and id ~= fd and not is_token(id) and old_enough(id) end)
 for _, id in ipairs(removed) do
   rcall('LREM', key, -1, id)
   delete_job(id)

@@ -12,6 +12,11 @@ local function drain_list(key)
     for _, id in ipairs(ids) do
       if id == MARKER then
         rcall('HDEL', K_META, 'mk')
+      elseif is_token(id) then -- its group was drained first: the token goes
+        local gs = gstate(string.sub(id, 2))
+        gx(1)
+        gs.t = 0
+        gsync(gs)
       else
         jobs[#jobs + 1] = id
       end
@@ -21,18 +26,50 @@ local function drain_list(key)
     removed = removed + #jobs
   end
 end
+-- drain_groups empties the groups' lines first, so the tokens drain_list
+-- meets belong to empty groups.
+local function drain_groups()
+  local cursor = '0'
+  repeat
+    local r = rcall('HSCAN', K_META, cursor, 'MATCH', 'Gs:*', 'COUNT', 1000)
+    cursor = r[1]
+    for i = 1, #r[2], 2 do
+      if budget <= 0 then return end
+      local gs = gstate(string.sub(r[2][i], 4))
+      while gs.h and budget > 0 do
+        local id = gpop(gs)
+        delete_job(id)
+        removed = removed + 1
+        budget = budget - 1
+      end
+      gsync(gs)
+    end
+  until cursor == '0'
+end
 local function drain_zset(key)
   while budget > 0 do
     local ids = rcall('ZRANGE', key, 0, math.min(budget, 1000) - 1)
     if #ids == 0 then return end
+    if key == K_DELAYED then -- a retry keeps its group's slot: it gives it back
+      for _, id in ipairs(ids) do
+        if is_token(id) then
+          rcall('HINCRBY', K_META, 'Gd', '-1')
+          removed = removed - 1 -- no job
+        else
+          local rec, st = load(id)
+          if rec and st.g then group_leave(id, st) end
+        end
+      end
+    end
     rcall('ZREM', key, unpack(ids))
     delete_jobs(ids)
     removed = removed + #ids
     budget = budget - #ids
   end
 end
-drain_list(K_WAIT)
-drain_list(K_PAUSED)
+drain_groups()
+if budget > 0 then drain_list(K_WAIT) end
+if budget > 0 then drain_list(K_PAUSED) end
 drain_zset(K_PRIO)
 if ARGV[3] == '1' then drain_zset(K_DELAYED) end
 local more = 0

@@ -81,6 +81,11 @@ local DONE_C, DONE_F -- completed and failed jobs counted in this run, written a
 local EV, EVN -- events of this run, flat {type, job id, data, ...} in EV[1..EVN], written at its end
 
 local MARKER = '0' -- wakes a blocked claim; never a job id (generated ids start at 1)
+local TOKEN = '\1' -- starts a group's token in the ready list; never a job id (no control characters)
+-- Defined in groups.lua, which follows this file.
+local group_push, group_full, group_add, group_leave, group_claim, group_token_back, is_token
+local group_limit, group_wake
+local GX_D -- the change of meta Gx in this run (groups.lua), written by done
 local SEQ_SPAN = 4096
 local PRIO_SPAN = 4294967296
 
@@ -131,6 +136,7 @@ local function init(keys, argv, fixed)
   NOW_S = t[1] .. string.sub('00000' .. t[2], -6, -4)
   NOW = tonumber(NOW_S)
   M, M_ALL, FQ, FQ_SET, RETAIN, DONE_C, DONE_F, EVN, WAKE = nil, false, nil, false, nil, 0, 0, 0, false
+  GX_D = 0
   if not EV then EV = {} end
 end
 
@@ -394,10 +400,13 @@ local function put_state(id, st)
 end
 
 -- load returns a job's record and state (nil when the job does not exist).
+-- The state carries the job's group (g) when it has one.
 local function load(id)
-  local v = rcall('HMGET', jk(id), 'j:' .. id, 's:' .. id)
+  local v = rcall('HMGET', jk(id), 'j:' .. id, 's:' .. id, 'g:' .. id)
   if not v[1] then return nil end
-  return v[1], decode_state(v[2], v[1])
+  local st = decode_state(v[2], v[1])
+  if v[3] then st.g = v[3] end
+  return v[1], st
 end
 
 -- load_full returns a job's record, its stored state undecoded (false for
@@ -518,6 +527,12 @@ end
 -- paused) list at the consuming end (front) or the far end. A job that has
 -- never moved keeps no state entry (st nil).
 local function push_ready(id, prio, lifo, front, st)
+  if st and st.g then
+    group_push(id, st, front or lifo)
+    st.s, st.du, st.le, st.tok = 'W', '0', '0', '-'
+    put_state(id, st)
+    return
+  end
   if prio > 0 then
     local seq = 0
     if not front then seq = rcall('HINCRBY', K_META, 'pc', '1') % PRIO_SPAN end
@@ -610,7 +625,8 @@ local function promote_due(limit)
   if #due > 0 then
     rcall('ZREM', K_DELAYED, unpack(due))
     for _, id in ipairs(due) do
-      local rec, st = load(id)
+      local rec, st
+      if is_token(id) then group_wake(id) else rec, st = load(id) end
       if rec then
         local prio, lifo = header(rec)
         push_ready(id, prio, lifo, false, st)
@@ -688,6 +704,10 @@ local function claim_next(token, lock_ms, lmax, lper)
       rcall('LPOP', K_ACTIVE)
       rcall('HDEL', K_META, 'mk')
       M.mk = false
+    elseif is_token(id) then
+      rcall('LPOP', K_ACTIVE)
+      local reply = group_claim(id, token, lock_ms, lmax, lper)
+      if reply then return reply end
     else
       local rec, raw, fields = load_full(id)
       if not rec then -- a list entry without a record: drop it, try the next
@@ -717,13 +737,15 @@ end
 -- lock_state is check_lock for callers that need only the state: it does
 -- not read the job's record (an active job always has a state entry).
 local function lock_state(id, token)
-  local raw = rcall('HGET', jk(id), 's:' .. id)
+  local v = rcall('HMGET', jk(id), 's:' .. id, 'g:' .. id)
+  local raw = v[1]
   if not raw then
     if rcall('HEXISTS', jk(id), 'j:' .. id) == 0 then return nil, -2 end
     return nil, -1
   end
   local st = decode_state(raw)
   if not held(st, token) then return nil, -1 end
+  if v[2] then st.g = v[2] end
   return st
 end
 
@@ -732,9 +754,9 @@ end
 -- result, reason or stacks (retry.lua deletes them with the count).
 local function delete_job(id, first)
   if first then
-    rcall('HDEL', jk(id), 'j:' .. id, 's:' .. id, 'p:' .. id, 'l:' .. id)
+    rcall('HDEL', jk(id), 'j:' .. id, 's:' .. id, 'p:' .. id, 'l:' .. id, 'g:' .. id, 'n:' .. id)
   else
-    rcall('HDEL', jk(id), 'j:' .. id, 's:' .. id, 'r:' .. id, 'e:' .. id, 't:' .. id, 'p:' .. id, 'l:' .. id)
+    rcall('HDEL', jk(id), 'j:' .. id, 's:' .. id, 'r:' .. id, 'e:' .. id, 't:' .. id, 'p:' .. id, 'l:' .. id, 'g:' .. id, 'n:' .. id)
   end
 end
 
@@ -776,7 +798,7 @@ local function hdel_fields(ids, prefixes)
   end
 end
 
-local JOB_FIELDS = {'j:', 's:', 'r:', 'e:', 't:', 'p:', 'l:'}
+local JOB_FIELDS = {'j:', 's:', 'r:', 'e:', 't:', 'p:', 'l:', 'g:', 'n:'}
 local function delete_jobs(ids)
   if #ids == 0 then return end
   hdel_fields(ids, JOB_FIELDS)
@@ -873,6 +895,10 @@ local function done()
     RETAIN = nil
   end
   metrics_flush()
+  if GX_D ~= 0 then
+    rcall('HINCRBY', K_META, 'Gx', int(GX_D))
+    GX_D = 0
+  end
   write_events()
 end
 
@@ -893,6 +919,7 @@ local function complete_job(id, token, rv, remove, keep_last, keep_for)
   local st, code = lock_state(id, token)
   if not st then return code end
   local first = st.made == '0'
+  if st.g then group_leave(id, st) end
   st.s, st.made = 'C', succ(st.made)
   if rv ~= '' and not remove then rcall('HSET', jk(id), 'r:' .. id, rv) end
   emit('completed', id, rv)
@@ -930,6 +957,7 @@ local function fail_job(id, token, reason, stack, keep_stacks, retry, delay, rem
     end
     emit('retried', id, reason)
   else
+    if st.g then group_leave(id, st) end
     st.s = 'F'
     emit('failed', id, reason)
     finish(id, st, K_FAILED, remove, keep_last, keep_for)

@@ -34,7 +34,7 @@ local function from_list(key, markers)
   local window = rcall('LRANGE', key, -(p + limit + #skips), -(p + 1))
   for i = #window, 1, -1 do
     local id = window[i]
-    if id ~= MARKER and id ~= fd then
+    if id ~= MARKER and id ~= fd and not is_token(id) then
       if #ids < limit then ids[#ids + 1] = id else break end
     end
   end
@@ -53,7 +53,9 @@ elseif s == 'P' then
     for _, id in ipairs(rcall('ZRANGE', K_PRIO, off, off + limit - #ids - 1)) do ids[#ids + 1] = id end
   end
 elseif s == 'D' then
-  ids = rcall('ZRANGE', K_DELAYED, offset, offset + limit - 1)
+  for _, id in ipairs(rcall('ZRANGE', K_DELAYED, offset, offset + limit - 1)) do
+    if not is_token(id) then ids[#ids + 1] = id end -- a group's wake entry is no job
+  end
 elseif s == 'A' then
   from_list(K_ACTIVE, true) -- claims push on the left: the oldest claim is at the right
 elseif s == 'C' then

@@ -5,7 +5,9 @@ local id = ARGV[3]
 local rec, st = load(id)
 if not rec then return -2 end
 if st.s == 'A' then return -4 end
-if st.s == 'W' then
+if st.g then
+  group_leave(id, st)
+elseif st.s == 'W' then
   rcall('LREM', K_WAIT, 1, id)
   rcall('LREM', K_PAUSED, 1, id)
 elseif st.s == 'P' then

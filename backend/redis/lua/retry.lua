@@ -7,7 +7,9 @@ local function retry(id, rec)
   rcall('ZREM', K_COMPLETED, id)
   rcall('HDEL', jk(id), 'r:' .. id, 'e:' .. id, 't:' .. id)
   local prio, lifo = header(rec)
-  push_ready(id, prio, lifo, false, decode_state(nil, rec))
+  local st = decode_state(nil, rec)
+  st.g = rcall('HGET', jk(id), 'g:' .. id) or nil
+  push_ready(id, prio, lifo, false, st)
   emit('waiting', id)
 end
 if ARGV[3] == 'id' then

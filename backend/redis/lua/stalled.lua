@@ -23,12 +23,15 @@ rcall('DEL', K_STALLED)
 for _, id in ipairs(marked) do
   if unlocked(id) and rcall('LREM', K_ACTIVE, 1, id) == 1 then
     local rec, st = nil, nil
-    if id ~= MARKER then rec, st = load(id) end
+    if id ~= MARKER and not is_token(id) then rec, st = load(id) end
     if id == MARKER then
       rcall('HDEL', K_META, 'mk')
+    elseif is_token(id) then -- a claim took it and died before finishing: it goes back
+      if is_paused() then rcall('RPUSH', K_PAUSED, id) else rcall('RPUSH', K_WAIT, id) end
     elseif rec then
       st.stalled = int(st.stalled + 1)
       if tonumber(st.stalled) > max_stalled then
+        if st.g then group_leave(id, st) end
         st.made, st.s = int(st.made + 1), 'F'
         local reason = 'job stalled more than allowable limit (' .. max_stalled .. ')'
         rcall('HSET', jk(id), 'e:' .. id, reason)

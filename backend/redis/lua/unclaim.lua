@@ -9,6 +9,10 @@ if id == MARKER then
   rcall('HDEL', K_META, 'mk')
   return 0
 end
+if is_token(id) then
+  group_token_back(id)
+  return 0
+end
 local rec, st = load(id)
 if rec and st.s ~= 'A' then hand_back(id, rec) end
 return 0

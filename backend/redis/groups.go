@@ -1,0 +1,62 @@
+package redisbackend
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/fila-go/fila/backend"
+)
+
+// Groups: see lua/groups.lua for the layout and docs/groups.md for the
+// design. Every group's state lives in fields of the queue's meta hash and
+// its line of jobs is linked through the jobs hash, so the scripts touch
+// only the keys they are given, on Cluster and on Upstash.
+
+var _ backend.Groups = (*Backend)(nil)
+
+// GroupOptionsSet implements backend.Groups.
+func (b *Backend) GroupOptionsSet(ctx context.Context, p *backend.GroupOptionsParams) error {
+	rmax, rper := int64(0), int64(0)
+	if p.Options.Rate.Max > 0 && p.Options.Rate.Per > 0 {
+		rmax, rper = int64(p.Options.Rate.Max), max(ms(p.Options.Rate.Per), 1)
+	}
+	_, err := b.run(ctx, b.s.group, b.queue(p.Queue), "set", max(p.Options.Concurrency, 1), max(p.Options.MaxSize, 0), rmax, rper)
+	return err
+}
+
+// GroupRateLimit implements backend.Groups.
+func (b *Backend) GroupRateLimit(ctx context.Context, p *backend.GroupRateLimitParams) error {
+	_, err := b.run(ctx, b.s.group, b.queue(p.Queue), "limit", p.Group, max(ms(p.For), 1))
+	return err
+}
+
+// GroupOptionsGet implements backend.Groups.
+func (b *Backend) GroupOptionsGet(ctx context.Context, p *backend.QueueParams) (*backend.GroupOptions, error) {
+	v, err := b.run(ctx, b.s.group, b.queue(p.Queue), "get")
+	if err != nil {
+		return nil, err
+	}
+	arr, _ := v.([]any)
+	if len(arr) != 4 {
+		return nil, fmt.Errorf("redis: malformed group options reply %v", v)
+	}
+	o := &backend.GroupOptions{Concurrency: int(num(arr[0])), MaxSize: int(num(arr[1]))}
+	if num(arr[2]) > 0 {
+		o.Rate = backend.Limit{Max: int(num(arr[2])), Per: time.Duration(num(arr[3])) * time.Millisecond}
+	}
+	return o, nil
+}
+
+// GroupCounts implements backend.Groups.
+func (b *Backend) GroupCounts(ctx context.Context, p *backend.GroupParams) (*backend.GroupCounts, error) {
+	v, err := b.run(ctx, b.s.group, b.queue(p.Queue), "counts", p.Group)
+	if err != nil {
+		return nil, err
+	}
+	arr, _ := v.([]any)
+	if len(arr) != 3 {
+		return nil, fmt.Errorf("redis: malformed group counts reply %v", v)
+	}
+	return &backend.GroupCounts{Waiting: num(arr[0]), Active: num(arr[1]), LimitedFor: time.Duration(num(arr[2])) * time.Millisecond}, nil
+}
