@@ -103,3 +103,21 @@ type RateLimitError struct {
 func (e *RateLimitError) Error() string {
 	return fmt.Sprintf("fila: rate limited for %s", e.Delay)
 }
+
+// PanicError is the error of an attempt whose handler panicked: the worker
+// recovers the panic, fails the attempt (retried while attempts remain)
+// and stores Stack with the job. WorkerOptions.OnError receives it; find
+// it with errors.As.
+type PanicError struct {
+	Value any    // what the handler passed to panic
+	Stack string // the goroutine's stack at the panic (runtime/debug.Stack)
+}
+
+func (e *PanicError) Error() string { return fmt.Sprintf("panic: %v", e.Value) }
+
+// Unwrap returns the panic value when it is an error, so errors.Is sees
+// through a handler's panic(err).
+func (e *PanicError) Unwrap() error {
+	err, _ := e.Value.(error)
+	return err
+}

@@ -169,7 +169,7 @@ func (w *Worker) call(aj *activeJob) (val any, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			aj.stack = string(debug.Stack())
-			err = fmt.Errorf("panic: %v", r)
+			err = &PanicError{Value: r, Stack: aj.stack}
 		}
 	}()
 	return w.proc(aj.ctx, aj.job)
@@ -305,6 +305,9 @@ func (w *Worker) fail(aj *activeJob, err error, next *backend.JobClaimParams) (c
 	} else {
 		w.stats.failed.Add(1)
 		w.log.Warn("job failed", "job", aj.job.ID, "attempt", attempt, "err", reason)
+	}
+	if w.opts.OnError != nil {
+		w.opts.OnError(aj.job, err, retry)
 	}
 	if w.opts.OnFinished != nil {
 		w.opts.OnFinished(aj.job, err)
