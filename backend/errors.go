@@ -31,6 +31,9 @@ var (
 	// request size limit is not a quota). Retrying later helps, so workers
 	// back off longer than for a network error instead of spinning.
 	ErrQuota = errors.New("storage quota exceeded")
+	// ErrUnsupported: the backend does not implement the optional
+	// interface a call needs.
+	ErrUnsupported = errors.New("fila: not supported by this backend")
 )
 
 // IsPermanent reports whether err is a failure that retrying cannot fix:

@@ -18,6 +18,7 @@ type scripts struct {
 	add, claim, claimMoved, unclaim, finish, release, extend, stalled           *Script
 	progress, log, logs, get, list, remove, retry, promote, events, cursor      *Script
 	counts, info, pause, ratelimit, drain, clean, obliterate, metrics, registry *Script
+	cancel, cancelled                                                           *Script
 	// library is every lib.lua-based script as one Redis function library.
 	library string
 }
@@ -26,7 +27,7 @@ type scripts struct {
 var transitions = []string{
 	"add", "claim", "claim_moved", "unclaim", "finish", "release", "extend", "stalled", "progress", "log",
 	"logs", "get", "list", "remove", "retry", "promote", "events", "cursor", "counts", "info", "pause",
-	"ratelimit", "drain", "clean", "obliterate", "metrics",
+	"ratelimit", "drain", "clean", "obliterate", "metrics", "cancel", "cancelled",
 }
 
 // addKeys is how many of a queue's keys add.lua takes: wait, paused, prio,
@@ -86,6 +87,7 @@ func loadScripts() *scripts {
 		"logs": &s.logs, "get": &s.get, "list": &s.list, "remove": &s.remove, "retry": &s.retry, "promote": &s.promote,
 		"events": &s.events, "cursor": &s.cursor, "counts": &s.counts, "info": &s.info, "pause": &s.pause,
 		"ratelimit": &s.ratelimit, "drain": &s.drain, "clean": &s.clean, "obliterate": &s.obliterate, "metrics": &s.metrics,
+		"cancel": &s.cancel, "cancelled": &s.cancelled,
 	} {
 		*dst = byName[name]
 	}
