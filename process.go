@@ -58,7 +58,13 @@ func (w *Worker) process(c claimed) (next claimed, ok, replaced bool) {
 		w.untrack(aj)
 		return claimed{}, false, false
 	}
-	val, err := w.call(aj)
+	var val any
+	var err error
+	if errors.Is(context.Cause(aj.ctx), ErrCancelled) {
+		err = ErrCancelled // cancelled while it waited for a slot (Prefetch)
+	} else {
+		val, err = w.call(aj)
+	}
 	w.stats.processing.observe(time.Since(aj.started))
 	if aj.stopWatch != nil {
 		aj.stopWatch()
@@ -192,7 +198,12 @@ func (w *Worker) watchdog(aj *activeJob) {
 // finish records the attempt's outcome and returns the next job, if the
 // finishing call claimed one.
 func (w *Worker) finish(aj *activeJob, val any, err error) (claimed, bool) {
-	if cause := context.Cause(aj.ctx); errors.Is(cause, ErrLockLost) {
+	cause := context.Cause(aj.ctx)
+	if errors.Is(cause, ErrCancelled) {
+		w.cancelled(aj)
+		return claimed{}, false
+	}
+	if errors.Is(cause, ErrLockLost) {
 		w.log.Warn("job lock lost; its outcome is dropped and it will run again", "job", aj.job.ID, "err", err)
 		return claimed{}, false
 	}

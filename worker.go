@@ -21,7 +21,8 @@ import (
 // wrap it with Unrecoverable to fail the job at once, or return
 // RateLimited(d) to put it back and stop the queue for d. ctx ends when the
 // job's Timeout passes (cause ErrJobTimeout), when its lock is lost (cause
-// ErrLockLost) or at the shutdown deadline (cause ErrShutdown); see
+// ErrLockLost), when the job is cancelled (cause ErrCancelled, see
+// Queue.Cancel) or at the shutdown deadline (cause ErrShutdown); see
 // context.Cause.
 type Processor func(ctx context.Context, job *Job) (any, error)
 
