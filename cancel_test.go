@@ -300,3 +300,37 @@ func TestCancelPrefetchedJobNeverStarts(t *testing.T) {
 	time.Sleep(50 * time.Millisecond)
 	require.Equal(t, int32(1), h.calls.Load(), "the cancelled prefetched job's handler never ran")
 }
+
+// countingCanceller counts lock renewals and JobCancelled calls.
+type countingCanceller struct {
+	*memory.Backend
+	renewals, asked atomic.Int32
+}
+
+func (c *countingCanceller) JobExtendLocks(ctx context.Context, p *backend.JobExtendLocksParams) ([]string, error) {
+	c.renewals.Add(1)
+	return c.Backend.JobExtendLocks(ctx, p)
+}
+
+func (c *countingCanceller) JobCancelled(ctx context.Context, p *backend.JobCancelledParams) ([]string, error) {
+	c.asked.Add(1)
+	return c.Backend.JobCancelled(ctx, p)
+}
+
+func TestCancelCostsRenewalsNothingUntilALockIsLost(t *testing.T) {
+	t.Parallel()
+	be := &countingCanceller{Backend: memory.New()}
+	t.Cleanup(func() { _ = be.Close() })
+	h := newBlockingHandler()
+	startWorkerOn(t, be, queueName, h.process, fila.WorkerOptions{LockDuration: 100 * time.Millisecond})
+	q := fila.NewQueue(be, queueName)
+	job, err := q.Add(context.Background(), "a", nil, nil)
+	require.NoError(t, err)
+	recv(t, h.started, "the handler to start")
+	require.Eventually(t, func() bool { return be.renewals.Load() >= 3 }, waitFor, 5*time.Millisecond)
+	require.Zero(t, be.asked.Load(), "renewals that lose no lock ask nothing more")
+	_, err = q.Cancel(context.Background(), job.ID)
+	require.NoError(t, err)
+	require.ErrorIs(t, recv(t, h.causes, "the handler's context to end"), fila.ErrCancelled)
+	require.Equal(t, int32(1), be.asked.Load(), "one question for the renewal that lost the lock")
+}
