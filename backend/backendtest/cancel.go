@@ -1,6 +1,7 @@
 package backendtest
 
 import (
+	"context"
 	"testing"
 	"time"
 
@@ -184,5 +185,23 @@ func runCancel(t *testing.T, f Factory) {
 		require.NoError(t, err)
 		require.Empty(t, ids, "the new attempt is not cancelled, and the old token no longer matches a running job")
 		b.complete(id, tok2)
+	})
+
+	t.Run("a done context changes nothing", func(t *testing.T) {
+		b := setup(t, f)
+		c := canceller(b)
+		id := b.add("a", backend.JobOptions{})
+		j, tok := b.mustClaim()
+		require.Equal(t, id, j.ID)
+		ctx, stop := context.WithCancel(b.ctx)
+		stop()
+		_, err := c.JobCancel(ctx, &backend.JobCancelParams{Queue: b.queue, ID: id})
+		require.ErrorIs(t, err, context.Canceled)
+		_, err = c.JobCancelled(ctx, &backend.JobCancelledParams{Queue: b.queue, Locks: []backend.JobLock{{ID: id, Token: tok}}})
+		require.ErrorIs(t, err, context.Canceled)
+		_, err = c.JobCancelled(ctx, &backend.JobCancelledParams{Queue: b.queue})
+		require.ErrorIs(t, err, context.Canceled)
+		require.Equal(t, backend.StateActive, b.get(id).State)
+		b.complete(id, tok)
 	})
 }

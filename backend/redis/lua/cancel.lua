@@ -38,5 +38,5 @@ if revoked then
   st.tok = revoked
   put_state(id, st)
 end
-if was == 'P' then feed() end
+feed()
 return {0, was}
