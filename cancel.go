@@ -74,6 +74,22 @@ func (w *Worker) cancelledOf(ctx context.Context, lost []string, sent map[string
 	return out
 }
 
+// lostToCancel reports whether a finishing call refused with ErrLockLost
+// because the job was cancelled before the worker's renewal told it (the
+// handler returned first), and if so ends the job as cancelled.
+func (w *Worker) lostToCancel(aj *activeJob, err error) bool {
+	if !errors.Is(err, backend.ErrLockLost) {
+		return false
+	}
+	ctx, stop := context.WithTimeout(context.Background(), w.opts.LockDuration)
+	defer stop()
+	if !w.cancelledOf(ctx, []string{aj.job.ID}, map[string]string{aj.job.ID: aj.token})[aj.job.ID] {
+		return false
+	}
+	w.cancelled(aj)
+	return true
+}
+
 // cancelled ends a job that Queue.Cancel failed while it ran: the backend
 // has recorded the outcome already, so only the hooks and counts remain.
 func (w *Worker) cancelled(aj *activeJob) {

@@ -141,9 +141,9 @@ func TestCancel(t *testing.T) {
 				_, err = q.Cancel(context.Background(), job.ID)
 				require.NoError(t, err)
 				require.ErrorIs(t, recv(t, h.causes, "the handler's context to end"), fila.ErrCancelled)
-				// The bound is the renewal period, lock/2; allow a loaded machine
-				// another lock/2 (the next renewal would be later still).
-				require.Less(t, time.Since(start), lock, "learned at the next renewal")
+				// The bound is the renewal period, lock/2; a loaded machine gets
+				// another lock (nothing else would end the handler this soon).
+				require.Less(t, time.Since(start), lock/2+lock, "learned at the next renewal")
 			})
 
 			t.Run("AnotherWorkerKeepsServingTheQueue", func(t *testing.T) {
@@ -238,6 +238,40 @@ func TestCancel(t *testing.T) {
 				fin, err := q.GetJob(context.Background(), job.ID)
 				require.NoError(t, err)
 				require.Equal(t, fila.StateFailed, fin.State)
+				require.Empty(t, fin.ReturnValue)
+			})
+
+			t.Run("AHandlerThatReturnsBeforeTheRenewalEndsAsCancelled", func(t *testing.T) {
+				t.Parallel()
+				one, two := procs(t)
+				started := make(chan string, 1)
+				release := make(chan struct{})
+				finished := make(chan error, 1)
+				var hooks hookLog
+				// A long lock: no renewal comes before the handler returns, so
+				// the worker learns of the cancel from its refused completion.
+				startWorkerOn(t, one, queueName, func(_ context.Context, j *fila.Job) (any, error) {
+					started <- j.ID
+					<-release
+					return "done anyway", nil
+				}, fila.WorkerOptions{LockDuration: time.Minute, OnError: hooks.record,
+					OnFinished: func(_ *fila.Job, err error) { finished <- err }})
+				q := fila.NewQueue(two, queueName)
+				job, err := q.Add(context.Background(), "a", nil, &fila.JobOptions{Attempts: 3})
+				require.NoError(t, err)
+				recv(t, started, "the handler to start")
+				_, err = q.Cancel(context.Background(), job.ID)
+				require.NoError(t, err)
+				close(release)
+				require.ErrorIs(t, recv(t, finished, "OnFinished"), fila.ErrCancelled)
+				calls := hooks.all()
+				require.Len(t, calls, 1)
+				require.ErrorIs(t, calls[0].err, fila.ErrCancelled)
+				require.False(t, calls[0].willRetry)
+				fin, err := q.GetJob(context.Background(), job.ID)
+				require.NoError(t, err)
+				require.Equal(t, fila.StateFailed, fin.State)
+				require.Equal(t, "cancelled", fin.FailedReason)
 				require.Empty(t, fin.ReturnValue)
 			})
 

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -74,6 +75,12 @@ func TestMux(t *testing.T) {
 		fin, jf := failed(t, j)
 		require.Equal(t, 1, fin.AttemptsMade, "no retry for a name without a route")
 		require.Equal(t, `fila: no handler for job name "rotate" (known: ["crop" "resize"])`, jf.Reason)
+		// OnFinished runs after the failure is recorded, so the waiter may see it first.
+		require.Eventually(t, func() bool {
+			hookMu.Lock()
+			defer hookMu.Unlock()
+			return hookErr != nil
+		}, waitFor, time.Millisecond)
 		hookMu.Lock()
 		defer hookMu.Unlock()
 		require.ErrorIs(t, hookErr, fila.ErrUnknownJobName)

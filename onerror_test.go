@@ -32,6 +32,14 @@ func (h *hookLog) record(job *fila.Job, err error, willRetry bool) {
 	h.calls = append(h.calls, hookCall{job.ID, job.AttemptsMade + 1, err, willRetry})
 }
 
+// wait returns the calls once there are n: the hook runs after the
+// backend recorded the failure, so a waiter on the job may see it first.
+func (h *hookLog) wait(t *testing.T, n int) []hookCall {
+	t.Helper()
+	require.Eventually(t, func() bool { return len(h.all()) >= n }, waitFor, time.Millisecond, "%d OnError calls", n)
+	return h.all()
+}
+
 func (h *hookLog) all() []hookCall {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -59,7 +67,7 @@ func TestOnError(t *testing.T) {
 		job := b.add(t, "send", &fila.JobOptions{Attempts: 3})
 		failed(t, job)
 
-		calls := hooks.all()
+		calls := hooks.wait(t, 3)
 		require.Len(t, calls, 3)
 		for i, c := range calls {
 			require.Equal(t, job.ID, c.jobID)
@@ -67,9 +75,11 @@ func TestOnError(t *testing.T) {
 			require.ErrorIs(t, c.err, boom)
 			require.Equal(t, i < 2, c.willRetry, "attempt %d", i+1)
 		}
-		mu.Lock()
-		defer mu.Unlock()
-		require.Equal(t, 3, finishedCalls, "OnFinished sees the same attempts")
+		require.Eventually(t, func() bool {
+			mu.Lock()
+			defer mu.Unlock()
+			return finishedCalls == 3
+		}, waitFor, time.Millisecond, "OnFinished sees the same attempts")
 	})
 
 	t.Run("UnrecoverableIsReportedAsFinal", func(t *testing.T) {
@@ -81,7 +91,7 @@ func TestOnError(t *testing.T) {
 		}, fila.WorkerOptions{OnError: hooks.record})
 		job := b.add(t, "send", &fila.JobOptions{Attempts: 5})
 		failed(t, job)
-		calls := hooks.all()
+		calls := hooks.wait(t, 1)
 		require.Len(t, calls, 1)
 		require.False(t, calls[0].willRetry)
 		require.True(t, fila.IsUnrecoverable(calls[0].err))
@@ -103,7 +113,7 @@ func TestOnError(t *testing.T) {
 		errJob := b.add(t, "error", nil)
 		failed(t, errJob)
 
-		calls := hooks.all()
+		calls := hooks.wait(t, 3)
 		require.Len(t, calls, 3)
 		var pe *fila.PanicError
 		require.ErrorAs(t, calls[0].err, &pe)
@@ -126,7 +136,7 @@ func TestOnError(t *testing.T) {
 		}, fila.WorkerOptions{OnError: hooks.record})
 		job := b.add(t, "slow", &fila.JobOptions{Timeout: 20 * time.Millisecond})
 		failed(t, job)
-		calls := hooks.all()
+		calls := hooks.wait(t, 1)
 		require.Len(t, calls, 1)
 		require.ErrorIs(t, calls[0].err, fila.ErrJobTimeout)
 		require.False(t, calls[0].willRetry)

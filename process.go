@@ -265,6 +265,9 @@ func (w *Worker) complete(aj *activeJob, val any) (claimed, bool) {
 		return err
 	})
 	if err != nil {
+		if w.lostToCancel(aj, err) {
+			return claimed{}, false
+		}
 		w.log.Warn("could not complete job", "job", aj.job.ID, "err", err)
 		return claimed{}, false
 	}
@@ -307,6 +310,9 @@ func (w *Worker) fail(aj *activeJob, err error, next *backend.JobClaimParams) (c
 		return err
 	})
 	if ferr != nil {
+		if w.lostToCancel(aj, ferr) {
+			return claimed{}, false
+		}
 		w.log.Warn("could not record job failure", "job", aj.job.ID, "err", ferr)
 		return claimed{}, false
 	}
