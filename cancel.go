@@ -27,8 +27,11 @@ var ErrUnsupported = backend.ErrUnsupported
 // failure now. Its worker, in this process or any other, learns it at its
 // next lock renewal, so within LockDuration/2 (15s by default): the
 // handler's context then ends with cause ErrCancelled, and what the
-// handler returns is dropped. A handler that ignores its context keeps
-// running until it returns (its job stays failed). A cancelled running job
+// handler returns is dropped (a handler that returns before that renewal
+// has its result refused, and the worker learns of the cancel then).
+// WorkerOptions.OnError and OnFinished get ErrCancelled. A handler that
+// ignores its context keeps running until it returns (its job stays
+// failed). A cancelled running job
 // stays in failed even when its RemoveOnFail is RemoveJob (then with the
 // default retention), so its worker can tell the cancel from a lost lock.
 //
