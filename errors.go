@@ -35,6 +35,10 @@ var (
 	// worker's shutdown deadline passed. A handler that then returns an
 	// error hands its job back to waiting without spending an attempt.
 	ErrShutdown = errors.New("fila: worker shut down")
+	// ErrUnsupported: the backend does not implement an optional interface
+	// the call needs (backend.Schedulers, Groups, Cancellers); memory, Redis
+	// and Upstash implement them all.
+	ErrUnsupported = backend.ErrUnsupported
 )
 
 // StateError reports a call that needs the job in another state.
@@ -102,4 +106,22 @@ type RateLimitError struct {
 
 func (e *RateLimitError) Error() string {
 	return fmt.Sprintf("fila: rate limited for %s", e.Delay)
+}
+
+// PanicError is the error of an attempt whose handler panicked: the worker
+// recovers the panic, fails the attempt (retried while attempts remain)
+// and stores Stack with the job. WorkerOptions.OnError receives it; find
+// it with errors.As.
+type PanicError struct {
+	Value any    // what the handler passed to panic
+	Stack string // the goroutine's stack at the panic (runtime/debug.Stack)
+}
+
+func (e *PanicError) Error() string { return fmt.Sprintf("panic: %v", e.Value) }
+
+// Unwrap returns the panic value when it is an error, so errors.Is sees
+// through a handler's panic(err).
+func (e *PanicError) Unwrap() error {
+	err, _ := e.Value.(error)
+	return err
 }

@@ -128,6 +128,64 @@ func ExampleJSONProcessor() {
 	// run: <nil>
 }
 
+// One worker serving several kinds of job: a Mux routes each job by name,
+// to a plain Processor or a typed handler, with middleware for every route
+// (Use) or for one (Handle's last arguments). A name without a route fails
+// at once, without retry.
+func ExampleMux() {
+	type Notice struct {
+		To string `json:"to"`
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	be := memory.New()
+	defer be.Close()
+	q := fila.NewQueue(be, "media")
+
+	audit := func(next fila.Processor) fila.Processor {
+		return func(ctx context.Context, job *fila.Job) (any, error) {
+			fmt.Println("audit:", job.Name)
+			return next(ctx, job)
+		}
+	}
+	mux := fila.NewMux()
+	mux.Handle("resize", func(ctx context.Context, job *fila.Job) (any, error) {
+		return "resized", nil
+	}, audit) // audit wraps this route only
+	fila.HandleJSON(mux, "notify", func(ctx context.Context, job *fila.Job, n Notice) (string, error) {
+		return "notified " + n.To, nil
+	})
+	w, err := fila.NewWorker(be, "media", mux.Process, fila.WorkerOptions{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	go func() { _ = w.Run(ctx) }()
+
+	for _, add := range []func() (*fila.Job, error){
+		func() (*fila.Job, error) { return q.Add(ctx, "resize", []byte(`{}`), nil) },
+		func() (*fila.Job, error) { return fila.AddJSON(ctx, q, "notify", Notice{To: "ada"}, nil) },
+		func() (*fila.Job, error) { return q.Add(ctx, "rotate", []byte(`{}`), &fila.JobOptions{Attempts: 3}) },
+	} {
+		job, err := add()
+		if err != nil {
+			log.Fatal(err)
+		}
+		done, err := job.WaitUntilFinished(ctx)
+		if err != nil {
+			fmt.Println(job.Name, "->", err)
+			fmt.Println("attempts:", done.AttemptsMade)
+			continue
+		}
+		fmt.Println(job.Name, "->", string(done.ReturnValue))
+	}
+	// Output:
+	// audit: resize
+	// resize -> "resized"
+	// notify -> "notified ada"
+	// rotate -> fila: job "3" failed: fila: no handler for job name "rotate" (known: ["notify" "resize"])
+	// attempts: 1
+}
+
 // Retries: a job with Attempts 3 and a backoff runs again after its handler
 // fails, here once.
 func ExampleNewWorker_retries() {

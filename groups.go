@@ -34,9 +34,6 @@ func (e *GroupFullError) Error() string {
 // Is makes errors.Is(err, ErrGroupFull) true.
 func (e *GroupFullError) Is(target error) bool { return target == ErrGroupFull }
 
-// ErrUnsupported: the backend lacks an optional feature (such as groups).
-var ErrUnsupported = backend.ErrUnsupported
-
 // GroupOptions are a queue's rules for its groups, stored with the queue so
 // every process sees them.
 type GroupOptions struct {

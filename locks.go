@@ -38,6 +38,7 @@ func (w *Worker) renewLocks(ctx context.Context) {
 		for _, l := range locks {
 			sent[l.ID] = l.Token
 		}
+		cancelled := w.cancelledOf(ctx, lost, sent)
 		for _, id := range lost {
 			w.mu.Lock()
 			aj := w.active[id]
@@ -45,6 +46,10 @@ func (w *Worker) renewLocks(ctx context.Context) {
 			// The job may have been retried and claimed again meanwhile: only
 			// the attempt whose token was renewed has lost its lock.
 			if aj != nil && aj.token == sent[id] && aj.state.Load() == jobRunning {
+				if cancelled[id] {
+					aj.cancel(ErrCancelled)
+					continue
+				}
 				w.log.Warn("job lock lost", "job", id)
 				aj.cancel(ErrLockLost)
 			}

@@ -62,6 +62,8 @@ func (w *Worker) process(c claimed) (next claimed, ok, replaced bool) {
 	var err error
 	if skip := w.advanceScheduler(aj.job); skip != nil { // a scheduler's tick job: add the next tick's
 		val = skip // SkipIfRunning: the previous tick's job is unfinished
+	} else if errors.Is(context.Cause(aj.ctx), ErrCancelled) {
+		err = ErrCancelled // cancelled while it waited for a slot (Prefetch)
 	} else {
 		val, err = w.call(aj)
 	}
@@ -180,7 +182,7 @@ func (w *Worker) call(aj *activeJob) (val any, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			aj.stack = string(debug.Stack())
-			err = fmt.Errorf("panic: %v", r)
+			err = &PanicError{Value: r, Stack: aj.stack}
 		}
 	}()
 	return w.proc(aj.ctx, aj.job)
@@ -203,7 +205,12 @@ func (w *Worker) watchdog(aj *activeJob) {
 // finish records the attempt's outcome and returns the next job, if the
 // finishing call claimed one.
 func (w *Worker) finish(aj *activeJob, val any, err error) (claimed, bool) {
-	if cause := context.Cause(aj.ctx); errors.Is(cause, ErrLockLost) {
+	cause := context.Cause(aj.ctx)
+	if errors.Is(cause, ErrCancelled) {
+		w.cancelled(aj)
+		return claimed{}, false
+	}
+	if errors.Is(cause, ErrLockLost) {
 		w.log.Warn("job lock lost; its outcome is dropped and it will run again", "job", aj.job.ID, "err", err)
 		return claimed{}, false
 	}
@@ -269,6 +276,9 @@ func (w *Worker) complete(aj *activeJob, val any) (claimed, bool) {
 		return err
 	})
 	if err != nil {
+		if w.lostToCancel(aj, err) {
+			return claimed{}, false
+		}
 		w.log.Warn("could not complete job", "job", aj.job.ID, "err", err)
 		return claimed{}, false
 	}
@@ -311,6 +321,9 @@ func (w *Worker) fail(aj *activeJob, err error, next *backend.JobClaimParams) (c
 		return err
 	})
 	if ferr != nil {
+		if w.lostToCancel(aj, ferr) {
+			return claimed{}, false
+		}
 		w.log.Warn("could not record job failure", "job", aj.job.ID, "err", ferr)
 		return claimed{}, false
 	}
@@ -320,6 +333,9 @@ func (w *Worker) fail(aj *activeJob, err error, next *backend.JobClaimParams) (c
 	} else {
 		w.stats.failed.Add(1)
 		w.log.Warn("job failed", "job", aj.job.ID, "attempt", attempt, "err", reason)
+	}
+	if w.opts.OnError != nil {
+		w.opts.OnError(aj.job, err, retry)
 	}
 	if w.opts.OnFinished != nil {
 		w.opts.OnFinished(aj.job, err)

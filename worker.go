@@ -21,7 +21,8 @@ import (
 // wrap it with Unrecoverable to fail the job at once, or return
 // RateLimited(d) to put it back and stop the queue for d. ctx ends when the
 // job's Timeout passes (cause ErrJobTimeout), when its lock is lost (cause
-// ErrLockLost) or at the shutdown deadline (cause ErrShutdown); see
+// ErrLockLost), when the job is cancelled (cause ErrCancelled, see
+// Queue.Cancel) or at the shutdown deadline (cause ErrShutdown); see
 // context.Cause.
 type Processor func(ctx context.Context, job *Job) (any, error)
 
@@ -110,7 +111,21 @@ type WorkerOptions struct {
 	// the job again with Queue.GetJob for those). It runs on the
 	// goroutine that ran the handler (the timeout watchdog's for a timed
 	// out job), before that goroutine takes its next job; keep it short.
+	// OnFinished is for final outcomes and retries alike; to report
+	// failures (to Sentry, to logs) use OnError, which says whether the
+	// job will run again.
 	OnFinished func(job *Job, err error)
+	// OnError, when set, is called for every failed attempt once the
+	// backend has recorded it: willRetry is true when the job goes back
+	// to delayed or waiting for another attempt, false when it failed for
+	// good (attempts spent, Unrecoverable, cancelled). A handler that
+	// panicked gives a *PanicError carrying the panic value and the
+	// stack (find it with errors.As); a timed out attempt's err matches
+	// ErrJobTimeout. Like OnFinished it is not called when no outcome is
+	// recorded (a lost lock, a job handed back at shutdown or by
+	// RateLimited), runs on the handler's goroutine, before OnFinished,
+	// and should be short; job is the handler's copy as claimed.
+	OnError func(job *Job, err error, willRetry bool)
 }
 
 // Defaults of WorkerOptions.

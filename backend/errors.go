@@ -32,7 +32,7 @@ var (
 	// back off longer than for a network error instead of spinning.
 	ErrQuota = errors.New("storage quota exceeded")
 	// ErrUnsupported: the backend does not implement an optional
-	// interface the call needs (such as Schedulers or Groups).
+	// interface the call needs (such as Schedulers, Groups or Cancellers).
 	ErrUnsupported = errors.New("fila: not supported by this backend")
 )
 
@@ -65,4 +65,3 @@ type CorruptJobError struct {
 func (e *CorruptJobError) Error() string {
 	return fmt.Sprintf("job %q is corrupt: %s", e.JobID, e.Reason)
 }
-

@@ -232,6 +232,7 @@ func (q *queue) detach(e *entry) {
 	}
 	e.elem = nil
 	e.token = ""
+	e.cancelled = ""
 }
 
 func (q *queue) delete(e *entry) {

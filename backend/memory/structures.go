@@ -14,6 +14,7 @@ type entry struct {
 	seq       uint64 // insertion order, breaks ties in heaps
 	token     string
 	lockUntil time.Time
+	cancelled string // the token whose lock JobCancel revoked (JobCancelled)
 	logs      []string
 
 	elem      *list.Element // position in wait (or its group's line), completed or failed

@@ -88,6 +88,13 @@
 // processes; an on-demand limit (Queue.RateLimit, a handler's RateLimited)
 // stores an until-time that claims respect.
 //
+// A cancel (cancel.lua, backend.Cancellers) fails the job in one step,
+// active or not; for an active job it leaves the revoked token in the job's
+// failed state as "^<token>", so the lock is gone at once (the worker can
+// neither complete nor fail it, and no stalled check brings it back) and
+// cancelled.lua can tell its worker, whose next renewal reports the lock
+// lost, that a cancel took it. Renewals themselves are unchanged.
+//
 // # Client options
 //
 // Blocking commands run on fila's own one-connection clients, built from the

@@ -20,6 +20,7 @@ type scripts struct {
 	counts, info, pause, ratelimit, drain, clean, obliterate, metrics, registry *Script
 	sched, schedRead                                                            *Script
 	group                                                                       *Script
+	cancel, cancelled                                                           *Script
 	// library is every lib.lua-based script as one Redis function library.
 	library string
 }
@@ -29,6 +30,7 @@ var transitions = []string{
 	"add", "claim", "claim_moved", "unclaim", "finish", "release", "extend", "stalled", "progress", "log",
 	"logs", "get", "list", "remove", "retry", "promote", "events", "cursor", "counts", "info", "pause",
 	"ratelimit", "drain", "clean", "obliterate", "metrics", "sched", "sched_read", "group",
+	"cancel", "cancelled",
 }
 
 // schedScripts take the queue's schedulers hash as one more fixed key
@@ -102,6 +104,7 @@ func loadScripts() *scripts {
 		"events": &s.events, "cursor": &s.cursor, "counts": &s.counts, "info": &s.info, "pause": &s.pause,
 		"ratelimit": &s.ratelimit, "drain": &s.drain, "clean": &s.clean, "obliterate": &s.obliterate, "metrics": &s.metrics,
 		"sched": &s.sched, "sched_read": &s.schedRead, "group": &s.group,
+		"cancel": &s.cancel, "cancelled": &s.cancelled,
 	} {
 		*dst = byName[name]
 	}

@@ -84,7 +84,7 @@ type command struct {
 func commands() []*command {
 	return []*command{
 		statsCommand(), listCommand(), showCommand(),
-		retryCommand(), promoteCommand(), removeCommand(), cleanCommand(),
+		retryCommand(), promoteCommand(), removeCommand(), cancelCommand(), cleanCommand(),
 		pauseCommand(), resumeCommand(), drainCommand(), obliterateCommand(),
 		schedulersCommand(), schedulerCommand(),
 		dashboardCommand(),

@@ -289,6 +289,24 @@ func TestMutatingCommands(t *testing.T) {
 		require.Equal(t, "fila: get job \"1\" from \"outbound\": job not found\n", errOut)
 	})
 
+	t.Run("CancelFailsAJob", func(t *testing.T) {
+		t.Parallel()
+		f := newFixture(t)
+		before := f.counts("outbound")
+		require.Equal(t, "cancelled job 4 in outbound\n", f.ok("cancel", "outbound", f.ids["delayed"]))
+		after := f.counts("outbound")
+		require.Equal(t, before.Delayed-1, after.Delayed)
+		require.Equal(t, before.Failed+1, after.Failed)
+		j, err := fila.NewQueue(f.be, "outbound").GetJob(f.ctx, f.ids["delayed"])
+		require.NoError(t, err)
+		require.Equal(t, "cancelled", j.FailedReason)
+		_, errOut, code := f.fila("cancel", "outbound", f.ids["delayed"])
+		require.Equal(t, exitFail, code)
+		require.Contains(t, errOut, `job "4" is failed`)
+		require.Equal(t, "cancelled job "+f.ids["active"]+" in reports\n", f.ok("cancel", "reports", f.ids["active"]))
+		require.Zero(t, f.counts("reports").Active, "a running job is failed at once")
+	})
+
 	t.Run("RemoveRefusesAnActiveJob", func(t *testing.T) {
 		t.Parallel()
 		f := newFixture(t)
@@ -463,6 +481,7 @@ func TestCommandLine(t *testing.T) {
 			{"retry", "nosuchqueue", "-all-failed"},
 			{"promote", "nosuchqueue", "1"},
 			{"remove", "nosuchqueue", "1"},
+			{"cancel", "nosuchqueue", "1"},
 			{"clean", "nosuchqueue", "failed", "-all"},
 			{"drain", "nosuchqueue"},
 		} {

@@ -50,6 +50,17 @@ func removeCommand() *command {
 	return jobCommand("remove", "delete a job that is not active, with its logs", "removed", "from", (*fila.Queue).Remove)
 }
 
+func cancelCommand() *command {
+	cmd := jobCommand("cancel", "fail a job now with the reason \"cancelled\", without retry", "cancelled", "in",
+		func(q *fila.Queue, ctx context.Context, id string) error {
+			_, err := q.Cancel(ctx, id)
+			return err
+		})
+	cmd.detail = "A job that is not running never runs. A running job is failed at once, and its\n" +
+		"handler's context ends at its worker's next lock renewal (within LockDuration/2)."
+	return cmd
+}
+
 func retryCommand() *command {
 	one := jobCommand("retry", "", "retried", "in", (*fila.Queue).RetryJob)
 	return &command{
