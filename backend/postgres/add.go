@@ -62,7 +62,11 @@ func (b *Backend) JobAdd(ctx context.Context, p *backend.JobAddParams) ([]backen
 	if err := b.usable(ctx); err != nil {
 		return nil, err
 	}
-	res, err := b.add(ctx, b.pool, p.Queue, p.Jobs)
+	var qr querier = b.pool
+	if tx := txFrom(ctx); tx != nil {
+		qr = tx
+	}
+	res, err := b.add(ctx, qr, p.Queue, p.Jobs)
 	return res, b.fail(ctx, err)
 }
 

@@ -98,7 +98,16 @@ func (b *Backend) completeIn(ctx context.Context, tx pgx.Tx, p *backend.JobCompl
 		return err
 	}
 	if n == 0 {
-		return b.lockLost(ctx, tx, p.Queue, p.ID)
+		// Completed already in the handler's transaction (CompleteTx) under
+		// this token: store the result, once.
+		tag, err := tx.Exec(ctx, b.q(`UPDATE {s}.jobs SET done_token = NULL, return_value = coalesce(return_value, $4::bytea)
+			WHERE queue = $1 AND id = $2 AND state = 'completed' AND done_token = $3`), p.Queue, p.ID, p.Token, p.ReturnValue)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return b.lockLost(ctx, tx, p.Queue, p.ID)
+		}
 	}
 	return b.retain(ctx, tx, p.Queue, p.ID, backend.StateCompleted, p.Retention)
 }

@@ -2,11 +2,13 @@ package postgres_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"testing"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
 
 	"github.com/fila-go/fila/backend"
 	"github.com/fila-go/fila/backend/backendtest"
@@ -14,7 +16,18 @@ import (
 	"github.com/fila-go/fila/internal/pgtest"
 )
 
-func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
+// TestMain runs the tests on one private server and checks that no
+// goroutine (listener, pool) outlives them.
+func TestMain(m *testing.M) {
+	code := pgtest.Main(m)
+	if code == 0 {
+		if err := goleak.Find(); err != nil {
+			fmt.Fprintln(os.Stderr, "leaked goroutines:", err)
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
 
 // open returns a migrated backend on a fresh database, closed at the end.
 func open(t *testing.T, o postgres.Options) *postgres.Backend {

@@ -30,6 +30,7 @@ CREATE TABLE {{schema}}.jobs (
     token           text,
     lock_until      timestamptz,
     stall_marked    boolean NOT NULL DEFAULT false,
+    done_token      text,    -- completed by CompleteTx under this claim's token: the worker's own complete is a no-op
     return_value    bytea,
     failed_reason   text NOT NULL DEFAULT '',
     stacktrace      text[],
