@@ -28,11 +28,13 @@ const (
 // options holds every flag of one invocation; each command registers the
 // ones it takes.
 type options struct {
-	redisURL   string
-	prefix     string
-	jobBuckets int
-	json       bool
-	timeout    time.Duration
+	redisURL    string
+	postgresURL string
+	schema      string
+	prefix      string
+	jobBuckets  int
+	json        bool
+	timeout     time.Duration
 
 	offset, limit int
 	age           time.Duration
@@ -87,7 +89,7 @@ func commands() []*command {
 		retryCommand(), promoteCommand(), removeCommand(), cancelCommand(), cleanCommand(),
 		pauseCommand(), resumeCommand(), drainCommand(), obliterateCommand(),
 		schedulersCommand(), schedulerCommand(),
-		dashboardCommand(),
+		dashboardCommand(), migrateCommand(),
 	}
 }
 
@@ -126,6 +128,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	if target.upstash() {
 		stderr = redactWriter{w: stderr, secret: []byte(target.token)}
 	}
+	target.migrate = cmd.name == "migrate"
 	serveCtx := ctx
 	ctx, cancel := context.WithTimeout(ctx, o.timeout)
 	defer cancel()
@@ -173,6 +176,8 @@ func report(stderr io.Writer, err error) int {
 // its name.
 func globalFlags(fs *flag.FlagSet, o *options) {
 	fs.StringVar(&o.redisURL, "redis", o.redisURL, redisURLHelp)
+	fs.StringVar(&o.postgresURL, "postgres", o.postgresURL, "a PostgreSQL `URL`: use the PostgreSQL backend (default $FILA_POSTGRES_URL)")
+	fs.StringVar(&o.schema, "schema", o.schema, "the PostgreSQL `schema` holding fila's tables")
 	fs.StringVar(&o.prefix, "prefix", o.prefix, "the key `prefix` the queues were created with")
 	fs.IntVar(&o.jobBuckets, "job-buckets", o.jobBuckets,
 		"the job bucket `count` the application's backend uses (redisbackend.WithJobBuckets); 0 means its default: 1 over Redis, 32 over Upstash")
@@ -183,7 +188,7 @@ func globalFlags(fs *flag.FlagSet, o *options) {
 // parse reads the global flags, the command name, and the command's
 // arguments, with flags allowed anywhere among them.
 func parse(args []string, o *options) (*command, []string, error) {
-	o.prefix, o.timeout = "fila", 30*time.Second
+	o.prefix, o.schema, o.timeout = "fila", "fila", 30*time.Second
 	top := flag.NewFlagSet("fila", flag.ContinueOnError)
 	top.SetOutput(io.Discard)
 	globalFlags(top, o)
@@ -289,11 +294,12 @@ commands:
 		_ = tw.Flush()
 		fmt.Fprintln(w, "\nglobal flags (allowed before or after the command):")
 		fs := flag.NewFlagSet("fila", flag.ContinueOnError)
-		globalFlags(fs, &options{prefix: "fila", timeout: 30 * time.Second})
+		globalFlags(fs, &options{prefix: "fila", schema: "fila", timeout: 30 * time.Second})
 		fs.SetOutput(w)
 		fs.PrintDefaults()
 		fmt.Fprint(w, redisURLUsage)
 		fmt.Fprint(w, upstashUsage)
+		fmt.Fprint(w, postgresUsage)
 		fmt.Fprintln(w, "\nRun 'fila help <command>' for a command's flags.")
 		return
 	}

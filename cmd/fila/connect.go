@@ -27,6 +27,12 @@ type storeTarget struct {
 	// jobBuckets is -job-buckets; 0 keeps the backend's default (1 over
 	// Redis, upstash.DefaultJobBuckets over REST).
 	jobBuckets int
+	// postgres is a PostgreSQL URL (-postgres); when set, url is unused.
+	postgres string
+	// schema holds fila's tables in PostgreSQL (-schema).
+	schema string
+	// migrate opens PostgreSQL without checking the schema's version.
+	migrate bool
 }
 
 // upstash reports whether the target is an Upstash REST endpoint.
@@ -47,6 +53,9 @@ type opener func(ctx context.Context, t storeTarget) (backend.Backend, func() er
 
 // openStore opens the target over Upstash's REST protocol or Redis's own.
 func openStore(ctx context.Context, t storeTarget) (backend.Backend, func() error, error) {
+	if t.postgres != "" {
+		return openPostgres(ctx, t)
+	}
 	if t.upstash() {
 		return openUpstash(ctx, t)
 	}

@@ -18,7 +18,18 @@ const envRedisURL = "FILA_REDIS_URL"
 // Upstash REST endpoint whose token comes from $UPSTASH_REDIS_REST_TOKEN:
 // a token is never part of a command line.
 func resolveTarget(o *options, getenv func(string) string) (storeTarget, error) {
-	t := storeTarget{prefix: o.prefix, jobBuckets: o.jobBuckets}
+	t := storeTarget{prefix: o.prefix, jobBuckets: o.jobBuckets, schema: o.schema}
+	if o.postgresURL != "" && o.redisURL != "" {
+		return t, fmt.Errorf("fila: give -redis or -postgres, not both")
+	}
+	pg := o.postgresURL
+	if pg == "" && o.redisURL == "" {
+		pg = strings.TrimSpace(getenv(envPostgresURL))
+	}
+	if pg != "" {
+		t.postgres = pg
+		return t, nil
+	}
 	raw, from := o.redisURL, "-redis"
 	if raw == "" {
 		raw, from = strings.TrimSpace(getenv(envRedisURL)), "$"+envRedisURL

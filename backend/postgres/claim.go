@@ -1,0 +1,160 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/fila-go/fila/backend"
+)
+
+// promoteSQL moves a queue's due delayed jobs to ready, in due order (the
+// order key is drawn as the ordered rows are read).
+const promoteSQL = `
+WITH d AS (
+	SELECT id FROM {s}.jobs WHERE queue = $1 AND state = 'delayed' AND due_at <= clock_timestamp()
+	ORDER BY due_at, ord FOR UPDATE SKIP LOCKED),
+n AS (SELECT id, nextval('{s}.job_ord') AS o FROM d)
+UPDATE {s}.jobs j SET ord = n.o, due_at = NULL,
+	state = CASE WHEN j.priority > 0 THEN 'prioritized'
+		WHEN coalesce((SELECT paused FROM {s}.queues WHERE name = $1), false) THEN 'paused' ELSE 'waiting' END
+FROM n WHERE j.queue = $1 AND j.id = n.id`
+
+// claimSQL takes the next ready job (priority 0 first, then by priority,
+// each in order) unless the queue is paused or rate limited, locks it for
+// the token, and records the event (and the limiter's start when $4).
+const claimSQL = `
+WITH t AS (SELECT clock_timestamp() AS now),
+next AS (
+	SELECT id FROM {s}.jobs
+	WHERE queue = $1 AND state IN ('waiting', 'prioritized')
+		AND NOT EXISTS (SELECT 1 FROM {s}.queues q WHERE q.name = $1 AND (q.paused OR q.rate_limited_until > clock_timestamp()))
+	ORDER BY priority, ord LIMIT 1 FOR UPDATE SKIP LOCKED),
+upd AS (
+	UPDATE {s}.jobs j SET state = 'active', token = $2, processed_at = t.now,
+		lock_until = t.now + $3::float8 * interval '1 millisecond',
+		attempts_started = j.attempts_started + 1, stall_marked = false, due_at = NULL
+	FROM next, t WHERE j.queue = $1 AND j.id = next.id
+	RETURNING ` + jobColsJ + `),
+ev AS (INSERT INTO {s}.events (queue, type, job_id, at) SELECT $1, 'active', id, processed_at FROM upd),
+lim AS (INSERT INTO {s}.limiter (queue, at) SELECT $1, processed_at FROM upd WHERE $4::bool)
+SELECT ` + jobCols + ` FROM upd`
+
+// infoSQL says why a claim found nothing: paused, rate limited for how
+// long (ms), and when the next delayed job is due (ms, NULL for none).
+const infoSQL = `
+SELECT coalesce((SELECT paused FROM {s}.queues WHERE name = $1), false),
+	coalesce((SELECT extract(epoch FROM rate_limited_until - clock_timestamp()) * 1000 FROM {s}.queues WHERE name = $1), 0)::float8,
+	(SELECT extract(epoch FROM min(due_at) - clock_timestamp()) * 1000 FROM {s}.jobs WHERE queue = $1 AND state = 'delayed')::float8`
+
+// limiterSQL counts the starts in the window ending now and says when the
+// oldest leaves it (ms). The caller locks the queue's row first, in a
+// statement of its own (so this one's snapshot sees the start committed by
+// the claim it waited for): limited claims of a queue take turns.
+const limiterSQL = `
+WITH gone AS (DELETE FROM {s}.limiter WHERE queue = $1 AND at <= clock_timestamp() - $2::float8 * interval '1 millisecond')
+SELECT count(*),
+	coalesce(extract(epoch FROM min(at) + $2::float8 * interval '1 millisecond' - clock_timestamp()) * 1000, 0)::float8
+FROM {s}.limiter WHERE queue = $1 AND at > clock_timestamp() - $2::float8 * interval '1 millisecond'`
+
+// claimOut is what one claim attempt found.
+type claimOut struct {
+	job        *backend.Job
+	retryAfter time.Duration
+	paused     bool
+	nextDue    time.Duration // -1: no delayed job
+}
+
+// claimIn makes one claim attempt in tx, without waiting.
+func (b *Backend) claimIn(ctx context.Context, tx pgx.Tx, p *backend.JobClaimParams) (claimOut, error) {
+	out := claimOut{nextDue: -1}
+	if _, err := tx.Exec(ctx, b.q(promoteSQL), p.Queue); err != nil {
+		return out, err
+	}
+	limited := p.Limit != nil && p.Limit.Max > 0 && p.Limit.Per > 0
+	if limited {
+		if _, err := tx.Exec(ctx, b.q(`SELECT 1 FROM {s}.queues WHERE name = $1 FOR UPDATE`), p.Queue); err != nil {
+			return out, err
+		}
+		var n int
+		var wait float64
+		if err := tx.QueryRow(ctx, b.q(limiterSQL), p.Queue, ms(p.Limit.Per)).Scan(&n, &wait); err != nil {
+			return out, err
+		}
+		if n >= p.Limit.Max {
+			out.retryAfter = max(time.Duration(wait*float64(time.Millisecond)), time.Millisecond)
+			return out, nil
+		}
+	}
+	j, err := scanJob(tx.QueryRow(ctx, b.q(claimSQL), p.Queue, p.Token, ms(p.LockDuration), limited))
+	if err == nil {
+		out.job = j
+		return out, nil
+	}
+	if !errors.Is(err, pgx.ErrNoRows) {
+		return out, err
+	}
+	var limitedMS float64
+	var due *float64
+	if err := tx.QueryRow(ctx, b.q(infoSQL), p.Queue).Scan(&out.paused, &limitedMS, &due); err != nil {
+		return out, err
+	}
+	if limitedMS > 0 {
+		out.retryAfter = max(time.Duration(limitedMS*float64(time.Millisecond)), time.Millisecond)
+	}
+	if due != nil {
+		out.nextDue = max(time.Duration(*due*float64(time.Millisecond)), 0)
+	}
+	return out, nil
+}
+
+// JobClaim implements backend.Backend. A claim that finds nothing waits for
+// a notification naming its queue, the next delayed job's due time, or
+// FallbackRecheck, whichever comes first, and looks again; never past
+// p.Wait.
+func (b *Backend) JobClaim(ctx context.Context, p *backend.JobClaimParams) (*backend.JobClaimResult, error) {
+	if err := b.usable(ctx); err != nil {
+		return nil, err
+	}
+	deadline := time.Now().Add(p.Wait)
+	for {
+		var wake <-chan struct{}
+		if p.Wait > 0 {
+			wake = b.wake.ch(p.Queue)
+		}
+		var out claimOut
+		err := b.inTx(ctx, func(tx pgx.Tx) error {
+			var err error
+			out, err = b.claimIn(ctx, tx, p)
+			return err
+		})
+		if err != nil {
+			return nil, err
+		}
+		if out.job != nil || out.retryAfter > 0 {
+			return &backend.JobClaimResult{Job: out.job, RetryAfter: out.retryAfter}, nil
+		}
+		left := time.Until(deadline)
+		if left <= 0 {
+			return &backend.JobClaimResult{}, nil
+		}
+		sleep := min(left, b.opts.FallbackRecheck)
+		if out.nextDue >= 0 {
+			sleep = min(sleep, out.nextDue+time.Millisecond)
+		}
+		timer := time.NewTimer(sleep)
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			return nil, ctx.Err()
+		case <-wake:
+			timer.Stop()
+			if b.wake.isClosed() {
+				return nil, backend.ErrClosed
+			}
+		case <-timer.C:
+		}
+	}
+}

@@ -1,0 +1,245 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/fila-go/fila/backend"
+)
+
+// metricShards spreads each minute's counters over rows, so concurrent
+// finishes rarely wait for one another's row lock.
+const metricShards = 16
+
+// readyState is the state a job becomes when it is ready again.
+const readyState = `CASE WHEN j.priority > 0 THEN 'prioritized'
+	WHEN coalesce((SELECT paused FROM {s}.queues WHERE name = $1), false) THEN 'paused' ELSE 'waiting' END`
+
+// held is the condition that the token in $3 holds job $2's live lock.
+const held = `j.queue = $1 AND j.id = $2 AND j.state = 'active' AND j.token = $3 AND j.lock_until > clock_timestamp()`
+
+const completeSQL = `
+WITH t AS (SELECT clock_timestamp() AS now),
+upd AS (
+	UPDATE {s}.jobs j SET state = 'completed', finished_at = t.now, attempts_made = j.attempts_made + 1,
+		return_value = $4::bytea, token = NULL, lock_until = NULL, ord = nextval('{s}.job_ord')
+	FROM t WHERE ` + held + `
+	RETURNING j.id, j.finished_at),
+ev AS (INSERT INTO {s}.events (queue, type, job_id, at, data) SELECT $1, 'completed', id, finished_at, $4::bytea FROM upd),
+m AS (
+	INSERT INTO {s}.metrics (queue, minute, shard, completed) SELECT $1, date_trunc('minute', finished_at), $5, 1 FROM upd
+	ON CONFLICT (queue, minute, shard) DO UPDATE SET completed = {s}.metrics.completed + 1)
+SELECT count(*) FROM upd`
+
+const failSQL = `
+WITH t AS (SELECT clock_timestamp() AS now),
+upd AS (
+	UPDATE {s}.jobs j SET attempts_made = j.attempts_made + 1, failed_reason = $4, token = NULL, lock_until = NULL,
+		stacktrace = CASE WHEN $5::text = '' THEN j.stacktrace ELSE (
+			SELECT array_agg(x ORDER BY i) FROM unnest(coalesce(j.stacktrace, '{}'::text[]) || $5::text) WITH ORDINALITY u(x, i)
+			WHERE i > cardinality(coalesce(j.stacktrace, '{}'::text[])) + 1 - $8::int) END,
+		state = CASE WHEN NOT $6::bool THEN 'failed' WHEN $7::float8 > 0 THEN 'delayed' ELSE ` + readyState + ` END,
+		due_at = CASE WHEN $6::bool AND $7::float8 > 0 THEN t.now + $7::float8 * interval '1 millisecond' END,
+		finished_at = CASE WHEN NOT $6::bool THEN t.now END,
+		ord = nextval('{s}.job_ord')
+	FROM t WHERE ` + held + `
+	RETURNING j.id, j.state, t.now AS at),
+ev AS (
+	INSERT INTO {s}.events (queue, type, job_id, at, data)
+	SELECT $1, CASE WHEN state = 'failed' THEN 'failed' ELSE 'retried' END, id, at, convert_to($4, 'UTF8') FROM upd),
+m AS (
+	INSERT INTO {s}.metrics (queue, minute, shard, failed) SELECT $1, date_trunc('minute', at), $9, 1 FROM upd WHERE state = 'failed'
+	ON CONFLICT (queue, minute, shard) DO UPDATE SET failed = {s}.metrics.failed + 1)
+SELECT state FROM upd`
+
+const releaseSQL = `
+WITH upd AS (
+	UPDATE {s}.jobs j SET state = ` + readyState + `, ord = -nextval('{s}.job_ord'), token = NULL, lock_until = NULL
+	WHERE ` + held + `
+	RETURNING j.id, j.state)
+INSERT INTO {s}.events (queue, type, job_id) SELECT $1, 'released', id FROM upd RETURNING job_id`
+
+// lockLost tells a missing job from a lock the token does not hold.
+func (b *Backend) lockLost(ctx context.Context, qr querier, queue, id string) error {
+	var one int
+	err := qr.QueryRow(ctx, b.q(`SELECT 1 FROM {s}.jobs WHERE queue = $1 AND id = $2`), queue, id).Scan(&one)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return backend.ErrJobNotFound
+	}
+	if err != nil {
+		return err
+	}
+	return backend.ErrLockLost
+}
+
+// JobComplete implements backend.Backend.
+func (b *Backend) JobComplete(ctx context.Context, p *backend.JobCompleteParams) (*backend.JobClaimResult, error) {
+	res := &backend.JobClaimResult{}
+	err := b.inTx(ctx, func(tx pgx.Tx) error {
+		if err := b.completeIn(ctx, tx, p); err != nil {
+			return err
+		}
+		return b.chain(ctx, tx, p.Next, res)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// completeIn completes a job in tx and applies retention.
+func (b *Backend) completeIn(ctx context.Context, tx pgx.Tx, p *backend.JobCompleteParams) error {
+	var n int
+	if err := tx.QueryRow(ctx, b.q(completeSQL), p.Queue, p.ID, p.Token, p.ReturnValue, rand.IntN(metricShards)).Scan(&n); err != nil {
+		return err
+	}
+	if n == 0 {
+		// Completed already in the handler's transaction (CompleteTx) under
+		// this token: store the result, once.
+		tag, err := tx.Exec(ctx, b.q(`UPDATE {s}.jobs SET done_token = NULL, return_value = coalesce(return_value, $4::bytea)
+			WHERE queue = $1 AND id = $2 AND state = 'completed' AND done_token = $3`), p.Queue, p.ID, p.Token, p.ReturnValue)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return b.lockLost(ctx, tx, p.Queue, p.ID)
+		}
+	}
+	return b.retain(ctx, tx, p.Queue, p.ID, backend.StateCompleted, p.Retention)
+}
+
+// chain claims the next job in the same transaction when next is set.
+func (b *Backend) chain(ctx context.Context, tx pgx.Tx, next *backend.JobClaimParams, res *backend.JobClaimResult) error {
+	if next == nil {
+		return nil
+	}
+	out, err := b.claimIn(ctx, tx, next)
+	res.Job, res.RetryAfter = out.job, out.retryAfter
+	return err
+}
+
+// retain applies a retention rule after job id finished in state.
+func (b *Backend) retain(ctx context.Context, tx pgx.Tx, queue, id string, state backend.State, r backend.Retention) error {
+	remove, keepLast, keepFor := r.Limits(state == backend.StateFailed)
+	if remove {
+		_, err := tx.Exec(ctx, b.q(`DELETE FROM {s}.jobs WHERE queue = $1 AND id = $2`), queue, id)
+		return err
+	}
+	if keepLast > 0 {
+		// Bounded per call: a steady stream removes one row per finish.
+		if _, err := tx.Exec(ctx, b.q(`DELETE FROM {s}.jobs WHERE queue = $1 AND id IN (
+			SELECT id FROM {s}.jobs WHERE queue = $1 AND state = $2 ORDER BY ord DESC OFFSET $3 LIMIT 100 FOR UPDATE SKIP LOCKED)`),
+			queue, string(state), keepLast); err != nil {
+			return err
+		}
+	}
+	if keepFor > 0 {
+		if _, err := tx.Exec(ctx, b.q(`DELETE FROM {s}.jobs WHERE queue = $1 AND id IN (
+			SELECT id FROM {s}.jobs WHERE queue = $1 AND state = $2 AND finished_at < clock_timestamp() - $3::float8 * interval '1 millisecond'
+			LIMIT 1000 FOR UPDATE SKIP LOCKED)`), queue, string(state), ms(keepFor)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// JobFail implements backend.Backend.
+func (b *Backend) JobFail(ctx context.Context, p *backend.JobFailParams) (*backend.JobClaimResult, error) {
+	res := &backend.JobClaimResult{}
+	err := b.inTx(ctx, func(tx pgx.Tx) error {
+		// Delayed jobs that became due while this one ran queue before an
+		// immediate retry of it.
+		if _, err := tx.Exec(ctx, b.q(promoteSQL), p.Queue); err != nil {
+			return err
+		}
+		keep := p.KeepStacktraces
+		if keep <= 0 {
+			keep = 10
+		}
+		var state string
+		err := tx.QueryRow(ctx, b.q(failSQL), p.Queue, p.ID, p.Token, p.Reason, p.Stacktrace, p.Retry, ms(p.RetryDelay), keep,
+			rand.IntN(metricShards)).Scan(&state)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return b.lockLost(ctx, tx, p.Queue, p.ID)
+		}
+		if err != nil {
+			return err
+		}
+		switch backend.State(state) {
+		case backend.StateFailed:
+			if err := b.retain(ctx, tx, p.Queue, p.ID, backend.StateFailed, p.Retention); err != nil {
+				return err
+			}
+		case backend.StateWaiting, backend.StatePrioritized:
+			if err := b.notify(ctx, tx, p.Queue); err != nil {
+				return err
+			}
+		case backend.StateDelayed:
+			if err := b.notify(ctx, tx, p.Queue); err != nil { // blocked claims learn the new due time
+				return err
+			}
+		}
+		return b.chain(ctx, tx, p.Next, res)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// JobRelease implements backend.Backend.
+func (b *Backend) JobRelease(ctx context.Context, p *backend.JobReleaseParams) error {
+	return b.inTx(ctx, func(tx pgx.Tx) error {
+		var id string
+		err := tx.QueryRow(ctx, b.q(releaseSQL), p.Queue, p.ID, p.Token).Scan(&id)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return b.lockLost(ctx, tx, p.Queue, p.ID)
+		}
+		if err != nil {
+			return err
+		}
+		return b.notify(ctx, tx, p.Queue)
+	})
+}
+
+// JobExtendLocks implements backend.Backend.
+func (b *Backend) JobExtendLocks(ctx context.Context, p *backend.JobExtendLocksParams) ([]string, error) {
+	if err := b.usable(ctx); err != nil {
+		return nil, err
+	}
+	ids := make([]string, len(p.Locks))
+	toks := make([]string, len(p.Locks))
+	for i, l := range p.Locks {
+		ids[i], toks[i] = l.ID, l.Token
+	}
+	rows, err := b.pool.Query(ctx, b.q(`
+		UPDATE {s}.jobs j SET lock_until = clock_timestamp() + $4::float8 * interval '1 millisecond', stall_marked = false
+		FROM unnest($2::text[], $3::text[]) AS l(id, token)
+		WHERE j.queue = $1 AND j.id = l.id AND j.token = l.token AND j.state = 'active' AND j.lock_until > clock_timestamp()
+		RETURNING j.id`), p.Queue, ids, toks, ms(p.Duration))
+	if err != nil {
+		return nil, b.fail(ctx, err)
+	}
+	kept, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, b.fail(ctx, err)
+	}
+	held := map[string]bool{}
+	for _, id := range kept {
+		held[id] = true
+	}
+	var lost []string
+	for _, l := range p.Locks {
+		if !held[l.ID] {
+			lost = append(lost, l.ID)
+		}
+	}
+	return lost, nil
+}
+
+// durMS turns milliseconds from SQL into a duration.
+func durMS(v float64) time.Duration { return time.Duration(v * float64(time.Millisecond)) }
