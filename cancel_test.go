@@ -301,14 +301,15 @@ func TestCancel(t *testing.T) {
 	}
 }
 
-// noCancel hides a backend's Cancellers.
-type noCancel struct{ backend.Backend }
+// plainBackend hides every optional interface of a backend (Cancellers,
+// Groups, Schedulers), as a backend without them would.
+type plainBackend struct{ backend.Backend }
 
 func TestCancelUnsupportedBackend(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	j := b.add(t, "a", nil)
-	_, err := fila.NewQueue(noCancel{b.be}, queueName).Cancel(b.ctx, j.ID)
+	_, err := fila.NewQueue(plainBackend{b.be}, queueName).Cancel(b.ctx, j.ID)
 	require.ErrorIs(t, err, fila.ErrUnsupported)
 	require.True(t, errors.Is(err, backend.ErrUnsupported))
 	require.Equal(t, fila.StateWaiting, b.get(t, j.ID).State, "nothing changed")

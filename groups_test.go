@@ -150,3 +150,18 @@ func waitGroupDone(t *testing.T, wg *sync.WaitGroup) {
 		t.Fatal("jobs did not all run")
 	}
 }
+
+// A grouped job on a backend without groups fails at Add, nothing stored:
+// it would otherwise run ungrouped, out of its group's order and limits.
+func TestAddOfAGroupedJobNeedsABackendWithGroups(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	q := fila.NewQueue(plainBackend{b.be}, queueName)
+	_, err := q.Add(b.ctx, "a", nil, &fila.JobOptions{Group: "g"})
+	require.ErrorIs(t, err, fila.ErrUnsupported)
+	_, err = q.AddBulk(b.ctx, []fila.BulkJob{{Name: "b"}, {Name: "c", Options: &fila.JobOptions{Group: "g"}}})
+	require.ErrorIs(t, err, fila.ErrUnsupported)
+	require.Equal(t, fila.Counts{}, b.counts(t), "nothing stored")
+	_, err = q.Add(b.ctx, "ungrouped", nil, nil)
+	require.NoError(t, err)
+}

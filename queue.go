@@ -105,6 +105,11 @@ func (q *Queue) addJobs(ctx context.Context, op string, jobs []BulkJob) ([]*Job,
 			}
 			return nil, q.errorf(op, err)
 		}
+		if it.Options.Group != "" {
+			if _, err := q.groups(op); err != nil { // a backend without groups would run it ungrouped
+				return nil, err
+			}
+		}
 		items[i] = it
 	}
 	if len(items) == 0 {
