@@ -90,7 +90,7 @@ type queue struct {
 	metrics *minuteCounts
 	events  *eventRing
 
-	schedulers map[string]*backend.Scheduler // by ID; kept by obliterate, as on Redis
+	schedulers map[string]*backend.Scheduler // by ID
 
 	ready   chan struct{} // closed when a job may have become claimable
 	changed chan struct{} // closed when an event is recorded
@@ -122,6 +122,7 @@ func (q *queue) reset(metricsMinutes int) {
 	q.stalledMarks = map[string]struct{}{}
 	q.lastStalledCheck = time.Time{}
 	q.metrics = newMinuteCounts(metricsMinutes)
+	q.schedulers = nil
 }
 
 // lock returns the named queue, locked, creating it on first use. Every
