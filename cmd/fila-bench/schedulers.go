@@ -105,10 +105,7 @@ func (b *bench) schedulers(ctx context.Context) (result, error) {
 	if b.admin != nil {
 		r.Extra["redis_bytes_per_scheduler"] = perScheduler
 	}
-	b.finish(ctx, q, &r, a, z)
+	b.finish(ctx, q, &r, a, z) // its Obliterate removes the schedulers too
 	r.JobsPerSec = float64(n) / every.Seconds()
-	for i := range n {
-		_, _ = q.RemoveScheduler(ctx, fmt.Sprintf("s%05d", i))
-	}
 	return r, nil
 }
