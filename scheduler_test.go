@@ -356,6 +356,10 @@ func TestSchedulerSkipIfRunning(t *testing.T) {
 			}, waitFor, 20*time.Millisecond)
 			_, err = b.queue.RemoveScheduler(b.ctx, "s")
 			require.NoError(t, err)
+			require.Eventually(t, func() bool {
+				c := b.counts(t)
+				return c.Active+c.Waiting == 0
+			}, waitFor, 20*time.Millisecond, "the last tick's job finished")
 			done, err := b.queue.Jobs(b.ctx, fila.StateCompleted, 0, 100)
 			require.NoError(t, err)
 			skipped := 0

@@ -97,6 +97,9 @@ type queueBody struct {
 	Last   int
 	Query  string
 	Search string // what the search did, for the reader
+	// Schedulers are the queue's job schedulers (none on a backend
+	// without them).
+	Schedulers []*fila.Scheduler
 }
 
 func (h *Handler) queuePage(w http.ResponseWriter, r *http.Request) {
@@ -157,6 +160,12 @@ func (h *Handler) queuePage(w http.ResponseWriter, r *http.Request) {
 		if int64(offset+h.opt.PageSize) < body.Count {
 			body.Next = offset + h.opt.PageSize
 			body.Last = int((body.Count - 1) / int64(h.opt.PageSize) * int64(h.opt.PageSize))
+		}
+	}
+	if _, ok := q.Backend().(backend.Schedulers); ok {
+		if body.Schedulers, err = q.Schedulers(ctx); err != nil {
+			h.backendError(w, r, err)
+			return
 		}
 	}
 	p := h.newPage(w, r, q.Name(), body)

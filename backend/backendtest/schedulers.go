@@ -293,4 +293,14 @@ func runSchedulers(t *testing.T, f Factory) {
 		require.NoError(t, err)
 		require.Empty(t, empty.Schedulers)
 	})
+
+	t.Run("obliterate removes the queue's schedulers", func(t *testing.T) {
+		b := schedSetup(t, f)
+		b.upsert("s", "a", "", b.now().Add(time.Minute), attempts, 0)
+		require.NoError(t, b.be.QueueObliterate(b.ctx, &backend.QueueObliterateParams{Queue: b.queue}))
+		require.Nil(t, b.sched("s"))
+		require.Empty(t, b.jobIDs())
+		res := b.upsert("s", "a", "", b.now().Add(time.Minute), attempts, 0)
+		require.False(t, res.Conflict, "upserted afresh")
+	})
 }

@@ -90,7 +90,7 @@ type queue struct {
 	metrics *minuteCounts
 	events  *eventRing
 
-	schedulers   map[string]*backend.Scheduler // by ID; kept by obliterate, as on Redis
+	schedulers   map[string]*backend.Scheduler // by ID
 	groups       map[string]*group
 	groupOpts    backend.GroupOptions
 	tokens       int // group tokens in wait
@@ -132,6 +132,7 @@ func (q *queue) reset(metricsMinutes int) {
 	q.limited = map[*group]struct{}{}
 	q.tokens, q.groupWaiting = 0, 0
 	q.groupOpts = backend.GroupOptions{}
+	q.schedulers = nil
 }
 
 // lock returns the named queue, locked, creating it on first use. Every

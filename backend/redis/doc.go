@@ -132,5 +132,6 @@
 // there) from the clock this backend returns (sched_read.lua's TIME, a
 // claimed job's ProcessedAt); workers advance a scheduler when they claim
 // its tick's job, so schedulers cost no idle command. The design and its
-// reasons: docs/schedulers.md. Obliterate keeps the schedulers hash.
+// reasons: docs/schedulers.md. obliterate.lua takes the schedulers hash
+// too, so obliterating a queue removes its schedulers.
 package redisbackend

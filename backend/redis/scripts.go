@@ -34,8 +34,9 @@ var transitions = []string{
 }
 
 // schedScripts take the queue's schedulers hash as one more fixed key
-// (lua/sched_lib.lua), and start with sched_lib.lua.
-var schedScripts = map[string]bool{"sched": true, "sched_read": true}
+// (lua/sched_lib.lua), and start with sched_lib.lua; obliterate.lua takes
+// it so that it deletes the queue's schedulers with its other keys.
+var schedScripts = map[string]bool{"sched": true, "sched_read": true, "obliterate": true}
 
 // addKeys is how many of a queue's keys add.lua takes: wait, paused, prio,
 // delayed, jobs, meta, dedup and events, the first eight in lib.lua's
