@@ -45,6 +45,8 @@ func runGroups(t *testing.T, f Factory) {
 		require.Equal(t, "+15550001;x=y", j.Options.Group)
 		b.complete(j.ID, tok)
 		require.Equal(t, "+15550001;x=y", b.get(id).Options.Group)
+		require.NoError(t, b.be.JobRemove(b.ctx, &backend.JobRemoveParams{Queue: b.queue, ID: id}))
+		require.Equal(t, backend.Counts{}, b.counts(), "a removed finished grouped job leaves its set")
 	})
 
 	t.Run("concurrency 1 runs one job of a group at a time, in FIFO order", func(t *testing.T) {
