@@ -150,3 +150,28 @@ func waitGroupDone(t *testing.T, wg *sync.WaitGroup) {
 		t.Fatal("jobs did not all run")
 	}
 }
+
+func TestGroupInspection(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.add(t, "a", &fila.JobOptions{Group: "big"})
+	b.add(t, "b", &fila.JobOptions{Group: "big"})
+	b.add(t, "c", &fila.JobOptions{Group: "small"})
+	require.NoError(t, b.queue.PauseGroup(b.ctx, "small"))
+	gs, err := b.queue.Groups(b.ctx, 0)
+	require.NoError(t, err)
+	require.Equal(t, []fila.GroupInfo{
+		{Group: "big", GroupCounts: fila.GroupCounts{Waiting: 2}},
+		{Group: "small", GroupCounts: fila.GroupCounts{Waiting: 1, Paused: true}},
+	}, gs)
+	jobs, err := b.queue.GroupJobs(b.ctx, "big", 0, 0)
+	require.NoError(t, err)
+	require.Len(t, jobs, 2)
+	require.Equal(t, "a", jobs[0].Name)
+	require.NoError(t, b.queue.ResumeGroup(b.ctx, "small"))
+	c, err := b.queue.GroupCounts(b.ctx, "small")
+	require.NoError(t, err)
+	require.False(t, c.Paused)
+	_, err = b.queue.GroupJobs(b.ctx, "", 0, 0)
+	require.ErrorIs(t, err, fila.ErrInvalid)
+}

@@ -83,7 +83,7 @@ type command struct {
 // commands lists the subcommands in the order the usage shows them.
 func commands() []*command {
 	return []*command{
-		statsCommand(), listCommand(), showCommand(),
+		statsCommand(), listCommand(), showCommand(), groupsCommand(),
 		retryCommand(), promoteCommand(), removeCommand(), cleanCommand(),
 		pauseCommand(), resumeCommand(), drainCommand(), obliterateCommand(),
 		dashboardCommand(),
