@@ -2,7 +2,9 @@ package fila_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"net/http"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -174,4 +176,26 @@ func TestGroupInspection(t *testing.T) {
 	require.False(t, c.Paused)
 	_, err = b.queue.GroupJobs(b.ctx, "", 0, 0)
 	require.ErrorIs(t, err, fila.ErrInvalid)
+}
+
+func TestMetricsHandlerGroups(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.add(t, "a", &fila.JobOptions{Group: "g1"})
+	b.add(t, "b", &fila.JobOptions{Group: "g1"})
+	b.add(t, "c", &fila.JobOptions{Group: "g2"})
+	h := fila.MetricsHandler([]*fila.Queue{b.queue}, nil)
+
+	rec := serveMetrics(t, h, http.MethodGet, "/api/queue/metrics")
+	var rep fila.MetricsReport
+	require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &rep))
+	require.Empty(t, rep.Queues[0].Groups, "groups only when asked")
+
+	rec = serveMetrics(t, h, http.MethodGet, "/api/queue/metrics?groups=1")
+	require.Equal(t, http.StatusOK, rec.Code)
+	require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &rep))
+	require.Equal(t, []fila.GroupInfo{{Group: "g1", GroupCounts: fila.GroupCounts{Waiting: 2}}}, rep.Queues[0].Groups)
+
+	rec = serveMetrics(t, h, http.MethodGet, "/api/queue/metrics?groups=0")
+	require.Equal(t, http.StatusBadRequest, rec.Code)
 }
