@@ -180,3 +180,74 @@ type GroupRateLimitError struct {
 func (e *GroupRateLimitError) Error() string {
 	return fmt.Sprintf("fila: group rate limited for %s", e.Delay)
 }
+
+// GroupInfo is one group and its counts.
+type GroupInfo = backend.GroupInfo
+
+// PauseGroup pauses one group, across every process: its jobs wait (adds
+// still land), other groups and ungrouped jobs run. Jobs of the group that
+// are running finish.
+func (q *Queue) PauseGroup(ctx context.Context, group string) error {
+	return q.pauseGroup(ctx, "pause group of", group, true)
+}
+
+// ResumeGroup resumes a paused group.
+func (q *Queue) ResumeGroup(ctx context.Context, group string) error {
+	return q.pauseGroup(ctx, "resume group of", group, false)
+}
+
+func (q *Queue) pauseGroup(ctx context.Context, op, group string, paused bool) error {
+	g, err := q.groups(op)
+	if err != nil {
+		return err
+	}
+	if err := validateGroupArg(group); err != nil {
+		return q.errorf(op, err)
+	}
+	if err := g.GroupPause(ctx, &backend.GroupPauseParams{Queue: q.name, Group: group, Paused: paused}); err != nil {
+		return q.errorf(op, err)
+	}
+	return nil
+}
+
+// Groups returns up to limit (0 means 100) of the queue's groups that have
+// jobs, a limit or a pause, the most waiting first. It reads every group
+// of the queue: use it for inspection, not on a hot path.
+func (q *Queue) Groups(ctx context.Context, limit int) ([]GroupInfo, error) {
+	g, err := q.groups("list groups of")
+	if err != nil {
+		return nil, err
+	}
+	if limit < 0 {
+		return nil, q.errorf("list groups of", invalid("limit", "must be >= 0, got %d", limit))
+	}
+	out, err := g.GroupList(ctx, &backend.GroupListParams{Queue: q.name, Limit: limit})
+	if err != nil {
+		return nil, q.errorf("list groups of", err)
+	}
+	return out, nil
+}
+
+// GroupJobs returns a page of one group's waiting jobs in the order they
+// will run, skipping offset and returning at most limit (0 means 100).
+func (q *Queue) GroupJobs(ctx context.Context, group string, offset, limit int) ([]*Job, error) {
+	g, err := q.groups("list group jobs of")
+	if err != nil {
+		return nil, err
+	}
+	if err := validateGroupArg(group); err != nil {
+		return nil, q.errorf("list group jobs of", err)
+	}
+	if offset < 0 || limit < 0 {
+		return nil, q.errorf("list group jobs of", invalid("offset", "offset and limit must be >= 0, got %d and %d", offset, limit))
+	}
+	bjs, err := g.GroupJobs(ctx, &backend.GroupJobsParams{Queue: q.name, Group: group, Offset: offset, Limit: limit})
+	if err != nil {
+		return nil, q.errorf("list group jobs of", err)
+	}
+	out := make([]*Job, len(bjs))
+	for i, bj := range bjs {
+		out[i] = newJob(q.be, q.name, bj)
+	}
+	return out, nil
+}

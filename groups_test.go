@@ -2,7 +2,9 @@ package fila_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"net/http"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -164,4 +166,51 @@ func TestAddOfAGroupedJobNeedsABackendWithGroups(t *testing.T) {
 	require.Equal(t, fila.Counts{}, b.counts(t), "nothing stored")
 	_, err = q.Add(b.ctx, "ungrouped", nil, nil)
 	require.NoError(t, err)
+}
+
+func TestGroupInspection(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.add(t, "a", &fila.JobOptions{Group: "big"})
+	b.add(t, "b", &fila.JobOptions{Group: "big"})
+	b.add(t, "c", &fila.JobOptions{Group: "small"})
+	require.NoError(t, b.queue.PauseGroup(b.ctx, "small"))
+	gs, err := b.queue.Groups(b.ctx, 0)
+	require.NoError(t, err)
+	require.Equal(t, []fila.GroupInfo{
+		{Group: "big", GroupCounts: fila.GroupCounts{Waiting: 2}},
+		{Group: "small", GroupCounts: fila.GroupCounts{Waiting: 1, Paused: true}},
+	}, gs)
+	jobs, err := b.queue.GroupJobs(b.ctx, "big", 0, 0)
+	require.NoError(t, err)
+	require.Len(t, jobs, 2)
+	require.Equal(t, "a", jobs[0].Name)
+	require.NoError(t, b.queue.ResumeGroup(b.ctx, "small"))
+	c, err := b.queue.GroupCounts(b.ctx, "small")
+	require.NoError(t, err)
+	require.False(t, c.Paused)
+	_, err = b.queue.GroupJobs(b.ctx, "", 0, 0)
+	require.ErrorIs(t, err, fila.ErrInvalid)
+}
+
+func TestMetricsHandlerGroups(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.add(t, "a", &fila.JobOptions{Group: "g1"})
+	b.add(t, "b", &fila.JobOptions{Group: "g1"})
+	b.add(t, "c", &fila.JobOptions{Group: "g2"})
+	h := fila.MetricsHandler([]*fila.Queue{b.queue}, nil)
+
+	rec := serveMetrics(t, h, http.MethodGet, "/api/queue/metrics")
+	var rep fila.MetricsReport
+	require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &rep))
+	require.Empty(t, rep.Queues[0].Groups, "groups only when asked")
+
+	rec = serveMetrics(t, h, http.MethodGet, "/api/queue/metrics?groups=1")
+	require.Equal(t, http.StatusOK, rec.Code)
+	require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &rep))
+	require.Equal(t, []fila.GroupInfo{{Group: "g1", GroupCounts: fila.GroupCounts{Waiting: 2}}}, rep.Queues[0].Groups)
+
+	rec = serveMetrics(t, h, http.MethodGet, "/api/queue/metrics?groups=0")
+	require.Equal(t, http.StatusBadRequest, rec.Code)
 }

@@ -33,6 +33,10 @@ type QueueMetrics struct {
 	// pending job is overdue, which grows while no worker takes it.
 	Schedulers     int              `json:"schedulers"`
 	SchedulerLagMS map[string]int64 `json:"scheduler_lag_ms,omitempty"`
+	// Groups are the busiest groups, the most waiting first, when
+	// MetricsHandler is asked for them (?groups=N) and the backend has
+	// groups.
+	Groups []GroupInfo `json:"groups,omitempty"`
 }
 
 // Metrics reads the queue's counts and its last minutes of throughput (at
@@ -296,7 +300,9 @@ func Report(ctx context.Context, minutes int, queues []*Queue, workers []*Worker
 
 // MetricsHandler serves GET requests with a JSON MetricsReport of queues and
 // workers. The query parameter minutes sets the length of the per-minute
-// series (default 15). A backend error is a 503 with a JSON error.
+// series (default 15); groups=N adds each queue's N busiest groups (it
+// reads every group of the queue, so it is not asked by default). A
+// backend error is a 503 with a JSON error.
 func MetricsHandler(queues []*Queue, workers []*Worker) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
@@ -313,7 +319,19 @@ func MetricsHandler(queues []*Queue, workers []*Worker) http.Handler {
 			}
 			minutes = n
 		}
+		topGroups := 0
+		if s := r.URL.Query().Get("groups"); s != "" {
+			n, err := strconv.Atoi(s)
+			if err != nil || n < 1 || n > 1000 {
+				writeJSON(w, http.StatusBadRequest, map[string]string{"error": "groups must be an integer from 1 to 1000"})
+				return
+			}
+			topGroups = n
+		}
 		rep, err := Report(r.Context(), minutes, queues, workers)
+		if err == nil && topGroups > 0 {
+			err = addGroups(r.Context(), rep, queues, topGroups)
+		}
 		if err != nil {
 			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": err.Error()})
 			return
@@ -329,4 +347,20 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	_ = enc.Encode(v)
+}
+
+// addGroups fills each queue's busiest groups into rep, for backends that
+// have groups.
+func addGroups(ctx context.Context, rep *MetricsReport, queues []*Queue, n int) error {
+	for i, q := range queues {
+		if _, ok := q.be.(backend.Groups); !ok {
+			continue
+		}
+		gs, err := q.Groups(ctx, n)
+		if err != nil {
+			return err
+		}
+		rep.Queues[i].Groups = gs
+	}
+	return nil
 }

@@ -38,6 +38,45 @@ type Groups interface {
 	// set stays): its jobs wait, other groups run. A handler's
 	// RateLimitedGroup calls it, then hands its job back with JobRelease.
 	GroupRateLimit(ctx context.Context, p *GroupRateLimitParams) error
+
+	// GroupPause pauses (its jobs wait, adds still land) or resumes one
+	// group; other groups run.
+	GroupPause(ctx context.Context, p *GroupPauseParams) error
+
+	// GroupList returns up to p.Limit groups that have waiting or active
+	// jobs, a limit or a pause, the most waiting first (ties by name). It
+	// reads every group: an admin call.
+	GroupList(ctx context.Context, p *GroupListParams) ([]GroupInfo, error)
+
+	// GroupJobs returns a page of one group's waiting jobs, in run order.
+	GroupJobs(ctx context.Context, p *GroupJobsParams) ([]*Job, error)
+}
+
+// GroupPauseParams pauses or resumes one group.
+type GroupPauseParams struct {
+	Queue  string
+	Group  string
+	Paused bool
+}
+
+// GroupListParams asks for the busiest groups.
+type GroupListParams struct {
+	Queue string
+	Limit int // 0 means 100
+}
+
+// GroupInfo is one group and its counts.
+type GroupInfo struct {
+	Group string `json:"group"`
+	GroupCounts
+}
+
+// GroupJobsParams asks for a page of one group's waiting jobs.
+type GroupJobsParams struct {
+	Queue  string
+	Group  string
+	Offset int
+	Limit  int // 0 means 100
 }
 
 // GroupRateLimitParams holds a group back.
@@ -82,4 +121,5 @@ type GroupCounts struct {
 	// LimitedFor is the time left before the group may start a job again
 	// (its Rate, or a GroupRateLimit), or 0.
 	LimitedFor time.Duration `json:"limited_for_ns"`
+	Paused     bool          `json:"paused"`
 }

@@ -45,6 +45,8 @@ func runGroups(t *testing.T, f Factory) {
 		require.Equal(t, "+15550001;x=y", j.Options.Group)
 		b.complete(j.ID, tok)
 		require.Equal(t, "+15550001;x=y", b.get(id).Options.Group)
+		require.NoError(t, b.be.JobRemove(b.ctx, &backend.JobRemoveParams{Queue: b.queue, ID: id}))
+		require.Equal(t, backend.Counts{}, b.counts(), "a removed finished grouped job leaves its set")
 	})
 
 	t.Run("concurrency 1 runs one job of a group at a time, in FIFO order", func(t *testing.T) {
@@ -341,6 +343,36 @@ func runGroups(t *testing.T, f Factory) {
 		require.Equal(t, "a", j.Name, "the handed-back job keeps its place")
 		require.GreaterOrEqual(t, time.Since(start), 400*time.Millisecond)
 		require.Zero(t, b.get(j.ID).AttemptsMade)
+	})
+
+	t.Run("a paused group waits while others run; list and jobs show the groups", func(t *testing.T) {
+		b, g := groupsOf(t)
+		addIn(b, "g", "a", backend.JobOptions{})
+		addIn(b, "g", "b", backend.JobOptions{})
+		addIn(b, "h", "c", backend.JobOptions{})
+		require.NoError(t, g.GroupPause(b.ctx, &backend.GroupPauseParams{Queue: b.queue, Group: "g", Paused: true}))
+		require.Equal(t, backend.GroupCounts{Waiting: 2, Paused: true}, groupCounts(b, g, "g"))
+		list, err := g.GroupList(b.ctx, &backend.GroupListParams{Queue: b.queue})
+		require.NoError(t, err)
+		require.Equal(t, []backend.GroupInfo{
+			{Group: "g", GroupCounts: backend.GroupCounts{Waiting: 2, Paused: true}},
+			{Group: "h", GroupCounts: backend.GroupCounts{Waiting: 1}},
+		}, list)
+		top, err := g.GroupList(b.ctx, &backend.GroupListParams{Queue: b.queue, Limit: 1})
+		require.NoError(t, err)
+		require.Len(t, top, 1)
+		jobs, err := g.GroupJobs(b.ctx, &backend.GroupJobsParams{Queue: b.queue, Group: "g"})
+		require.NoError(t, err)
+		require.Len(t, jobs, 2)
+		require.Equal(t, []string{"a", "b"}, []string{jobs[0].Name, jobs[1].Name})
+		page, err := g.GroupJobs(b.ctx, &backend.GroupJobsParams{Queue: b.queue, Group: "g", Offset: 1, Limit: 5})
+		require.NoError(t, err)
+		require.Len(t, page, 1)
+		require.Equal(t, "b", page[0].Name)
+		require.Equal(t, []string{"c"}, b.claimOrder(), "only h runs while g is paused")
+		require.NoError(t, g.GroupPause(b.ctx, &backend.GroupPauseParams{Queue: b.queue, Group: "g"}))
+		j, _ := b.mustClaim()
+		require.Equal(t, "a", j.Name)
 	})
 
 	t.Run("ungrouped jobs list and count as before beside groups", func(t *testing.T) {

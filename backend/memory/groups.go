@@ -3,6 +3,7 @@ package memory
 import (
 	"container/list"
 	"context"
+	"sort"
 	"time"
 
 	"github.com/fila-go/fila/backend"
@@ -18,7 +19,8 @@ type group struct {
 	token  *entry     // in q.wait while set
 	// until: no job starts before it (the group's Rate, GroupRateLimit);
 	// while it is ahead the group is in q.limited.
-	until time.Time
+	until  time.Time
+	paused bool
 }
 
 // isToken reports whether a wait entry stands for a group.
@@ -43,13 +45,13 @@ func (q *queue) syncGroup(g *group) {
 		q.limited[g] = struct{}{}
 		return
 	}
-	if g.token == nil && g.jobs.Len() > 0 && g.active < q.groupConcurrency() {
+	if g.token == nil && g.jobs.Len() > 0 && g.active < q.groupConcurrency() && !g.paused {
 		g.token = &entry{grp: g, heapIndex: -1}
 		g.token.elem = q.wait.PushBack(g.token)
 		q.tokens++
 		q.signalReady()
 	}
-	if g.token == nil && g.jobs.Len() == 0 && g.active == 0 {
+	if g.token == nil && g.jobs.Len() == 0 && g.active == 0 && !g.paused {
 		delete(q.groups, g.name)
 	}
 }
@@ -105,7 +107,7 @@ func (q *queue) leaveSlot(e *entry) {
 
 // groupReady reports whether a group can run a job now.
 func (q *queue) groupReady(g *group) bool {
-	return g.jobs.Len() > 0 && g.active < q.groupConcurrency() && !g.until.After(q.now())
+	return g.jobs.Len() > 0 && g.active < q.groupConcurrency() && !g.until.After(q.now()) && !g.paused
 }
 
 // wakeGroups brings back the groups whose limit has passed and returns
@@ -151,6 +153,8 @@ func (q *queue) groupFull(name string) bool {
 	return g != nil && g.jobs.Len() >= q.groupOpts.MaxSize
 }
 
+var _ backend.Groups = (*Backend)(nil)
+
 // GroupOptionsSet implements backend.Groups.
 func (b *Backend) GroupOptionsSet(ctx context.Context, p *backend.GroupOptionsParams) error {
 	q, err := b.lock(ctx, p.Queue)
@@ -186,8 +190,7 @@ func (b *Backend) GroupCounts(ctx context.Context, p *backend.GroupParams) (*bac
 	defer q.mu.Unlock()
 	c := &backend.GroupCounts{}
 	if g := q.groups[p.Group]; g != nil {
-		c.Waiting, c.Active = int64(g.jobs.Len()), int64(g.active)
-		c.LimitedFor = max(g.until.Sub(b.now()), 0)
+		*c = g.counts(b.now())
 	}
 	return c, nil
 }
@@ -237,4 +240,72 @@ func (b *Backend) GroupRateLimit(ctx context.Context, p *backend.GroupRateLimitP
 	q.syncGroup(g)
 	q.signalReady() // blocked claims recompute their timers
 	return nil
+}
+
+func (g *group) counts(now time.Time) backend.GroupCounts {
+	return backend.GroupCounts{Waiting: int64(g.jobs.Len()), Active: int64(g.active), LimitedFor: max(g.until.Sub(now), 0), Paused: g.paused}
+}
+
+// GroupPause implements backend.Groups.
+func (b *Backend) GroupPause(ctx context.Context, p *backend.GroupPauseParams) error {
+	q, err := b.lock(ctx, p.Queue)
+	if err != nil {
+		return err
+	}
+	defer q.mu.Unlock()
+	g := q.group(p.Group)
+	g.paused = p.Paused
+	q.syncGroup(g)
+	return nil
+}
+
+// GroupList implements backend.Groups.
+func (b *Backend) GroupList(ctx context.Context, p *backend.GroupListParams) ([]backend.GroupInfo, error) {
+	q, err := b.lock(ctx, p.Queue)
+	if err != nil {
+		return nil, err
+	}
+	defer q.mu.Unlock()
+	now := b.now()
+	out := make([]backend.GroupInfo, 0, len(q.groups))
+	for _, g := range q.groups {
+		out = append(out, backend.GroupInfo{Group: g.name, GroupCounts: g.counts(now)})
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Waiting != out[j].Waiting {
+			return out[i].Waiting > out[j].Waiting
+		}
+		return out[i].Group < out[j].Group
+	})
+	limit := p.Limit
+	if limit <= 0 {
+		limit = 100
+	}
+	return out[:min(limit, len(out))], nil
+}
+
+// GroupJobs implements backend.Groups.
+func (b *Backend) GroupJobs(ctx context.Context, p *backend.GroupJobsParams) ([]*backend.Job, error) {
+	q, err := b.lock(ctx, p.Queue)
+	if err != nil {
+		return nil, err
+	}
+	defer q.mu.Unlock()
+	limit := p.Limit
+	if limit <= 0 {
+		limit = 100
+	}
+	out := []*backend.Job{}
+	g := q.groups[p.Group]
+	if g == nil {
+		return out, nil
+	}
+	i := 0
+	for el := g.jobs.Front(); el != nil && len(out) < limit; el = el.Next() {
+		if i >= p.Offset {
+			out = append(out, q.snapshot(el.Value.(*entry)))
+		}
+		i++
+	}
+	return out, nil
 }

@@ -56,6 +56,10 @@ func (b *Backend) claimResult(ctx context.Context, q *queueInfo, p *backend.JobC
 		}
 		return &backend.JobClaimResult{}, nil
 	case 2:
+		// The reply says nothing of the delayed set, whose wake marker a
+		// rate-limited claim may have taken (a job or a group's wake due
+		// during the limit): the next claim runs the script first.
+		q.dueAt.Store(0)
 		return &backend.JobClaimResult{RetryAfter: time.Duration(num(arr[1])) * time.Millisecond}, nil
 	}
 	return nil, code(v, "")

@@ -55,8 +55,63 @@ func (b *Backend) GroupCounts(ctx context.Context, p *backend.GroupParams) (*bac
 		return nil, err
 	}
 	arr, _ := v.([]any)
-	if len(arr) != 3 {
+	if len(arr) != 4 {
 		return nil, fmt.Errorf("redis: malformed group counts reply %v", v)
 	}
-	return &backend.GroupCounts{Waiting: num(arr[0]), Active: num(arr[1]), LimitedFor: time.Duration(num(arr[2])) * time.Millisecond}, nil
+	return &backend.GroupCounts{Waiting: num(arr[0]), Active: num(arr[1]), LimitedFor: time.Duration(num(arr[2])) * time.Millisecond, Paused: num(arr[3]) == 1}, nil
+}
+
+// GroupPause implements backend.Groups.
+func (b *Backend) GroupPause(ctx context.Context, p *backend.GroupPauseParams) error {
+	paused := 0
+	if p.Paused {
+		paused = 1
+	}
+	_, err := b.run(ctx, b.s.group, b.queue(p.Queue), "pause", p.Group, paused)
+	return err
+}
+
+// GroupList implements backend.Groups.
+func (b *Backend) GroupList(ctx context.Context, p *backend.GroupListParams) ([]backend.GroupInfo, error) {
+	limit := p.Limit
+	if limit <= 0 {
+		limit = 100
+	}
+	v, err := b.run(ctx, b.s.group, b.queue(p.Queue), "list", limit)
+	if err != nil {
+		return nil, err
+	}
+	arr, _ := v.([]any)
+	if len(arr)%5 != 0 {
+		return nil, fmt.Errorf("redis: malformed group list reply %v", v)
+	}
+	out := make([]backend.GroupInfo, 0, len(arr)/5)
+	for i := 0; i < len(arr); i += 5 {
+		out = append(out, backend.GroupInfo{Group: str(arr[i]), GroupCounts: backend.GroupCounts{
+			Waiting: num(arr[i+1]), Active: num(arr[i+2]), LimitedFor: time.Duration(num(arr[i+3])) * time.Millisecond, Paused: num(arr[i+4]) == 1,
+		}})
+	}
+	return out, nil
+}
+
+// GroupJobs implements backend.Groups.
+func (b *Backend) GroupJobs(ctx context.Context, p *backend.GroupJobsParams) ([]*backend.Job, error) {
+	limit := p.Limit
+	if limit <= 0 {
+		limit = 100
+	}
+	v, err := b.run(ctx, b.s.group, b.queue(p.Queue), "jobs", p.Group, p.Offset, limit)
+	if err != nil {
+		return nil, err
+	}
+	arr, _ := v.([]any)
+	out := make([]*backend.Job, 0, len(arr))
+	for _, e := range arr {
+		j, err := decodeJob(str(e))
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, j)
+	}
+	return out, nil
 }

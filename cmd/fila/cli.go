@@ -85,7 +85,7 @@ type command struct {
 // commands lists the subcommands in the order the usage shows them.
 func commands() []*command {
 	return []*command{
-		statsCommand(), listCommand(), showCommand(),
+		statsCommand(), listCommand(), showCommand(), groupsCommand(),
 		retryCommand(), promoteCommand(), removeCommand(), cancelCommand(), cleanCommand(),
 		pauseCommand(), resumeCommand(), drainCommand(), obliterateCommand(),
 		schedulersCommand(), schedulerCommand(),

@@ -52,6 +52,9 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, responder Respond
 		responder = RuleBot{}
 	}
 	if cfg.Role.worker() {
+		if err := a.setGroupOptions(ctx); err != nil {
+			return nil, errors.Join(err, st.close())
+		}
 		if err := a.buildWorkers(responder); err != nil {
 			return nil, errors.Join(err, st.close())
 		}
@@ -61,6 +64,24 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, responder Respond
 	}
 	a.handler = a.routes()
 	return a, nil
+}
+
+// setGroupOptions stores each grouped queue's group options, for every
+// process of the app.
+func (a *App) setGroupOptions(ctx context.Context) error {
+	s := a.cfg.Queues
+	for _, qs := range []struct {
+		q *fila.Queue
+		s QueueSettings
+	}{{a.queues.inbound, s.Inbound}, {a.queues.reply, s.Reply}, {a.queues.outbound, s.Outbound}, {a.queues.status, s.Status}, {a.queues.media, s.Media}} {
+		if qs.s.Groups == nil {
+			continue
+		}
+		if err := qs.q.SetGroupOptions(ctx, *qs.s.Groups); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // buildWorkers creates one worker per queue, each with its settings; a bad

@@ -15,9 +15,10 @@ import (
 //     fila.RateLimited, which stops claims on the whole queue, in every
 //     process, for Retry-After or the code's default wait, and puts the job
 //     back without spending an attempt;
-//   - the pair rate limit (131056, too many messages to one user): the
-//     error itself, so only this job waits (outboundBackoff) and the queue
-//     goes on sending to other users;
+//   - the pair rate limit (131056, too many messages to one user):
+//     fila.RateLimitedGroup, which holds back that recipient's group only
+//     (Retry-After or 6s) and puts the job back, first in its group,
+//     without spending an attempt; the queue goes on sending to others;
 //   - a server error, one of Meta's "try again" codes, or no answer at all
 //     (network error, timeout): the error itself, retried with the queue's
 //     exponential backoff while attempts remain;
@@ -31,9 +32,9 @@ func jobError(err error) error {
 	case !ok || e.Temporary():
 		return err
 	case e.Code == cloudapi.CodePairRateLimit:
-		// One user's limit: only this job waits (outboundBackoff), the
+		// One user's limit: only this user's sends wait, in order; the
 		// queue keeps sending to everyone else.
-		return err
+		return errors.Join(fila.RateLimitedGroup(rateLimitWait(e)), err)
 	case e.RateLimited():
 		return errors.Join(fila.RateLimited(rateLimitWait(e)), err)
 	}

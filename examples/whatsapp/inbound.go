@@ -51,7 +51,7 @@ func (h *inboundHandler) handle(ctx context.Context, job *fila.Job, in InboundJo
 		return map[string]string{"route": string(r)}, nil
 	}
 	read := OutboundJob{PhoneNumberID: in.PhoneNumberID, MessageID: m.ID, ReceivedAt: in.ReceivedAt}
-	if err := addOnce(ctx, h.queues.outbound, jobRead, readKey(m.ID), read); err != nil {
+	if err := addOnce(ctx, h.queues.outbound, jobRead, readKey(m.ID), "", read); err != nil {
 		return nil, err
 	}
 	reply := ReplyJob{
@@ -60,10 +60,10 @@ func (h *inboundHandler) handle(ctx context.Context, job *fila.Job, in InboundJo
 	}
 	if r == routeMedia {
 		reply.Media = mediaRef(m)
-		if err := addOnce(ctx, h.queues.media, jobMedia, mediaKey(m.ID), MediaJob{Reply: reply}); err != nil {
+		if err := addOnce(ctx, h.queues.media, jobMedia, mediaKey(m.ID), user, MediaJob{Reply: reply}); err != nil {
 			return nil, err
 		}
-	} else if err := addOnce(ctx, h.queues.reply, jobReply, replyKey(m.ID), reply); err != nil {
+	} else if err := addOnce(ctx, h.queues.reply, jobReply, replyKey(m.ID), user, reply); err != nil {
 		return nil, err
 	}
 	return map[string]string{"route": string(r)}, nil

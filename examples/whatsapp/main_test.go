@@ -86,6 +86,9 @@ func testConfig() Config {
 	}
 	c.Queues.Outbound.Job.Backoff.Delay = 200 * time.Millisecond
 	c.Queues.Media.Job.Backoff.Delay = 200 * time.Millisecond
+	// The pair limit's spacing (6s) would slow tests that send a user
+	// several replies; TestGroupedCustomers checks it with its own.
+	c.Queues.Outbound.Groups.Rate.Per = 100 * time.Millisecond
 	return c
 }
 

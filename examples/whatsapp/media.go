@@ -34,7 +34,7 @@ func (h *mediaHandler) handle(ctx context.Context, job *fila.Job, m MediaJob) (a
 		ref.MimeType = info.MimeType
 	}
 	r.Media = &ref
-	if err := addOnce(ctx, h.queues.reply, jobReply, replyKey(r.MessageID), r); err != nil {
+	if err := addOnce(ctx, h.queues.reply, jobReply, replyKey(r.MessageID), r.To, r); err != nil {
 		return nil, err
 	}
 	h.log.Info("media looked up", "message", r.MessageID, "media", ref.ID, "mime_type", ref.MimeType, "size", ref.Size)

@@ -36,8 +36,11 @@ func (q *queues) all() []*fila.Queue {
 // that runs again (a retry, a crashed worker) never adds it twice, however
 // long the first one has been gone. A key fila refuses is a bug in the
 // payload, which no retry fixes.
-func addOnce[T any](ctx context.Context, q *fila.Queue, name, key string, v T) error {
-	_, err := fila.AddJSON(ctx, q, name, v, &fila.JobOptions{JobID: key, Dedup: &fila.Dedup{ID: key, TTL: dedupTTL}})
+//
+// group ("" = none) is the customer the job belongs to (see Settings):
+// customerGroup of a wa_id.
+func addOnce[T any](ctx context.Context, q *fila.Queue, name, key, group string, v T) error {
+	_, err := fila.AddJSON(ctx, q, name, v, &fila.JobOptions{JobID: key, Dedup: &fila.Dedup{ID: key, TTL: dedupTTL}, Group: customerGroup(group)})
 	if errors.Is(err, fila.ErrInvalid) {
 		return fila.Unrecoverable(fmt.Errorf("add %s job %q: %w", name, key, err))
 	}
@@ -45,4 +48,19 @@ func addOnce[T any](ctx context.Context, q *fila.Queue, name, key string, v T) e
 		return fmt.Errorf("add %s job %q: %w", name, key, err)
 	}
 	return nil
+}
+
+// customerGroup is the group of a customer's jobs: the wa_id, when it is
+// one (digits, at most 32); otherwise none, so a malformed sender still
+// gets its message handled, without the ordering.
+func customerGroup(waID string) string {
+	if waID == "" || len(waID) > 32 {
+		return ""
+	}
+	for i := 0; i < len(waID); i++ {
+		if waID[i] < '0' || waID[i] > '9' {
+			return ""
+		}
+	}
+	return waID
 }

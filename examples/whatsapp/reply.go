@@ -35,7 +35,7 @@ func (h *replyHandler) handle(ctx context.Context, job *fila.Job, r ReplyJob) (a
 		return map[string]string{"answer": ""}, nil
 	}
 	send := OutboundJob{PhoneNumberID: r.PhoneNumberID, To: r.To, Text: text, ReplyTo: r.MessageID, ReceivedAt: r.ReceivedAt}
-	if err := addOnce(ctx, h.queues.outbound, jobSend, sendKey(r.MessageID), send); err != nil {
+	if err := addOnce(ctx, h.queues.outbound, jobSend, sendKey(r.MessageID), r.To, send); err != nil {
 		return nil, err
 	}
 	h.log.Info("answer queued", "message", r.MessageID, "to", r.To, "answer", text)

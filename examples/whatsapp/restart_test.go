@@ -14,6 +14,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/fila-go/fila/examples/whatsapp/cloudapi"
 	"github.com/fila-go/fila/examples/whatsapp/fakegraph"
 	"github.com/fila-go/fila/internal/redistest"
 )
@@ -44,7 +45,11 @@ func TestKilledWorkerAnswersEverythingAfterRestart(t *testing.T) {
 
 	const n = 20
 	for i := range n {
-		web.postText(fmt.Sprintf("wamid.restart.%d", i), "What are your opening hours?")
+		// One customer each: a customer's replies go out one per pair
+		// interval (6s, groups), which is not what this test is about.
+		in := inbound(fmt.Sprintf("wamid.restart.%d", i))
+		in.From = fmt.Sprintf("1650555%04d", i)
+		require.Equal(t, http.StatusOK, web.post(mustJSON(t, cloudapi.TextNotification(in, "What are your opening hours?"))))
 	}
 	worker := startWorker(t, bin, env, port)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

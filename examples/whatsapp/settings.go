@@ -36,7 +36,14 @@ const dedupTTL = 8 * 24 * time.Hour
 type QueueSettings struct {
 	Job    fila.JobOptions
 	Worker fila.WorkerOptions
+	// Groups, when set, are the queue's group options (stored with the
+	// queue at start): the app groups the queue's jobs by customer.
+	Groups *fila.GroupOptions
 }
+
+// pairInterval is WhatsApp's pair rate limit: about one message per 6s
+// from a business number to the same user (error 131056).
+const pairInterval = 6 * time.Second
 
 // Settings are the five queues' settings.
 type Settings struct {
@@ -53,6 +60,14 @@ type Settings struct {
 //	status    5            5         500ms                  -             30s
 //	media     3            3         2s                     5/s           60s
 //
+// Groups: inbound and reply jobs are grouped by the customer's wa_id with
+// group concurrency 1, so one customer's messages are handled, and
+// answered, in order, while customers are served round-robin; outbound
+// sends are grouped by recipient with concurrency 1 and one start per
+// pairInterval, WhatsApp's pair rate limit, so one chatty customer never
+// holds back the replies to others. Read receipts are not grouped (they
+// are no message to the user).
+//
 // Finished jobs are kept for inspection, bounded: completed ones for 24h
 // and at most 1,000 per queue, failed ones for 7 days and at most 10,000.
 func DefaultSettings(perSecond int) Settings {
@@ -68,12 +83,13 @@ func DefaultSettings(perSecond int) Settings {
 	// after a pair rate limit, which a chatty user can hit several times.
 	outboundJob := job(5, 2*time.Second, 30*time.Second)
 	outboundJob.Backoff.Type = fila.BackoffCustom
+	inOrder := func() *fila.GroupOptions { return &fila.GroupOptions{Concurrency: 1} }
 	return Settings{
-		Inbound: QueueSettings{Job: job(5, 500*time.Millisecond, 30*time.Second), Worker: fila.WorkerOptions{Concurrency: 10}},
-		Reply:   QueueSettings{Job: job(3, time.Second, 60*time.Second), Worker: fila.WorkerOptions{Concurrency: 5}},
+		Inbound: QueueSettings{Job: job(5, 500*time.Millisecond, 30*time.Second), Worker: fila.WorkerOptions{Concurrency: 10}, Groups: inOrder()},
+		Reply:   QueueSettings{Job: job(3, time.Second, 60*time.Second), Worker: fila.WorkerOptions{Concurrency: 5}, Groups: inOrder()},
 		Outbound: QueueSettings{Job: outboundJob, Worker: fila.WorkerOptions{
 			Concurrency: 5, Limiter: &fila.Limit{Max: perSecond, Per: time.Second}, BackoffStrategy: outboundBackoff,
-		}},
+		}, Groups: &fila.GroupOptions{Concurrency: 1, Rate: fila.Limit{Max: 1, Per: pairInterval}}},
 		Status: QueueSettings{Job: job(5, 500*time.Millisecond, 30*time.Second), Worker: fila.WorkerOptions{Concurrency: 5}},
 		Media: QueueSettings{Job: job(3, 2*time.Second, 60*time.Second), Worker: fila.WorkerOptions{
 			Concurrency: 3, Limiter: &fila.Limit{Max: 5, Per: time.Second},

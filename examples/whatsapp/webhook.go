@@ -125,6 +125,7 @@ func (h *webhook) enqueue(ctx context.Context, d *delivery) (enqueueResult, erro
 	in := make([]fila.BulkJob, 0, len(d.messages))
 	for _, m := range d.messages {
 		job, err := bulkJob(jobMessage, m, m.Message.ID, m.Message.ID)
+		job.Options.Group = customerGroup(m.Message.From) // one customer's messages in order
 		if err != nil {
 			return res, err
 		}

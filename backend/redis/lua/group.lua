@@ -2,6 +2,10 @@
 -- ARGV[3] 'set': ARGV[4] concurrency, [5] max size, [6] rate max, [7] rate per
 --           ms; every group that can now run a job gets its token. Reply: 0
 --         'limit': ARGV[4] group, [5] ms: hold the group back. Reply: 0
+--         'pause': ARGV[4] group, [5] 1 pause | 0 resume. Reply: 0
+--         'list': ARGV[4] limit: the groups, most waiting first.
+--           Reply {group, waiting, slots, limited ms, paused, ...}
+--         'jobs': ARGV[4] group, [5] offset, [6] limit. Reply {job reply...}
 --         'get': Reply {concurrency, max size}
 --         'counts': ARGV[4] group. Reply {waiting, slots used}
 local op = ARGV[3]
@@ -22,6 +26,50 @@ if op == 'limit' then
   group_limit(ARGV[4], tonumber(ARGV[5]))
   return 0
 end
+if op == 'pause' then
+  local gs = gstate(ARGV[4])
+  gs.p = tonumber(ARGV[5])
+  gsync(gs)
+  return 0
+end
+if op == 'list' then
+  local all, cursor = {}, '0'
+  repeat
+    local r = rcall('HSCAN', K_META, cursor, 'MATCH', 'Gs:*', 'COUNT', 1000)
+    cursor = r[1]
+    for i = 1, #r[2], 2 do all[#all + 1] = gstate(string.sub(r[2][i], 4)) end
+  until cursor == '0'
+  table.sort(all, function(x, y)
+    if x.w ~= y.w then return x.w > y.w end
+    return x.g < y.g
+  end)
+  local out = {}
+  for i = 1, math.min(#all, tonumber(ARGV[4])) do
+    local gs, lu = all[i], 0
+    if gs.lu > 0 then lu = gs.lu - NOW end
+    out[#out + 1] = gs.g
+    out[#out + 1] = gs.w
+    out[#out + 1] = gs.a
+    out[#out + 1] = lu
+    out[#out + 1] = gs.p
+  end
+  return out
+end
+if op == 'jobs' then
+  local gs = gstate(ARGV[4])
+  local offset, limit = tonumber(ARGV[5]), tonumber(ARGV[6])
+  local out, id, i = {}, gs.h, 0
+  while id and #out < limit do
+    if i >= offset then
+      local rec, st = load(id)
+      if rec then out[#out + 1] = job_reply(id, rec, st) end
+    end
+    i = i + 1
+    if id == gs.tl then break end
+    id = rcall('HGET', jk(id), 'n:' .. id)
+  end
+  return out
+end
 if op == 'get' then
   local gs = gstate('')
   return {gs.conc, gs.max, gs.rmax, gs.rper}
@@ -29,4 +77,4 @@ end
 local gs = gstate(ARGV[4])
 local lu = 0
 if gs.lu > 0 then lu = gs.lu - NOW end
-return {gs.w, gs.a, lu}
+return {gs.w, gs.a, lu, gs.p}

@@ -3,7 +3,7 @@
 --
 -- A group lives in the queue's meta hash, so no script touches a key it
 -- was not given (Cluster, Upstash key locking):
---   Gs:<g>  "<waiting> <slots used> <token out 0|1> <limited until ms, 0 none>",
+--   Gs:<g>  "<waiting> <slots used> <token out 0|1> <limited until ms, 0 none> <paused 0|1>",
 --           then, while the group has waiting jobs, "\n<first id>\n<last id>"
 --           (ids hold no control character); absent when all is 0
 --   Go      the queue's group options "<concurrency> <max size> <rate max> <rate per ms>";
@@ -34,10 +34,10 @@ local function gx(d) GX_D = GX_D + d end
 -- gstate reads a group's state and line ends, and the queue's group options.
 local function gstate(g)
   local v = rcall('HMGET', K_META, 'Gs:' .. g, 'Go')
-  local gs = {g = g, w = 0, a = 0, t = 0, lu = 0, conc = G_CONC_DEFAULT, max = 0, rmax = 0, rper = 0}
+  local gs = {g = g, w = 0, a = 0, t = 0, lu = 0, p = 0, conc = G_CONC_DEFAULT, max = 0, rmax = 0, rper = 0}
   if v[1] then
-    local w, a, t, lu, ends = string.match(v[1], '^(%d+) (%d+) (%d) (%d+)(.*)$')
-    gs.w, gs.a, gs.t, gs.lu = tonumber(w), tonumber(a), tonumber(t), tonumber(lu)
+    local w, a, t, lu, p, ends = string.match(v[1], '^(%d+) (%d+) (%d) (%d+) (%d)(.*)$')
+    gs.w, gs.a, gs.t, gs.lu, gs.p = tonumber(w), tonumber(a), tonumber(t), tonumber(lu), tonumber(p)
     if ends ~= '' then gs.h, gs.tl = string.match(ends, '^\n([^\n]*)\n(.*)$') end
   end
   if v[2] then
@@ -52,7 +52,7 @@ end
 -- end of the ready list when the group can run a job and has none out, or,
 -- when it is limited, its wake entry in the delayed set.
 local function gsync(gs)
-  if gs.t == 0 and gs.w > 0 and gs.a < gs.conc then
+  if gs.t == 0 and gs.w > 0 and gs.a < gs.conc and gs.p == 0 then
     if gs.lu > 0 then
       local tok = TOKEN .. gs.g
       if rcall('ZADD', K_DELAYED, int(gs.lu * SEQ_SPAN), tok) == 1 then rcall('HINCRBY', K_META, 'Gd', '1') end
@@ -73,10 +73,10 @@ local function gsync(gs)
       gs.t = 1
     end
   end
-  if gs.w == 0 and gs.a == 0 and gs.t == 0 and gs.lu == 0 then
+  if gs.w == 0 and gs.a == 0 and gs.t == 0 and gs.lu == 0 and gs.p == 0 then
     rcall('HDEL', K_META, 'Gs:' .. gs.g)
   else
-    local v = int(gs.w) .. ' ' .. int(gs.a) .. ' ' .. int(gs.t) .. ' ' .. int(gs.lu)
+    local v = int(gs.w) .. ' ' .. int(gs.a) .. ' ' .. int(gs.t) .. ' ' .. int(gs.lu) .. ' ' .. int(gs.p)
     if gs.h then v = v .. '\n' .. gs.h .. '\n' .. gs.tl end
     rcall('HSET', K_META, 'Gs:' .. gs.g, v)
   end
@@ -190,7 +190,7 @@ group_claim = function(tok, token, lock_ms, lmax, lper)
   local gs = gstate(string.sub(tok, 2))
   gx(1)
   gs.t = 0
-  if gs.w == 0 or gs.a >= gs.conc or gs.lu > 0 then
+  if gs.w == 0 or gs.a >= gs.conc or gs.lu > 0 or gs.p == 1 then
     gsync(gs)
     return nil
   end

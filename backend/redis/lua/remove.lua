@@ -5,11 +5,12 @@ local id = ARGV[3]
 local rec, st = load(id)
 if not rec then return -2 end
 if st.s == 'A' then return -4 end
-if st.g then
-  group_leave(id, st)
-elseif st.s == 'W' then
-  rcall('LREM', K_WAIT, 1, id)
-  rcall('LREM', K_PAUSED, 1, id)
+if st.g then group_leave(id, st) end -- out of its group's line, or its slot freed
+if st.s == 'W' then
+  if not st.g then
+    rcall('LREM', K_WAIT, 1, id)
+    rcall('LREM', K_PAUSED, 1, id)
+  end
 elseif st.s == 'P' then
   if meta().fd == id then
     clear_fed()
