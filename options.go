@@ -41,6 +41,12 @@ type JobOptions struct {
 	RemoveOnFail     Retention
 	// KeepLogs keeps only the newest KeepLogs lines of Job.Log; 0 = all.
 	KeepLogs int
+	// Meta is metadata stored with the job and returned on Job.Options.Meta,
+	// unchanged by retries: small string pairs such as a trace context
+	// (W3C traceparent). At most MaxMetaEntries entries and MaxMetaBytes
+	// bytes; keys are 1-256 bytes of text, values UTF-8. nil (the default)
+	// stores nothing; an empty map reads back as nil.
+	Meta map[string]string
 }
 
 // MaxPriority is the largest Priority value.
@@ -113,6 +119,10 @@ type QueueOptions struct {
 	// MaxDataSize is the largest job payload in bytes; 0 means 1 MiB,
 	// negative means no limit.
 	MaxDataSize int
+	// AddHooks run on each job Add and AddBulk store, in order, before it
+	// is validated and stored (see AddHook); their ends run in reverse
+	// order. None by default.
+	AddHooks []AddHook
 }
 
 // DefaultMaxDataSize is the payload limit when QueueOptions.MaxDataSize is 0.
@@ -252,7 +262,10 @@ func (o *JobOptions) validate() error {
 	if err := validateRetention("RemoveOnComplete", o.RemoveOnComplete); err != nil {
 		return err
 	}
-	return validateRetention("RemoveOnFail", o.RemoveOnFail)
+	if err := validateRetention("RemoveOnFail", o.RemoveOnFail); err != nil {
+		return err
+	}
+	return validateMeta(o.Meta)
 }
 
 // withDefaults fills the zero fields of o from d.
@@ -282,6 +295,9 @@ func (o JobOptions) withDefaults(d *JobOptions) JobOptions {
 	if o.KeepLogs == 0 {
 		o.KeepLogs = d.KeepLogs
 	}
+	if o.Meta == nil {
+		o.Meta = d.Meta
+	}
 	return o
 }
 
@@ -294,7 +310,7 @@ func (o *JobOptions) stored() backend.JobOptions {
 	return backend.JobOptions{
 		Priority: o.Priority, LIFO: o.LIFO, Delay: o.Delay,
 		Attempts: attempts, Backoff: o.Backoff, Timeout: o.Timeout, KeepLogs: o.KeepLogs,
-		RemoveOnComplete: o.RemoveOnComplete, RemoveOnFail: o.RemoveOnFail,
+		RemoveOnComplete: o.RemoveOnComplete, RemoveOnFail: o.RemoveOnFail, Meta: o.Meta,
 	}
 }
 
@@ -303,7 +319,7 @@ func jobOptionsFrom(s backend.JobOptions) JobOptions {
 	return JobOptions{
 		Priority: s.Priority, LIFO: s.LIFO, Delay: s.Delay,
 		Attempts: s.Attempts, Backoff: s.Backoff, Timeout: s.Timeout, KeepLogs: s.KeepLogs,
-		RemoveOnComplete: s.RemoveOnComplete, RemoveOnFail: s.RemoveOnFail,
+		RemoveOnComplete: s.RemoveOnComplete, RemoveOnFail: s.RemoveOnFail, Meta: s.Meta,
 	}
 }
 

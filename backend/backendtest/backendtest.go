@@ -46,6 +46,7 @@ func Run(t *testing.T, f Factory) {
 	t.Run("Events", func(t *testing.T) { runEvents(t, f) })
 	t.Run("Order", func(t *testing.T) { runOrder(t, f) })
 	t.Run("Contexts", func(t *testing.T) { runContexts(t, f) })
+	t.Run("Meta", func(t *testing.T) { runMeta(t, f) })
 }
 
 // bundle is what one subtest works with.
