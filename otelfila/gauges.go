@@ -33,4 +33,3 @@ func (t *Telemetry) ObserveQueues(queues ...*fila.Queue) (metric.Registration, e
 		return errors.Join(errs...)
 	}, t.depth)
 }
-
