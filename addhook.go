@@ -34,14 +34,13 @@ type hookEnd struct {
 	end func(*Job, error)
 }
 
-// runAddHooks runs the queue's hooks on job i and appends their ends, the
-// last hook's first. Without hooks it does nothing and allocates nothing.
-func (q *Queue) runAddHooks(ctx context.Context, i int, name string, data []byte, o *JobOptions, ends []hookEnd) []hookEnd {
-	if len(q.opts.AddHooks) == 0 {
-		return ends
-	}
+// runAddHooks runs the queue's hooks on job i and returns its options as
+// they left them, and the ends so far plus theirs, the last hook's first.
+// The options come and go by value: a pointer to item's copy would make it
+// escape to the heap on every add, hooks or not.
+func (q *Queue) runAddHooks(ctx context.Context, i int, name string, data []byte, o JobOptions, ends []hookEnd) (JobOptions, []hookEnd) {
 	o.Meta = maps.Clone(o.Meta)
-	a := &Adding{Queue: q.name, Name: name, Data: data, Options: o}
+	a := &Adding{Queue: q.name, Name: name, Data: data, Options: &o}
 	first := len(ends)
 	for _, h := range q.opts.AddHooks {
 		if end := h(ctx, a); end != nil {
@@ -49,7 +48,7 @@ func (q *Queue) runAddHooks(ctx context.Context, i int, name string, data []byte
 		}
 	}
 	slices.Reverse(ends[first:])
-	return ends
+	return o, ends
 }
 
 // endAddHooks reports the call's outcome to every hook end.

@@ -167,7 +167,9 @@ func (q *Queue) item(ctx context.Context, i int, j *BulkJob, ends []hookEnd) (ba
 		o = *j.Options
 	}
 	o = o.withDefaults(&q.defaults)
-	ends = q.runAddHooks(ctx, i, j.Name, j.Data, &o, ends)
+	if len(q.opts.AddHooks) > 0 {
+		o, ends = q.runAddHooks(ctx, i, j.Name, j.Data, o, ends)
+	}
 	if err := o.validate(); err != nil {
 		return backend.JobAddItem{}, ends, err
 	}
