@@ -47,6 +47,12 @@ type JobOptions struct {
 	// 1-128 bytes of UTF-8 without spaces or control characters. A grouped
 	// job cannot have a Priority.
 	Group string
+	// Meta is metadata stored with the job and returned on Job.Options.Meta,
+	// unchanged by retries: small string pairs such as a trace context
+	// (W3C traceparent). At most MaxMetaEntries entries and MaxMetaBytes
+	// bytes; keys are 1-256 bytes of text, values UTF-8. nil (the default)
+	// stores nothing; an empty map reads back as nil.
+	Meta map[string]string
 }
 
 // MaxPriority is the largest Priority value.
@@ -119,6 +125,10 @@ type QueueOptions struct {
 	// MaxDataSize is the largest job payload in bytes; 0 means 1 MiB,
 	// negative means no limit.
 	MaxDataSize int
+	// AddHooks run on each job Add and AddBulk store, in order, before it
+	// is validated and stored (see AddHook); their ends run in reverse
+	// order. None by default.
+	AddHooks []AddHook
 }
 
 // DefaultMaxDataSize is the payload limit when QueueOptions.MaxDataSize is 0.
@@ -266,7 +276,10 @@ func (o *JobOptions) validate() error {
 	if err := validateRetention("RemoveOnComplete", o.RemoveOnComplete); err != nil {
 		return err
 	}
-	return validateRetention("RemoveOnFail", o.RemoveOnFail)
+	if err := validateRetention("RemoveOnFail", o.RemoveOnFail); err != nil {
+		return err
+	}
+	return validateMeta(o.Meta)
 }
 
 // withDefaults fills the zero fields of o from d.
@@ -296,6 +309,9 @@ func (o JobOptions) withDefaults(d *JobOptions) JobOptions {
 	if o.KeepLogs == 0 {
 		o.KeepLogs = d.KeepLogs
 	}
+	if o.Meta == nil {
+		o.Meta = d.Meta
+	}
 	return o
 }
 
@@ -308,7 +324,7 @@ func (o *JobOptions) stored() backend.JobOptions {
 	return backend.JobOptions{
 		Priority: o.Priority, LIFO: o.LIFO, Delay: o.Delay, Group: o.Group,
 		Attempts: attempts, Backoff: o.Backoff, Timeout: o.Timeout, KeepLogs: o.KeepLogs,
-		RemoveOnComplete: o.RemoveOnComplete, RemoveOnFail: o.RemoveOnFail,
+		RemoveOnComplete: o.RemoveOnComplete, RemoveOnFail: o.RemoveOnFail, Meta: o.Meta,
 	}
 }
 
@@ -317,7 +333,7 @@ func jobOptionsFrom(s backend.JobOptions) JobOptions {
 	return JobOptions{
 		Priority: s.Priority, LIFO: s.LIFO, Delay: s.Delay, Group: s.Group,
 		Attempts: s.Attempts, Backoff: s.Backoff, Timeout: s.Timeout, KeepLogs: s.KeepLogs,
-		RemoveOnComplete: s.RemoveOnComplete, RemoveOnFail: s.RemoveOnFail,
+		RemoveOnComplete: s.RemoveOnComplete, RemoveOnFail: s.RemoveOnFail, Meta: s.Meta,
 	}
 }
 

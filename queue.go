@@ -3,6 +3,7 @@ package fila
 import (
 	"context"
 	"fmt"
+	"maps"
 	"time"
 
 	"github.com/fila-go/fila/backend"
@@ -92,13 +93,20 @@ func (q *Queue) AddBulk(ctx context.Context, jobs []BulkJob) ([]*Job, error) {
 	return q.addJobs(ctx, "add jobs to", jobs)
 }
 
-func (q *Queue) addJobs(ctx context.Context, op string, jobs []BulkJob) ([]*Job, error) {
+func (q *Queue) addJobs(ctx context.Context, op string, jobs []BulkJob) (out []*Job, err error) {
 	if q.nameErr != nil {
 		return nil, q.errorf(op, q.nameErr)
 	}
+	var ends []hookEnd // AddHooks' ends, reported once the call is over
+	defer func() {
+		if len(ends) > 0 {
+			endAddHooks(ends, out, err)
+		}
+	}()
 	items := make([]backend.JobAddItem, len(jobs))
 	for i := range jobs {
-		it, err := q.item(&jobs[i])
+		var it backend.JobAddItem
+		it, ends, err = q.item(ctx, i, &jobs[i], ends)
 		if err != nil {
 			if len(jobs) > 1 {
 				err = fmt.Errorf("job %d: %w", i, err)
@@ -119,7 +127,7 @@ func (q *Queue) addJobs(ctx context.Context, op string, jobs []BulkJob) ([]*Job,
 	if err != nil {
 		return nil, q.errorf(op, err)
 	}
-	out := make([]*Job, len(res))
+	out = make([]*Job, len(res))
 	for i, r := range res {
 		switch r.Status {
 		case backend.AddGroupFull:
@@ -139,6 +147,7 @@ func (q *Queue) addJobs(ctx context.Context, op string, jobs []BulkJob) ([]*Job,
 				ID: r.ID, Name: it.Name, Data: it.Data, Options: jobOptionsFrom(it.Options), State: r.State,
 				AddedAt: r.AddedAt, be: q.be, queue: q.name,
 			}
+			out[i].Options.Meta = maps.Clone(it.Options.Meta) // a snapshot: not the caller's map
 			if r.State == StateDelayed {
 				out[i].DueAt = r.AddedAt.Add(it.Options.Delay)
 			}
@@ -147,23 +156,42 @@ func (q *Queue) addJobs(ctx context.Context, op string, jobs []BulkJob) ([]*Job,
 	return out, nil
 }
 
-// item validates one job and converts it for the backend.
-func (q *Queue) item(j *BulkJob) (backend.JobAddItem, error) {
+// item validates job i, after the AddHooks ran on it, and converts it for
+// the backend.
+func (q *Queue) item(ctx context.Context, i int, j *BulkJob, ends []hookEnd) (backend.JobAddItem, []hookEnd, error) {
+	o, err := q.jobOptions(j)
+	if err != nil {
+		return backend.JobAddItem{}, ends, err
+	}
+	if len(q.opts.AddHooks) > 0 {
+		o, ends = q.runAddHooks(ctx, i, j.Name, j.Data, o, ends)
+	}
+	it, err := q.addItem(j, o)
+	return it, ends, err
+}
+
+// jobOptions checks a job's name and data and returns its options with the
+// queue's defaults.
+func (q *Queue) jobOptions(j *BulkJob) (JobOptions, error) {
 	if err := validateText("job name", j.Name); err != nil {
-		return backend.JobAddItem{}, err
+		return JobOptions{}, err
 	}
 	if q.maxData >= 0 && len(j.Data) > q.maxData {
 		size, limit := formatBytes(len(j.Data)), formatBytes(q.maxData)
 		if size == limit { // rounding hid the difference: "1 MiB, limit 1 MiB"
 			size, limit = fmt.Sprintf("%d B", len(j.Data)), fmt.Sprintf("%d B", q.maxData)
 		}
-		return backend.JobAddItem{}, invalid("data", "is %s, limit %s", size, limit)
+		return JobOptions{}, invalid("data", "is %s, limit %s", size, limit)
 	}
 	var o JobOptions
 	if j.Options != nil {
 		o = *j.Options
 	}
-	o = o.withDefaults(&q.defaults)
+	return o.withDefaults(&q.defaults), nil
+}
+
+// addItem validates the final options and converts the job for the backend.
+func (q *Queue) addItem(j *BulkJob, o JobOptions) (backend.JobAddItem, error) {
 	if err := o.validate(); err != nil {
 		return backend.JobAddItem{}, err
 	}

@@ -139,7 +139,14 @@ func (q *Queue) schedulerInput(id string, s Schedule, name string, data []byte, 
 			return nil, tmpl, "", invalid("Delay", "cannot be used with a scheduler: its ticks say when jobs run")
 		}
 	}
-	it, err := q.item(&BulkJob{Name: name, Data: data, Options: opts})
+	// The AddHooks do not run on the template: they act on each added job
+	// (a trace context of the upsert would be wrong for every tick's job).
+	j := &BulkJob{Name: name, Data: data, Options: opts}
+	o, err := q.jobOptions(j)
+	if err != nil {
+		return nil, tmpl, "", err
+	}
+	it, err := q.addItem(j, o)
 	if err != nil {
 		return nil, tmpl, "", err
 	}

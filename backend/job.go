@@ -75,6 +75,12 @@ type JobOptions struct {
 
 	RemoveOnComplete Retention
 	RemoveOnFail     Retention
+
+	// Meta is the job's metadata: small string pairs stored with the job
+	// and returned unchanged (a trace context, a tenant). nil when the job
+	// has none; a backend stores nothing extra for it then. fila bounds it
+	// before the add (MaxMetaEntries, MaxMetaBytes in package fila).
+	Meta map[string]string
 }
 
 // BackoffType names how the delay between attempts grows.

@@ -49,6 +49,7 @@ func Run(t *testing.T, f Factory) {
 	t.Run("Schedulers", func(t *testing.T) { runSchedulers(t, f) })
 	t.Run("Groups", func(t *testing.T) { runGroups(t, f) })
 	t.Run("Cancel", func(t *testing.T) { runCancel(t, f) })
+	t.Run("Meta", func(t *testing.T) { runMeta(t, f) })
 }
 
 // bundle is what one subtest works with.

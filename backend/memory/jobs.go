@@ -4,6 +4,7 @@ import (
 	"container/heap"
 	"container/list"
 	"context"
+	"maps"
 	"sort"
 	"strconv"
 	"time"
@@ -59,6 +60,7 @@ func (q *queue) add(it *backend.JobAddItem, now time.Time) backend.JobAddResult 
 	e := &entry{seq: q.seq, heapIndex: -1, job: backend.Job{
 		ID: id, Name: it.Name, Data: cloneBytes(it.Data), Options: it.Options, AddedAt: now,
 	}}
+	e.job.Options.Meta = maps.Clone(it.Options.Meta) // the caller keeps its map
 	q.jobs[id] = e
 	if it.Options.Delay > 0 {
 		e.job.State = backend.StateDelayed

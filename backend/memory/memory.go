@@ -10,6 +10,7 @@ package memory
 import (
 	"container/list"
 	"context"
+	"maps"
 	"strconv"
 	"sync"
 	"time"
@@ -282,6 +283,7 @@ func (q *queue) snapshot(e *entry) *backend.Job {
 	j.Data = cloneBytes(j.Data)
 	j.ReturnValue = cloneBytes(j.ReturnValue)
 	j.Progress = cloneBytes(j.Progress)
+	j.Options.Meta = maps.Clone(j.Options.Meta) // nil stays nil: no allocation without metadata
 	j.Stacktrace = append([]string(nil), j.Stacktrace...)
 	return &j
 }

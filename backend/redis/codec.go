@@ -20,7 +20,8 @@ import (
 // ';', zero values left out, so options that are all zero take no bytes:
 //
 //	a=<attempts>;d=<delay ns>;bt=<backoff type>;bd=<backoff delay ns>;bj=<jitter>;
-//	t=<timeout ns>;kl=<keep logs>;rc=<remove>,<keep last>,<keep for ns>;rf=<same>;g=<group>
+//	t=<timeout ns>;kl=<keep logs>;rc=<remove>,<keep last>,<keep for ns>;rf=<same>;
+//	m=<metadata, see meta.go>;g=<group>
 //
 // rf is read by Lua on the rare path that fails a job without a worker
 // (stalled too often); everything else only by decodeOpts.
@@ -68,6 +69,9 @@ func encodeOpts(o *backend.JobOptions) ([]byte, error) {
 	num("kl", int64(o.KeepLogs))
 	keep("rc", o.RemoveOnComplete)
 	keep("rf", o.RemoveOnFail)
+	if len(o.Meta) > 0 {
+		b = appendMeta(b, o.Meta) // meta.go
+	}
 	if o.Group != "" { // last, unterminated: a group may hold ';' and '='
 		b = append(append(b, "g="...), o.Group...)
 	}
@@ -107,6 +111,8 @@ func decodeOpts(o *backend.JobOptions, s string) error {
 			o.RemoveOnComplete, err = retentionOf(val)
 		case "rf":
 			o.RemoveOnFail, err = retentionOf(val)
+		case "m":
+			o.Meta, err = decodeMeta(val)
 		default:
 			err = errors.New("unknown option")
 		}

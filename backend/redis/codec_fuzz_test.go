@@ -3,6 +3,7 @@ package redisbackend
 import (
 	"bytes"
 	"errors"
+	"reflect"
 	"strconv"
 	"testing"
 	"time"
@@ -113,16 +114,19 @@ func FuzzDecodeJobReply(f *testing.F) {
 // FuzzBodyRoundTrip checks that whatever a producer may store, a worker
 // reads back the same job.
 func FuzzBodyRoundTrip(f *testing.F) {
-	f.Add("send", []byte(`{"to":"x"}`), 3, int64(time.Second), "exponential", int64(time.Second), 0.5, int64(0), 10, true, 5, 3, int64(time.Hour))
-	f.Add("", []byte{}, 0, int64(0), "", int64(0), 0.0, int64(0), 0, false, 0, 0, int64(0))
-	f.Add("n:1:2", []byte("a=1;"), -1, int64(-5), "custom", int64(-1), 1.0, int64(-1), -3, false, 2097152, -1, int64(-1))
+	f.Add("send", []byte(`{"to":"x"}`), 3, int64(time.Second), "exponential", int64(time.Second), 0.5, int64(0), 10, true, 5, 3, int64(time.Hour), "traceparent", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01")
+	f.Add("", []byte{}, 0, int64(0), "", int64(0), 0.0, int64(0), 0, false, 0, 0, int64(0), "", "")
+	f.Add("n:1:2", []byte("a=1;"), -1, int64(-5), "custom", int64(-1), 1.0, int64(-1), -3, false, 2097152, -1, int64(-1), "k;rf=1,0,0", "a=b&c;d%zz+ é")
 	f.Fuzz(func(t *testing.T, name string, data []byte, attempts int, delay int64, bt string, bd int64, jitter float64,
-		timeout int64, keepLogs int, lifo bool, prio, keepLast int, keepFor int64) {
+		timeout int64, keepLogs int, lifo bool, prio, keepLast int, keepFor int64, metaKey, metaValue string) {
 		o := backend.JobOptions{
 			Attempts: attempts, Delay: time.Duration(delay), Backoff: backend.Backoff{Type: backend.BackoffType(bt), Delay: time.Duration(bd), Jitter: jitter},
 			Timeout: time.Duration(timeout), KeepLogs: keepLogs,
 			RemoveOnComplete: backend.Retention{KeepLast: keepLast, KeepFor: time.Duration(keepFor)},
 			RemoveOnFail:     backend.Retention{Remove: lifo, KeepLast: keepLast},
+		}
+		if metaKey != "" {
+			o.Meta = map[string]string{metaKey: metaValue, "k2": metaKey}
 		}
 		body, err := encodeBody(name, data, &o)
 		if err != nil {
@@ -148,7 +152,7 @@ func FuzzBodyRoundTrip(f *testing.F) {
 		if jitter != jitter {
 			return
 		}
-		if j.Name != name || !bytes.Equal(j.Data, data) || j.Options != want {
+		if j.Name != name || !bytes.Equal(j.Data, data) || !reflect.DeepEqual(j.Options, want) {
 			t.Fatalf("round trip: got %q %q %+v, want %q %q %+v", j.Name, j.Data, j.Options, name, data, want)
 		}
 	})

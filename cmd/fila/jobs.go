@@ -4,6 +4,9 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"maps"
+	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/fila-go/fila"
@@ -153,6 +156,11 @@ func runShow(ctx context.Context, e *env, args []string) error {
 	field("Keep logs", nonZero(o.KeepLogs))
 	field("On complete", o.RemoveOnComplete)
 	field("On fail", o.RemoveOnFail)
+	label := "Meta:" // one row per entry, sorted by key, values quoted
+	for _, k := range slices.Sorted(maps.Keys(o.Meta)) {
+		t.row(label, k+"="+strconv.Quote(o.Meta[k]))
+		label = ""
+	}
 	field("Data", string(v.Data))
 	field("Progress", string(v.Progress))
 	field("Result", string(v.ReturnValue))

@@ -36,16 +36,17 @@ type jobView struct {
 
 // optionsView is a job's stored options.
 type optionsView struct {
-	Priority         int     `json:"priority,omitempty"`
-	LIFO             bool    `json:"lifo,omitempty"`
-	Delay            string  `json:"delay,omitempty"`
-	Attempts         int     `json:"attempts"`
-	Backoff          string  `json:"backoff,omitempty"`
-	Timeout          string  `json:"timeout,omitempty"`
-	KeepLogs         int     `json:"keep_logs,omitempty"`
-	RemoveOnComplete string  `json:"remove_on_complete"`
-	RemoveOnFail     string  `json:"remove_on_fail"`
-	BackoffJitter    float64 `json:"backoff_jitter,omitempty"`
+	Priority         int               `json:"priority,omitempty"`
+	LIFO             bool              `json:"lifo,omitempty"`
+	Delay            string            `json:"delay,omitempty"`
+	Attempts         int               `json:"attempts"`
+	Backoff          string            `json:"backoff,omitempty"`
+	Timeout          string            `json:"timeout,omitempty"`
+	KeepLogs         int               `json:"keep_logs,omitempty"`
+	RemoveOnComplete string            `json:"remove_on_complete"`
+	RemoveOnFail     string            `json:"remove_on_fail"`
+	BackoffJitter    float64           `json:"backoff_jitter,omitempty"`
+	Meta             map[string]string `json:"meta,omitempty"`
 }
 
 func newJobView(j *fila.Job) jobView {
@@ -56,6 +57,7 @@ func newJobView(j *fila.Job) jobView {
 			Priority: o.Priority, LIFO: o.LIFO, Delay: duration(o.Delay), Attempts: max(o.Attempts, 1),
 			Backoff: backoff(o.Backoff), BackoffJitter: o.Backoff.Jitter, Timeout: duration(o.Timeout), KeepLogs: o.KeepLogs,
 			RemoveOnComplete: retention(o.RemoveOnComplete), RemoveOnFail: retention(o.RemoveOnFail),
+			Meta: o.Meta,
 		},
 		AddedAt: timePtr(j.AddedAt), DueAt: timePtr(j.DueAt), ProcessedAt: timePtr(j.ProcessedAt), FinishedAt: timePtr(j.FinishedAt),
 		AttemptsMade: j.AttemptsMade, AttemptsStarted: j.AttemptsStarted, StalledCount: j.StalledCount,
