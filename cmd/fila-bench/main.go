@@ -45,6 +45,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/fila-go/fila/backend"
@@ -95,6 +96,7 @@ func main() {
 func run() error {
 	var (
 		redisURL  = flag.String("redis", "", "Redis URL (redis:// or rediss://); empty: memory backend only")
+		pgURL     = flag.String("postgres", "", "PostgreSQL URL: also run on the postgres backend (it migrates the schema fila there: give it a database of its own)")
 		scenarios = flag.String("scenarios", "add,add-bulk,process,latency,delayed,limiter,memory", "comma-separated scenarios (also: idle)")
 		n         = flag.Int("n", 20000, "jobs per scenario run")
 		conc      = flag.String("c", "1,10,100", "concurrencies for process")
@@ -105,7 +107,7 @@ func run() error {
 		latN      = flag.Int("lat-n", 1000, "jobs in the latency scenario")
 		latGap    = flag.Duration("lat-gap", 5*time.Millisecond, "gap between latency jobs")
 		idle      = flag.Duration("idle", 60*time.Second, "how long the idle scenario watches")
-		backends  = flag.String("backends", "", "comma-separated backends (memory, redis); default: memory, plus redis with -redis")
+		backends  = flag.String("backends", "", "comma-separated backends (memory, redis, postgres); default: memory, plus redis with -redis and postgres with -postgres")
 		asJSON    = flag.Bool("json", false, "print one JSON array instead of a table")
 		cpuProf   = flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 		peersMode = flag.Bool("peers", false, "compare with the peers: start a private redis-server, run fila's cases, bench/peers' BullMQ and asynq programs and the round-trip limit on it, print the ratio table")
@@ -157,6 +159,9 @@ func run() error {
 		if *redisURL != "" {
 			which += ",redis"
 		}
+		if *pgURL != "" {
+			which += ",postgres"
+		}
 	}
 	ctx := context.Background()
 	if *report != "" {
@@ -187,7 +192,18 @@ func run() error {
 	for _, name := range strings.Split(which, ",") {
 		var be backend.Backend
 		var admin *redis.Client
+		var pg *pgxpool.Pool
 		switch strings.TrimSpace(name) {
+		case "postgres":
+			if *pgURL == "" {
+				return fmt.Errorf("-backends postgres needs -postgres")
+			}
+			pb, pool, closePG, err := openPostgres(ctx, *pgURL)
+			if err != nil {
+				return err
+			}
+			defer closePG()
+			be, pg = pb, pool
 		case "memory":
 			be = memory.New()
 		case "redis":
@@ -203,7 +219,7 @@ func run() error {
 		default:
 			return fmt.Errorf("unknown backend %q", name)
 		}
-		b := &bench{cfg: cfg, be: be, admin: admin, name: strings.TrimSpace(name)}
+		b := &bench{cfg: cfg, be: be, admin: admin, pg: pg, name: strings.TrimSpace(name)}
 		rs, err := b.runAll(ctx)
 		be.Close()
 		if err != nil {
