@@ -62,11 +62,27 @@ func (b *Backend) JobAdd(ctx context.Context, p *backend.JobAddParams) ([]backen
 	if err := b.usable(ctx); err != nil {
 		return nil, err
 	}
-	var qr querier = b.pool
 	if tx := txFrom(ctx); tx != nil {
-		qr = tx
+		// Notified inside the caller's transaction: only its commit can tell.
+		res, err := b.add(ctx, tx, p.Queue, p.Jobs)
+		if err == nil {
+			_, err = tx.Exec(ctx, "SELECT pg_notify($1, $2)", b.channel, p.Queue)
+		}
+		return res, b.fail(ctx, err)
 	}
-	res, err := b.add(ctx, qr, p.Queue, p.Jobs)
+	var res []backend.JobAddResult
+	var err error
+	if hasDedup(p.Jobs) { // the dedup ID and its job land together
+		err = pgx.BeginFunc(ctx, b.pool, func(tx pgx.Tx) error {
+			res, err = b.add(ctx, tx, p.Queue, p.Jobs)
+			return err
+		})
+	} else {
+		res, err = b.add(ctx, b.pool, p.Queue, p.Jobs)
+	}
+	if err == nil {
+		b.notify.signal(p.Queue)
+	}
 	return res, b.fail(ctx, err)
 }
 
@@ -76,18 +92,11 @@ func (b *Backend) JobAdd(ctx context.Context, p *backend.JobAddParams) ([]backen
 func (b *Backend) add(ctx context.Context, qr querier, queue string, items []backend.JobAddItem) ([]backend.JobAddResult, error) {
 	res := make([]backend.JobAddResult, len(items))
 	created := make([]bool, len(items))
-	dedup := false
-	for i := range items {
-		dedup = dedup || items[i].Dedup != nil
-	}
-	if dedup {
+	if hasDedup(items) {
 		for i := range items {
 			if err := b.addOne(ctx, qr, queue, &items[i], &res[i], &created[i]); err != nil {
 				return nil, err
 			}
-		}
-		if _, err := qr.Exec(ctx, "SELECT pg_notify($1, $2)", b.channel, queue); err != nil {
-			return nil, err
 		}
 	} else {
 		batch := &pgx.Batch{}
@@ -98,17 +107,12 @@ func (b *Backend) add(ctx context.Context, qr querier, queue string, items []bac
 			}
 			batch.Queue(b.q(addSQL), args...)
 		}
-		batch.Queue("SELECT pg_notify($1, $2)", b.channel, queue)
 		br := qr.SendBatch(ctx, batch)
 		for i := range items {
 			if err := scanAdded(br.QueryRow(), &res[i], &created[i]); err != nil {
 				br.Close()
 				return nil, err
 			}
-		}
-		if _, err := br.Exec(); err != nil {
-			br.Close()
-			return nil, err
 		}
 		if err := br.Close(); err != nil {
 			return nil, err
@@ -181,4 +185,13 @@ func (b *Backend) addOne(ctx context.Context, qr querier, queue string, it *back
 		r.ID = item.ID // for the AddExists look-up
 	}
 	return nil
+}
+
+func hasDedup(items []backend.JobAddItem) bool {
+	for i := range items {
+		if items[i].Dedup != nil {
+			return true
+		}
+	}
+	return false
 }

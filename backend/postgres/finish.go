@@ -3,17 +3,12 @@ package postgres
 import (
 	"context"
 	"errors"
-	"math/rand/v2"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/fila-go/fila/backend"
 )
-
-// metricShards spreads each minute's counters over rows, so concurrent
-// finishes rarely wait for one another's row lock.
-const metricShards = 16
 
 // readyState is the state a job becomes when it is ready again.
 const readyState = `CASE WHEN j.priority > 0 THEN 'prioritized'
@@ -30,9 +25,7 @@ upd AS (
 	FROM t WHERE ` + held + `
 	RETURNING j.id, j.finished_at),
 ev AS (INSERT INTO {s}.events (queue, type, job_id, at, data) SELECT $1, 'completed', id, finished_at, $4::bytea FROM upd),
-m AS (
-	INSERT INTO {s}.metrics (queue, minute, shard, completed) SELECT $1, date_trunc('minute', finished_at), $5, 1 FROM upd
-	ON CONFLICT (queue, minute, shard) DO UPDATE SET completed = {s}.metrics.completed + 1)
+m AS (INSERT INTO {s}.metrics (queue, minute, completed) SELECT $1, date_trunc('minute', finished_at), 1 FROM upd)
 SELECT count(*) FROM upd`
 
 const failSQL = `
@@ -51,9 +44,7 @@ upd AS (
 ev AS (
 	INSERT INTO {s}.events (queue, type, job_id, at, data)
 	SELECT $1, CASE WHEN state = 'failed' THEN 'failed' ELSE 'retried' END, id, at, convert_to($4, 'UTF8') FROM upd),
-m AS (
-	INSERT INTO {s}.metrics (queue, minute, shard, failed) SELECT $1, date_trunc('minute', at), $9, 1 FROM upd WHERE state = 'failed'
-	ON CONFLICT (queue, minute, shard) DO UPDATE SET failed = {s}.metrics.failed + 1)
+m AS (INSERT INTO {s}.metrics (queue, minute, failed) SELECT $1, date_trunc('minute', at), 1 FROM upd WHERE state = 'failed')
 SELECT state FROM upd`
 
 const releaseSQL = `
@@ -94,7 +85,7 @@ func (b *Backend) JobComplete(ctx context.Context, p *backend.JobCompleteParams)
 // completeIn completes a job in tx and applies retention.
 func (b *Backend) completeIn(ctx context.Context, tx pgx.Tx, p *backend.JobCompleteParams) error {
 	var n int
-	if err := tx.QueryRow(ctx, b.q(completeSQL), p.Queue, p.ID, p.Token, p.ReturnValue, rand.IntN(metricShards)).Scan(&n); err != nil {
+	if err := tx.QueryRow(ctx, b.q(completeSQL), p.Queue, p.ID, p.Token, p.ReturnValue).Scan(&n); err != nil {
 		return err
 	}
 	if n == 0 {
@@ -130,9 +121,16 @@ func (b *Backend) retain(ctx context.Context, tx pgx.Tx, queue, id string, state
 		return err
 	}
 	if keepLast > 0 {
-		// Bounded per call: a steady stream removes one row per finish.
+		// The rows just past the newest keepLast, found from the newest end
+		// (the old end of the index holds the dead entries of earlier
+		// deletes until vacuum) by an unlocked read (a locking one would
+		// lock every row it skips), then locked skipping those another
+		// finish is deleting; up to 100 per call, so a steady stream
+		// removes one row per finish and a backlog drains.
 		if _, err := tx.Exec(ctx, b.q(`DELETE FROM {s}.jobs WHERE queue = $1 AND id IN (
-			SELECT id FROM {s}.jobs WHERE queue = $1 AND state = $2 ORDER BY ord DESC OFFSET $3 LIMIT 100 FOR UPDATE SKIP LOCKED)`),
+			SELECT id FROM {s}.jobs WHERE queue = $1 AND state = $2 AND id = ANY(ARRAY(
+				SELECT id FROM {s}.jobs WHERE queue = $1 AND state = $2 ORDER BY ord DESC OFFSET $3 LIMIT 100))
+			FOR UPDATE SKIP LOCKED)`),
 			queue, string(state), keepLast); err != nil {
 			return err
 		}
@@ -161,8 +159,7 @@ func (b *Backend) JobFail(ctx context.Context, p *backend.JobFailParams) (*backe
 			keep = 10
 		}
 		var state string
-		err := tx.QueryRow(ctx, b.q(failSQL), p.Queue, p.ID, p.Token, p.Reason, p.Stacktrace, p.Retry, ms(p.RetryDelay), keep,
-			rand.IntN(metricShards)).Scan(&state)
+		err := tx.QueryRow(ctx, b.q(failSQL), p.Queue, p.ID, p.Token, p.Reason, p.Stacktrace, p.Retry, ms(p.RetryDelay), keep).Scan(&state)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return b.lockLost(ctx, tx, p.Queue, p.ID)
 		}
@@ -175,11 +172,11 @@ func (b *Backend) JobFail(ctx context.Context, p *backend.JobFailParams) (*backe
 				return err
 			}
 		case backend.StateWaiting, backend.StatePrioritized:
-			if err := b.notify(ctx, tx, p.Queue); err != nil {
+			if err := b.ready(tx, p.Queue); err != nil {
 				return err
 			}
 		case backend.StateDelayed:
-			if err := b.notify(ctx, tx, p.Queue); err != nil { // blocked claims learn the new due time
+			if err := b.ready(tx, p.Queue); err != nil { // blocked claims learn the new due time
 				return err
 			}
 		}
@@ -202,7 +199,7 @@ func (b *Backend) JobRelease(ctx context.Context, p *backend.JobReleaseParams) e
 		if err != nil {
 			return err
 		}
-		return b.notify(ctx, tx, p.Queue)
+		return b.ready(tx, p.Queue)
 	})
 }
 

@@ -167,7 +167,7 @@ func (b *Backend) JobRetry(ctx context.Context, p *backend.JobRetryParams) error
 		if _, err := tx.Exec(ctx, b.q(`INSERT INTO {s}.events (queue, type, job_id) VALUES ($1, 'waiting', $2)`), p.Queue, p.ID); err != nil {
 			return err
 		}
-		return b.notify(ctx, tx, p.Queue)
+		return b.ready(tx, p.Queue)
 	})
 }
 
@@ -188,6 +188,6 @@ func (b *Backend) JobPromote(ctx context.Context, p *backend.JobPromoteParams) e
 		if _, err := tx.Exec(ctx, b.q(`INSERT INTO {s}.events (queue, type, job_id) VALUES ($1, 'promoted', $2)`), p.Queue, p.ID); err != nil {
 			return err
 		}
-		return b.notify(ctx, tx, p.Queue)
+		return b.ready(tx, p.Queue)
 	})
 }

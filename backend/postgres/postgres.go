@@ -67,7 +67,8 @@ type Backend struct {
 	sqlMu sync.Mutex
 	sql   map[string]string
 
-	wake *waker
+	wake   *waker
+	notify *notifier
 }
 
 // The errors the backend names. Both wrap backend.ErrPermanent: a worker
@@ -106,6 +107,7 @@ func New(pool *pgxpool.Pool, o Options) *Backend {
 		sql:     map[string]string{},
 	}
 	b.wake = newWaker(pool.Config().ConnConfig, b.channel)
+	b.notify = newNotifier(b)
 	return b
 }
 
@@ -154,7 +156,14 @@ func (b *Backend) inTx(ctx context.Context, fn func(tx pgx.Tx) error) error {
 	if err := b.usable(ctx); err != nil {
 		return err
 	}
-	err := pgx.BeginFunc(ctx, b.pool, fn)
+	var tx pgx.Tx
+	err := pgx.BeginFunc(ctx, b.pool, func(t pgx.Tx) error {
+		tx = t
+		return fn(t)
+	})
+	if tx != nil {
+		b.notify.settle(tx, err == nil)
+	}
 	return b.fail(ctx, err)
 }
 
@@ -191,10 +200,11 @@ func isSentinel(err error) bool {
 		errors.Is(err, backend.ErrJobActive) || errors.Is(err, backend.ErrQueueActive) || errors.As(err, &se)
 }
 
-// notify queues a wake-up for the queue's blocked claims, sent on commit.
-func (b *Backend) notify(ctx context.Context, qr querier, queue string) error {
-	_, err := qr.Exec(ctx, "SELECT pg_notify($1, $2)", b.channel, queue)
-	return err
+// ready wakes the queue's blocked claims once tx (from inTx) commits: a
+// job became ready, or a delayed one's due time changed.
+func (b *Backend) ready(tx pgx.Tx, queue string) error {
+	b.notify.afterCommit(tx, queue)
+	return nil
 }
 
 // Ping implements backend.Backend.
@@ -209,6 +219,7 @@ func (b *Backend) Ping(ctx context.Context) error {
 // ErrClosed) and closes the pool when Open created it.
 func (b *Backend) Close() error {
 	b.wake.close()
+	b.notify.close()
 	if b.ownPool {
 		b.pool.Close()
 	}

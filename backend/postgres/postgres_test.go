@@ -21,7 +21,9 @@ import (
 func TestMain(m *testing.M) {
 	code := pgtest.Main(m)
 	if code == 0 {
-		if err := goleak.Find(); err != nil {
+		// pgconn's context watcher may finish a moment after its
+		// connection closed.
+		if err := goleak.Find(goleak.IgnoreAnyFunction("github.com/jackc/pgx/v5/pgconn/ctxwatch.(*ContextWatcher).Watch.func1")); err != nil {
 			fmt.Fprintln(os.Stderr, "leaked goroutines:", err)
 			code = 1
 		}

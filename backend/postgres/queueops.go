@@ -101,7 +101,7 @@ func (b *Backend) QueuePause(ctx context.Context, p *backend.QueuePauseParams) e
 		if _, err := tx.Exec(ctx, b.q(`INSERT INTO {s}.events (queue, type, job_id) VALUES ($1, $2, '')`), p.Queue, string(ev)); err != nil {
 			return err
 		}
-		return b.notify(ctx, tx, p.Queue)
+		return b.ready(tx, p.Queue)
 	})
 }
 
@@ -180,7 +180,7 @@ func (b *Backend) QueueRetryJobs(ctx context.Context, p *backend.QueueRetryJobsP
 			return err
 		}
 		n = int(tag.RowsAffected())
-		return b.notify(ctx, tx, p.Queue)
+		return b.ready(tx, p.Queue)
 	})
 	return n, err
 }

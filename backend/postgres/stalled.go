@@ -90,7 +90,7 @@ func (b *Backend) StalledCheck(ctx context.Context, p *backend.StalledCheckParam
 			return err
 		}
 		if len(res.Stalled) > 0 {
-			return b.notify(ctx, tx, p.Queue)
+			return b.ready(tx, p.Queue)
 		}
 		return nil
 	})
@@ -111,6 +111,14 @@ func (b *Backend) housekeep(ctx context.Context, tx pgx.Tx, queue string) error 
 			[]any{ms(b.opts.EventRetention)}},
 		{`DELETE FROM {s}.metrics WHERE queue = $1 AND minute < date_trunc('minute', clock_timestamp()) - $2::int * interval '1 minute'`,
 			[]any{queue, b.opts.MetricsHistory}},
+		// Fold the rows of each past minute into one.
+		{`WITH d AS (
+				DELETE FROM {s}.metrics WHERE queue = $1 AND minute < date_trunc('minute', clock_timestamp()) AND minute IN (
+					SELECT minute FROM {s}.metrics WHERE queue = $1 AND minute < date_trunc('minute', clock_timestamp())
+					GROUP BY minute HAVING count(*) > 1)
+				RETURNING minute, completed, failed)
+			INSERT INTO {s}.metrics (queue, minute, completed, failed)
+			SELECT $1, minute, sum(completed), sum(failed) FROM d GROUP BY minute`, []any{queue}},
 		{`DELETE FROM {s}.dedup WHERE queue = $1 AND expires_at <= clock_timestamp()`, []any{queue}},
 	} {
 		if _, err := tx.Exec(ctx, b.q(s.sql), s.args...); err != nil {

@@ -3,7 +3,6 @@ package postgres
 import (
 	"context"
 	"errors"
-	"math/rand/v2"
 
 	"github.com/jackc/pgx/v5"
 
@@ -63,14 +62,12 @@ func (b *Backend) CompleteTx(ctx context.Context, tx pgx.Tx, queue, id string, r
 		WITH t AS (SELECT clock_timestamp() AS now),
 		upd AS (
 			UPDATE {s}.jobs j SET state = 'completed', finished_at = t.now, attempts_made = j.attempts_made + 1,
-				return_value = $4::bytea, done_token = j.token, token = NULL, lock_until = NULL, ord = nextval('{s}.job_ord')
+				return_value = $3::bytea, done_token = j.token, token = NULL, lock_until = NULL, ord = nextval('{s}.job_ord')
 			FROM t WHERE j.queue = $1 AND j.id = $2 AND j.state = 'active' AND j.lock_until > clock_timestamp()
 			RETURNING j.id, j.finished_at),
-		ev AS (INSERT INTO {s}.events (queue, type, job_id, at, data) SELECT $1, 'completed', id, finished_at, $4::bytea FROM upd),
-		m AS (
-			INSERT INTO {s}.metrics (queue, minute, shard, completed) SELECT $1, date_trunc('minute', finished_at), $3, 1 FROM upd
-			ON CONFLICT (queue, minute, shard) DO UPDATE SET completed = {s}.metrics.completed + 1)
-		SELECT count(*) FROM upd`), queue, id, rand.IntN(metricShards), result).Scan(&n)
+		ev AS (INSERT INTO {s}.events (queue, type, job_id, at, data) SELECT $1, 'completed', id, finished_at, $3::bytea FROM upd),
+		m AS (INSERT INTO {s}.metrics (queue, minute, completed) SELECT $1, date_trunc('minute', finished_at), 1 FROM upd)
+		SELECT count(*) FROM upd`), queue, id, result).Scan(&n)
 	if err != nil {
 		return b.fail(ctx, err)
 	}

@@ -45,6 +45,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/fila-go/fila"
@@ -97,7 +98,8 @@ func main() {
 func run() error {
 	var (
 		redisURL  = flag.String("redis", "", "Redis URL (redis:// or rediss://); empty: memory backend only")
-		scenarios = flag.String("scenarios", "add,add-bulk,process,latency,delayed,limiter,memory", "comma-separated scenarios (also: idle, schedulers)")
+		pgURL     = flag.String("postgres", "", "PostgreSQL URL: also run on the postgres backend (it migrates the schema fila there: give it a database of its own)")
+		scenarios = flag.String("scenarios", "add,add-bulk,process,latency,delayed,limiter,memory", "comma-separated scenarios (also: idle, schedulers, groups)")
 		n         = flag.Int("n", 20000, "jobs per scenario run")
 		conc      = flag.String("c", "1,10,100", "concurrencies for process")
 		prefetch  = flag.String("prefetch", "0", "WorkerOptions.Prefetch values for process, each run at every concurrency (0: fila's default, 1; -1: fila.NoPrefetch)")
@@ -108,7 +110,7 @@ func run() error {
 		latGap    = flag.Duration("lat-gap", 5*time.Millisecond, "gap between latency jobs")
 		idle      = flag.Duration("idle", 60*time.Second, "how long the idle scenario watches")
 		schedN    = flag.Int("sched-n", 10000, "schedulers in the schedulers scenario")
-		backends  = flag.String("backends", "", "comma-separated backends (memory, redis); default: memory, plus redis with -redis")
+		backends  = flag.String("backends", "", "comma-separated backends (memory, redis, postgres); default: memory, plus redis with -redis and postgres with -postgres")
 		asJSON    = flag.Bool("json", false, "print one JSON array instead of a table")
 		cpuProf   = flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 		peersMode = flag.Bool("peers", false, "compare with the peers: start a private redis-server, run fila's cases, bench/peers' BullMQ and asynq programs and the round-trip limit on it, print the ratio table")
@@ -160,6 +162,9 @@ func run() error {
 		if *redisURL != "" {
 			which += ",redis"
 		}
+		if *pgURL != "" {
+			which += ",postgres"
+		}
 	}
 	ctx := context.Background()
 	if *report != "" {
@@ -190,7 +195,18 @@ func run() error {
 	for _, name := range strings.Split(which, ",") {
 		var be backend.Backend
 		var admin *redis.Client
+		var pg *pgxpool.Pool
 		switch strings.TrimSpace(name) {
+		case "postgres":
+			if *pgURL == "" {
+				return fmt.Errorf("-backends postgres needs -postgres")
+			}
+			pb, pool, closePG, err := openPostgres(ctx, *pgURL)
+			if err != nil {
+				return err
+			}
+			defer closePG()
+			be, pg = pb, pool
 		case "memory":
 			be = memory.New()
 		case "redis":
@@ -206,7 +222,7 @@ func run() error {
 		default:
 			return fmt.Errorf("unknown backend %q", name)
 		}
-		b := &bench{cfg: cfg, be: be, admin: admin, name: strings.TrimSpace(name)}
+		b := &bench{cfg: cfg, be: be, admin: admin, pg: pg, name: strings.TrimSpace(name)}
 		rs, err := b.runAll(ctx)
 		be.Close()
 		if err != nil {

@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/fila-go/fila"
@@ -21,7 +22,8 @@ import (
 type bench struct {
 	cfg   config
 	be    backend.Backend
-	admin *redis.Client // nil for the memory backend
+	admin *redis.Client // nil for the memory and postgres backends
+	pg    *pgxpool.Pool // set for the postgres backend
 	name  string
 	seq   int
 }
@@ -109,6 +111,9 @@ func (b *bench) runAll(ctx context.Context) ([]result, error) {
 		if b.admin != nil {
 			steps = append(steps, step{"groups", func() (result, error) { return b.groupsMemory(ctx) }})
 		}
+	}
+	if s["memory"] && b.pg != nil {
+		steps = append(steps, step{"memory", func() (result, error) { return b.pgStorage(ctx) }})
 	}
 	if s["memory"] && b.admin != nil {
 		steps = append(steps, step{"memory", func() (result, error) { return b.memory(ctx) }})

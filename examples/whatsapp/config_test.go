@@ -108,6 +108,15 @@ func TestLoadConfig(t *testing.T) {
 			{name: "nothing set: memory, which web and worker processes cannot share", want: StorageConfig{}},
 			{name: "REDIS_URL: Redis", env: []string{"REDIS_URL", "rediss://u:p@host:6380/0"}, want: StorageConfig{RedisURL: "rediss://u:p@host:6380/0"}},
 			{
+				name: "DATABASE_URL: PostgreSQL", env: []string{"DATABASE_URL", "postgres://u:p@db:5432/app"},
+				want: StorageConfig{DatabaseURL: "postgres://u:p@db:5432/app"},
+			},
+			{
+				name: "DATABASE_URL and REDIS_URL conflict",
+				env:  []string{"DATABASE_URL", "postgres://db/app", "REDIS_URL", "redis://x"},
+				err:  []string{"DATABASE_URL and REDIS_URL", "choose one backend"},
+			},
+			{
 				name: "both Upstash variables: Upstash with its defaults",
 				env:  []string{"UPSTASH_REDIS_REST_URL", restURL, "UPSTASH_REDIS_REST_TOKEN", restToken},
 				want: StorageConfig{Upstash: upstash.Config{URL: restURL, Token: restToken}},

@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -22,12 +24,23 @@ import (
 	"github.com/fila-go/fila/backend/upstash"
 	"github.com/fila-go/fila/examples/whatsapp/cloudapi"
 	"github.com/fila-go/fila/examples/whatsapp/fakegraph"
+	"github.com/fila-go/fila/internal/pgtest"
 	"github.com/fila-go/fila/internal/redistest"
 	"github.com/fila-go/fila/internal/upstashemu"
 )
 
+// TestMain runs the tests (with one private PostgreSQL server, started on
+// first use by pgtest.DB) and checks that no goroutine outlives them.
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m)
+	code := pgtest.Main(m)
+	if code == 0 {
+		// pgconn's context watcher may finish a moment after its connection closed.
+		if err := goleak.Find(goleak.IgnoreAnyFunction("github.com/jackc/pgx/v5/pgconn/ctxwatch.(*ContextWatcher).Watch.func1")); err != nil {
+			fmt.Fprintln(os.Stderr, "leaked goroutines:", err)
+			code = 1
+		}
+	}
+	os.Exit(code)
 }
 
 // Test values of the business number and the user.

@@ -8,10 +8,12 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/fila-go/fila/backend"
 	"github.com/fila-go/fila/backend/memory"
+	"github.com/fila-go/fila/backend/postgres"
 	redisbackend "github.com/fila-go/fila/backend/redis"
 	"github.com/fila-go/fila/backend/upstash"
 )
@@ -28,6 +30,10 @@ type StorageConfig struct {
 	// Its other fields are upstash.Config's defaults but PollMax
 	// (UPSTASH_POLL_MAX); tests shorten the poll intervals here.
 	Upstash upstash.Config
+	// DatabaseURL (DATABASE_URL) selects the PostgreSQL backend: fila's
+	// tables in schema fila (migrated at start), the conversations in
+	// schema wa.
+	DatabaseURL string
 	// Nothing set selects the in-process memory backend.
 }
 
@@ -36,6 +42,8 @@ const storageEnvHelp = `  REDIS_URL              redis:// or rediss:// URL; unse
   UPSTASH_REDIS_REST_URL, UPSTASH_REDIS_REST_TOKEN
                          Upstash's REST API instead (both, and not with REDIS_URL):
                          https://<name>.upstash.io and its standard token
+  DATABASE_URL           postgres:// URL: jobs and conversations in PostgreSQL instead
+                         (not with REDIS_URL or Upstash); fila's schema is migrated at start
   UPSTASH_POLL_MAX       longest wait of an idle Upstash worker between polls (default 30s);
                          longer costs fewer commands (see README)`
 
@@ -43,7 +51,10 @@ const storageEnvHelp = `  REDIS_URL              redis:// or rediss:// URL; unse
 // are needed, and REDIS_URL excludes them: an error names what is missing
 // or in conflict.
 func loadStorageConfig(getenv func(string) string) (StorageConfig, error) {
-	c := StorageConfig{RedisURL: getenv("REDIS_URL")}
+	c := StorageConfig{RedisURL: getenv("REDIS_URL"), DatabaseURL: strings.TrimSpace(getenv("DATABASE_URL"))}
+	if c.DatabaseURL != "" && (c.RedisURL != "" || getenv(upstash.EnvURL) != "" || getenv(upstash.EnvToken) != "") {
+		return c, fmt.Errorf("config: DATABASE_URL and REDIS_URL or Upstash's variables are set; choose one backend")
+	}
 	// upstash.ConfigFromEnv's reading, through getenv.
 	url, token := strings.TrimSpace(getenv(upstash.EnvURL)), strings.TrimSpace(getenv(upstash.EnvToken))
 	switch {
@@ -79,7 +90,9 @@ func loadStorageConfig(getenv func(string) string) (StorageConfig, error) {
 
 // shared reports whether several processes can share the backend, as
 // separate web and worker roles must.
-func (c StorageConfig) shared() bool { return c.RedisURL != "" || c.Upstash.URL != "" }
+func (c StorageConfig) shared() bool {
+	return c.RedisURL != "" || c.Upstash.URL != "" || c.DatabaseURL != ""
+}
 
 // storage is where the app keeps its jobs and conversations.
 type storage struct {
@@ -96,6 +109,8 @@ type storage struct {
 // openStorage opens the backend the configuration selects.
 func openStorage(ctx context.Context, cfg StorageConfig, log *slog.Logger) (*storage, error) {
 	switch {
+	case cfg.DatabaseURL != "":
+		return openPostgres(ctx, cfg.DatabaseURL)
 	case cfg.RedisURL != "":
 		return openRedis(ctx, cfg.RedisURL)
 	case cfg.Upstash.URL != "":
@@ -162,4 +177,30 @@ func (s *storage) close() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// openPostgres connects to DATABASE_URL, applies fila's migrations (the
+// example migrates at start for a one-command demo; a deployment runs
+// `fila migrate -postgres URL` instead) and opens the conversation store.
+func openPostgres(ctx context.Context, rawURL string) (*storage, error) {
+	pool, err := pgxpool.New(ctx, rawURL)
+	if err != nil {
+		return nil, fmt.Errorf("storage: DATABASE_URL: %w", err)
+	}
+	startCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	be := postgres.New(pool, postgres.Options{})
+	if _, err := be.Migrate(startCtx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("storage: PostgreSQL at DATABASE_URL: %w", err)
+	}
+	store, err := newPgStore(startCtx, pool, "wa")
+	if err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("storage: PostgreSQL conversation tables: %w", err)
+	}
+	return &storage{
+		kind: "postgres", backend: be, store: store, durable: true,
+		closers: []func() error{func() error { pool.Close(); return nil }},
+	}, nil
 }

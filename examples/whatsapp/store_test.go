@@ -8,10 +8,12 @@ import (
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
 	"github.com/fila-go/fila/backend/upstash"
+	"github.com/fila-go/fila/internal/pgtest"
 	"github.com/fila-go/fila/internal/redistest"
 )
 
@@ -32,6 +34,14 @@ func TestStores(t *testing.T) {
 		},
 		"upstash": func(t *testing.T) Store {
 			return newRedisStore(newUpstashConn(t), "wa")
+		},
+		"postgres": func(t *testing.T) Store {
+			pool, err := pgxpool.New(context.Background(), pgtest.DB(t))
+			require.NoError(t, err)
+			t.Cleanup(pool.Close)
+			s, err := newPgStore(context.Background(), pool, "wa")
+			require.NoError(t, err)
+			return s
 		},
 	}
 	for name, newStore := range stores {
@@ -290,4 +300,22 @@ func ids(ms []StoredMessage) []string {
 		out[i] = m.ID
 	}
 	return out
+}
+
+// TestPostgresStorage opens the app's storage on DATABASE_URL: fila's
+// schema is migrated, the conversation tables exist, and a job added
+// through the backend is there to claim.
+func TestPostgresStorage(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st, err := openStorage(ctx, StorageConfig{DatabaseURL: pgtest.DB(t)}, nil)
+	require.NoError(t, err)
+	defer st.close()
+	require.Equal(t, "postgres", st.kind)
+	require.True(t, st.durable)
+	require.NoError(t, st.store.SaveMessage(ctx, StoredMessage{ID: "wamid.1", WaID: "u", Direction: Inbound, Text: "hi", At: time.Now()}))
+	h, err := st.store.History(ctx, "u", 10)
+	require.NoError(t, err)
+	require.Len(t, h, 1)
+	require.NoError(t, st.backend.Ping(ctx))
 }

@@ -87,19 +87,26 @@ CREATE TABLE {{schema}}.limiter (
 );
 CREATE INDEX limiter_queue_at ON {{schema}}.limiter (queue, at);
 
--- Finished counts per minute, spread over shards so concurrent finishes
--- do not queue on one row.
+-- Finished counts per minute. A finish inserts a row of its own (no row
+-- lock shared by concurrent finishes); the stalled check's housekeeping
+-- folds the rows of past minutes into one per minute.
 CREATE TABLE {{schema}}.metrics (
     queue     text NOT NULL,
     minute    timestamptz NOT NULL,
-    shard     smallint NOT NULL,
     completed bigint NOT NULL DEFAULT 0,
-    failed    bigint NOT NULL DEFAULT 0,
-    PRIMARY KEY (queue, minute, shard)
+    failed    bigint NOT NULL DEFAULT 0
 );
+CREATE INDEX metrics_queue_minute ON {{schema}}.metrics (queue, minute);
 
 -- The last stalled check per queue: one per interval across processes.
 CREATE TABLE {{schema}}.stalled_checks (
     queue text PRIMARY KEY,
     at    timestamptz NOT NULL
 );
+
+-- Queue tables churn: every job is inserted, updated a few times and
+-- deleted. Vacuum and analyze them after 1% of their rows changed, not the
+-- default 20%/10%, so dead rows and stale plans do not pile up.
+ALTER TABLE {{schema}}.jobs SET (autovacuum_vacuum_scale_factor = 0.01, autovacuum_analyze_scale_factor = 0.01);
+ALTER TABLE {{schema}}.events SET (autovacuum_vacuum_scale_factor = 0.01, autovacuum_analyze_scale_factor = 0.01);
+ALTER TABLE {{schema}}.metrics SET (autovacuum_vacuum_scale_factor = 0.01, autovacuum_analyze_scale_factor = 0.01);
