@@ -375,6 +375,24 @@ func runGroups(t *testing.T, f Factory) {
 		require.Equal(t, "a", j.Name)
 	})
 
+	t.Run("draining one group leaves the others and its running job", func(t *testing.T) {
+		b, g := groupsOf(t)
+		addIn(b, "g", "a", backend.JobOptions{})
+		addIn(b, "g", "b", backend.JobOptions{})
+		addIn(b, "g", "c", backend.JobOptions{})
+		addIn(b, "h", "d", backend.JobOptions{})
+		j, tok := b.mustClaim()
+		require.Equal(t, "a", j.Name)
+		n, err := g.GroupDrain(b.ctx, &backend.GroupParams{Queue: b.queue, Group: "g"})
+		require.NoError(t, err)
+		require.Equal(t, 2, n)
+		require.Equal(t, backend.GroupCounts{Active: 1}, groupCounts(b, g, "g"))
+		require.Equal(t, backend.Counts{Waiting: 1, Active: 1}, b.counts())
+		b.complete(j.ID, tok)
+		addIn(b, "g", "e", backend.JobOptions{})
+		require.Equal(t, []string{"d", "e"}, b.claimOrder())
+	})
+
 	t.Run("ungrouped jobs list and count as before beside groups", func(t *testing.T) {
 		b, _ := groupsOf(t)
 		plain := b.add("plain", backend.JobOptions{})
