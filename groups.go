@@ -251,3 +251,20 @@ func (q *Queue) GroupJobs(ctx context.Context, group string, offset, limit int) 
 	}
 	return out, nil
 }
+
+// DrainGroup removes one group's waiting jobs and returns how many; its
+// running jobs (and retries waiting for their backoff) stay.
+func (q *Queue) DrainGroup(ctx context.Context, group string) (int, error) {
+	g, err := q.groups("drain group of")
+	if err != nil {
+		return 0, err
+	}
+	if err := validateGroupArg(group); err != nil {
+		return 0, q.errorf("drain group of", err)
+	}
+	n, err := g.GroupDrain(ctx, &backend.GroupParams{Queue: q.name, Group: group})
+	if err != nil {
+		return 0, q.errorf("drain group of", err)
+	}
+	return n, nil
+}

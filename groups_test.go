@@ -191,6 +191,10 @@ func TestGroupInspection(t *testing.T) {
 	require.False(t, c.Paused)
 	_, err = b.queue.GroupJobs(b.ctx, "", 0, 0)
 	require.ErrorIs(t, err, fila.ErrInvalid)
+	n, err := b.queue.DrainGroup(b.ctx, "big")
+	require.NoError(t, err)
+	require.Equal(t, 2, n)
+	require.Equal(t, fila.Counts{Waiting: 1}, b.counts(t))
 }
 
 func TestMetricsHandlerGroups(t *testing.T) {

@@ -50,6 +50,10 @@ type Groups interface {
 
 	// GroupJobs returns a page of one group's waiting jobs, in run order.
 	GroupJobs(ctx context.Context, p *GroupJobsParams) ([]*Job, error)
+
+	// GroupDrain removes one group's waiting jobs and returns how many.
+	// Its active jobs, and retries keeping their slot, stay.
+	GroupDrain(ctx context.Context, p *GroupParams) (int, error)
 }
 
 // GroupPauseParams pauses or resumes one group.

@@ -309,3 +309,26 @@ func (b *Backend) GroupJobs(ctx context.Context, p *backend.GroupJobsParams) ([]
 	}
 	return out, nil
 }
+
+// GroupDrain implements backend.Groups.
+func (b *Backend) GroupDrain(ctx context.Context, p *backend.GroupParams) (int, error) {
+	q, err := b.lock(ctx, p.Queue)
+	if err != nil {
+		return 0, err
+	}
+	defer q.mu.Unlock()
+	g := q.groups[p.Group]
+	if g == nil {
+		return 0, nil
+	}
+	var victims []*entry
+	for el := g.jobs.Front(); el != nil; el = el.Next() {
+		victims = append(victims, el.Value.(*entry))
+	}
+	now := b.now()
+	for _, e := range victims {
+		q.delete(e)
+		q.emit(backend.EventRemoved, e.job.ID, now, "")
+	}
+	return len(victims), nil
+}

@@ -115,3 +115,12 @@ func (b *Backend) GroupJobs(ctx context.Context, p *backend.GroupJobsParams) ([]
 	}
 	return out, nil
 }
+
+// GroupDrain implements backend.Groups.
+func (b *Backend) GroupDrain(ctx context.Context, p *backend.GroupParams) (int, error) {
+	v, err := b.run(ctx, b.s.group, b.queue(p.Queue), "drain", p.Group)
+	if err != nil {
+		return 0, err
+	}
+	return int(num(v)), nil
+}

@@ -25,7 +25,7 @@ func TestGroupedCustomers(t *testing.T) {
 	for _, be := range []string{"memory", "redis"} {
 		t.Run(be, func(t *testing.T) {
 			t.Parallel()
-			const interval, chattyN, others = 400 * time.Millisecond, 20, 50
+			const interval, chattyN, others = 600 * time.Millisecond, 20, 50
 			b := setup(t, be, func(c *Config) { c.Queues.Outbound.Groups.Rate.Per = interval })
 			const chatty = "16505550100"
 			msg := func(from string, i int) (string, []byte) {

@@ -6,6 +6,7 @@
 --         'list': ARGV[4] limit: the groups, most waiting first.
 --           Reply {group, waiting, slots, limited ms, paused, ...}
 --         'jobs': ARGV[4] group, [5] offset, [6] limit. Reply {job reply...}
+--         'drain': ARGV[4] group: delete its waiting jobs. Reply: how many
 --         'get': Reply {concurrency, max size}
 --         'counts': ARGV[4] group. Reply {waiting, slots used}
 local op = ARGV[3]
@@ -69,6 +70,17 @@ if op == 'jobs' then
     id = rcall('HGET', jk(id), 'n:' .. id)
   end
   return out
+end
+if op == 'drain' then
+  local gs, n = gstate(ARGV[4]), 0
+  while gs.h do
+    local id = gpop(gs)
+    delete_job(id)
+    emit('removed', id)
+    n = n + 1
+  end
+  gsync(gs)
+  return n
 end
 if op == 'get' then
   local gs = gstate('')
