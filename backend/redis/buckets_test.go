@@ -18,12 +18,12 @@ import (
 // The whole contract holds with the job fields spread over buckets.
 func TestConformanceJobBuckets(t *testing.T) {
 	mr := miniredis.RunT(t)
-	be := newBackend(t, redis.NewClient(&redis.Options{Addr: mr.Addr()}), redisbackend.WithJobBuckets(5))
+	be := newBackend(t, testClient(mr.Addr()), redisbackend.WithJobBuckets(5))
 	backendtest.Run(t, func(t *testing.T) backend.Backend { return be })
 }
 
 func TestConformanceJobBucketsRedisServer(t *testing.T) {
-	be := newBackend(t, redis.NewClient(&redis.Options{Addr: redistest.Addr(t)}), redisbackend.WithJobBuckets(7))
+	be := newBackend(t, testClient(redistest.Addr(t)), redisbackend.WithJobBuckets(7))
 	backendtest.Run(t, func(t *testing.T) backend.Backend { return be })
 }
 

@@ -25,9 +25,17 @@ func newBackend(t *testing.T, rdb redis.UniversalClient, opts ...redisbackend.Op
 	return be
 }
 
+// testClient is a client as fila recommends (MaxRetries -1: a script
+// resent after a lost reply would run twice) with a read timeout that a
+// loaded CI machine does not reach: go-redis' 3s default, retried, ran
+// 500-job add batches twice under load average 25.
+func testClient(addr string) *redis.Client {
+	return redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1, ReadTimeout: 20 * time.Second})
+}
+
 func TestConformanceRedisServer(t *testing.T) {
 	addr := redistest.Addr(t)
-	be := newBackend(t, redis.NewClient(&redis.Options{Addr: addr}))
+	be := newBackend(t, testClient(addr))
 	backendtest.Run(t, func(t *testing.T) backend.Backend { return be })
 }
 

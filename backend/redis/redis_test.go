@@ -4,7 +4,6 @@ import (
 	"testing"
 
 	"github.com/alicebob/miniredis/v2"
-	"github.com/redis/go-redis/v9"
 
 	"github.com/fila-go/fila/backend"
 	"github.com/fila-go/fila/backend/backendtest"
@@ -13,7 +12,7 @@ import (
 
 func TestConformanceMiniredis(t *testing.T) {
 	mr := miniredis.RunT(t)
-	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
+	rdb := testClient(mr.Addr())
 	t.Cleanup(func() { rdb.Close() })
 	be := redisbackend.New(rdb)
 	t.Cleanup(func() { be.Close() })
