@@ -45,7 +45,9 @@ var schedScripts = map[string]bool{"sched": true, "sched_read": true, "obliterat
 const addKeys = 8
 
 func loadScripts() *scripts {
-	lib := read("lib") + "\n" + read("groups") // groups.lua assigns functions lib.lua declares
+	// lib_claim.lua and lib_finish.lua continue lib.lua; groups.lua assigns
+	// functions lib.lua declares.
+	lib := read("lib") + "\n" + read("lib_claim") + "\n" + read("lib_finish") + "\n" + read("groups")
 	bodies := make(map[string]string, len(transitions))
 	version := sha1.New()
 	version.Write([]byte(lib))
