@@ -141,9 +141,11 @@ func TestCancel(t *testing.T) {
 				_, err = q.Cancel(context.Background(), job.ID)
 				require.NoError(t, err)
 				require.ErrorIs(t, recv(t, h.causes, "the handler's context to end"), fila.ErrCancelled)
-				// The bound is the renewal period, lock/2; a loaded machine gets
-				// another lock (nothing else would end the handler this soon).
-				require.Less(t, time.Since(start), lock/2+lock, "learned at the next renewal")
+				// The bound is the renewal period, lock/2; a loaded machine (the
+				// race detector beside other packages' tests) gets slack up to
+				// twice the lock: nothing else would end the handler before its
+				// lock expired unrenewed.
+				require.Less(t, time.Since(start), 2*lock, "learned at the next renewal")
 			})
 
 			t.Run("AnotherWorkerKeepsServingTheQueue", func(t *testing.T) {
