@@ -116,7 +116,7 @@ func openStorage(ctx context.Context, cfg StorageConfig, log *slog.Logger) (*sto
 	case cfg.Upstash.URL != "":
 		return openUpstash(ctx, cfg.Upstash)
 	default:
-		log.Warn("REDIS_URL is not set: jobs are kept in this process's memory and do NOT survive a restart or a crash; set REDIS_URL, or UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN, for durable queues")
+		log.Warn("REDIS_URL is not set: jobs are kept in this process's memory and do NOT survive a restart or a crash; set REDIS_URL, UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN, or DATABASE_URL (PostgreSQL) for durable queues")
 		return &storage{kind: "memory", backend: memory.New(), store: newMemoryStore()}, nil
 	}
 }
