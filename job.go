@@ -26,7 +26,8 @@ type Job struct {
 
 	// AttemptsMade counts attempts that ended in success or failure;
 	// AttemptsStarted also counts attempts handed back unfinished (shutdown,
-	// rate limit) or lost to a crashed worker.
+	// rate limit, a prefetched job handed back after PrefetchHold) or lost
+	// to a crashed worker.
 	AttemptsMade    int
 	AttemptsStarted int
 	StalledCount    int

@@ -182,6 +182,16 @@ func TestLimitRetryStormMemoryPlateaus(t *testing.T) {
 	const queue, jobs = "storm", 1000
 	run := Size(15*time.Second, 60*time.Second)
 	q := fila.NewQueue(b.be, queue)
+	// A subscriber reads the events all along, so the stream is written (a
+	// queue nobody listens to writes none) and fills to its cap: the worst
+	// case for memory.
+	sub, err := q.Subscribe(ctx)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = sub.Close() })
+	go func() {
+		for range sub.C { // drained until Close ends the subscription
+		}
+	}()
 	before, err := UsedMemory(ctx, b.rdb)
 	require.NoError(t, err)
 	opts := &fila.JobOptions{Attempts: 1_000_000, Backoff: fila.Backoff{Type: fila.BackoffFixed, Delay: 20 * time.Millisecond, Jitter: 0.5}}
