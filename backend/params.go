@@ -170,6 +170,9 @@ type Counts struct {
 	Active      int64 `json:"active"`
 	Completed   int64 `json:"completed"`
 	Failed      int64 `json:"failed"`
+	// WaitingChildren counts flow parents waiting for their children
+	// (backends with Flows; 0 elsewhere).
+	WaitingChildren int64 `json:"waiting_children,omitempty"`
 }
 
 // Get returns the count for one state.
@@ -189,6 +192,8 @@ func (c *Counts) Get(s State) int64 {
 		return c.Completed
 	case StateFailed:
 		return c.Failed
+	case StateWaitingChildren:
+		return c.WaitingChildren
 	}
 	return 0
 }

@@ -141,6 +141,7 @@ func (b *Backend) JobComplete(ctx context.Context, p *backend.JobCompleteParams)
 	q.metrics.add(now, false)
 	q.emit(backend.EventCompleted, e.job.ID, now, string(p.ReturnValue))
 	q.finish(e, q.completed, p.Retention, now)
+	q.childFinished(e, true, now)
 	return q.next(p.Next, now), nil
 }
 
@@ -194,6 +195,7 @@ func (q *queue) failJob(e *entry, r backend.Retention, now time.Time) {
 	q.metrics.add(now, true)
 	q.emit(backend.EventFailed, e.job.ID, now, e.job.FailedReason)
 	q.finish(e, q.failed, r, now)
+	q.childFinished(e, false, now)
 }
 
 // finish files a finished entry and applies retention to its list.

@@ -78,6 +78,7 @@ func (b *Backend) JobRemove(ctx context.Context, p *backend.JobRemoveParams) err
 		return backend.ErrJobActive
 	}
 	q.delete(e)
+	q.removeFlow(e, b.now())
 	q.emit(backend.EventRemoved, p.ID, b.now(), "")
 	return nil
 }

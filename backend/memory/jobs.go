@@ -130,6 +130,8 @@ func (b *Backend) JobList(ctx context.Context, p *backend.JobListParams) ([]*bac
 		all = listEntries(q.completed, true)
 	case backend.StateFailed:
 		all = listEntries(q.failed, true)
+	case backend.StateWaitingChildren:
+		all = q.waitingChildrenJobs()
 	}
 	if p.Offset >= len(all) {
 		return []*backend.Job{}, nil

@@ -72,8 +72,10 @@ type queue struct {
 	prioritized *jobHeap
 	delayed     *jobHeap
 	active      map[string]*entry
-	completed   *list.List // of *entry, oldest first
-	failed      *list.List
+	// waitingChildren holds flow parents waiting for children (flows.go).
+	waitingChildren map[string]*entry
+	completed       *list.List // of *entry, oldest first
+	failed          *list.List
 
 	paused       bool
 	limitedUntil time.Time
@@ -119,6 +121,7 @@ func (q *queue) reset(metricsMinutes int) {
 	// Delay of math.MaxInt64): those jobs order last instead of first.
 	q.delayed = &jobHeap{key: func(e *entry) int64 { return int64(e.job.DueAt.Sub(time.Unix(0, 0))) }}
 	q.active = map[string]*entry{}
+	q.waitingChildren = map[string]*entry{}
 	q.completed = list.New()
 	q.failed = list.New()
 	q.paused = false
@@ -231,6 +234,8 @@ func (q *queue) detach(e *entry) {
 		q.completed.Remove(e.elem)
 	case backend.StateFailed:
 		q.failed.Remove(e.elem)
+	case backend.StateWaitingChildren:
+		delete(q.waitingChildren, e.job.ID)
 	}
 	e.elem = nil
 	e.token = ""

@@ -20,6 +20,8 @@ func (b *Backend) QueueCounts(ctx context.Context, p *backend.QueueParams) (*bac
 		Active:      int64(len(q.active)),
 		Completed:   int64(q.completed.Len()),
 		Failed:      int64(q.failed.Len()),
+
+		WaitingChildren: int64(len(q.waitingChildren)),
 	}
 	if q.paused {
 		c.Paused = int64(q.wait.Len() - q.tokens + q.groupWaiting)

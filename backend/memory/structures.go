@@ -22,6 +22,8 @@ type entry struct {
 
 	grp  *group // set on a group's token (see groups.go), which is no job
 	slot bool   // a grouped job holding one of its group's slots
+
+	flow *flowLink // set on a flow's nodes (see flows.go)
 }
 
 // jobHeap orders entries by key, then by seq (FIFO among equals).

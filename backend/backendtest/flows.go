@@ -1,0 +1,187 @@
+package backendtest
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/fila-go/fila/backend"
+)
+
+func runFlows(t *testing.T, f Factory) {
+	flows := func(b *bundle) backend.Flows {
+		b.t.Helper()
+		fl, ok := b.be.(backend.Flows)
+		if !ok {
+			b.t.Skip("backend does not implement backend.Flows (fila.AddFlow)")
+		}
+		return fl
+	}
+	node := func(name string, p backend.ChildPolicy, children ...backend.FlowNode) backend.FlowNode {
+		return backend.FlowNode{Job: backend.JobAddItem{Name: name, Data: []byte(`{}`), Options: backend.JobOptions{Attempts: 1}}, OnFailure: p, Children: children}
+	}
+	addFlow := func(b *bundle, fl backend.Flows, root backend.FlowNode) []backend.JobAddResult {
+		b.t.Helper()
+		res, err := fl.FlowAdd(b.ctx, &backend.FlowAddParams{Queue: b.queue, Root: root})
+		require.NoError(b.t, err)
+		return res
+	}
+	children := func(b *bundle, fl backend.Flows, id string) *backend.FlowChildren {
+		b.t.Helper()
+		c, err := fl.FlowChildren(b.ctx, &backend.JobGetParams{Queue: b.queue, ID: id})
+		require.NoError(b.t, err)
+		return c
+	}
+	// runAll claims and completes (returning the job's name) every ready
+	// job, and returns the names in claim order.
+	runAll := func(b *bundle) []string {
+		b.t.Helper()
+		var names []string
+		for {
+			j, tok := b.claim()
+			if j == nil {
+				return names
+			}
+			names = append(names, j.Name)
+			_, err := b.be.JobComplete(b.ctx, &backend.JobCompleteParams{Queue: b.queue, ID: j.ID, Token: tok, ReturnValue: []byte(`"` + j.Name + `"`), Retention: j.Options.RemoveOnComplete})
+			require.NoError(b.t, err)
+		}
+	}
+	fail := func(b *bundle, name string) string {
+		b.t.Helper()
+		j, tok := b.mustClaim()
+		require.Equal(b.t, name, j.Name)
+		_, err := b.be.JobFail(b.ctx, &backend.JobFailParams{Queue: b.queue, ID: j.ID, Token: tok, Reason: "boom " + name})
+		require.NoError(b.t, err)
+		return j.ID
+	}
+
+	t.Run("the parent runs only after every child, and reads their values", func(t *testing.T) {
+		b := setup(t, f)
+		fl := flows(b)
+		res := addFlow(b, fl, node("parent", "", node("a", ""), node("b", "", node("b1", "")), node("c", "")))
+		require.Len(t, res, 5)
+		parent, bID := res[0].ID, res[2].ID
+		require.Equal(t, backend.StateWaitingChildren, res[0].State)
+		require.Equal(t, backend.StateWaitingChildren, res[2].State)
+		require.Equal(t, backend.StateWaitingChildren, b.get(parent).State)
+		c := b.counts()
+		require.EqualValues(t, 2, c.WaitingChildren)
+		require.EqualValues(t, 3, c.Waiting)
+		require.ElementsMatch(t, []string{parent, bID}, b.list(backend.StateWaitingChildren))
+
+		// a, b1, c run; b becomes ready after b1; the parent after b.
+		require.Equal(t, []string{"a", "b1", "c", "b", "parent"}, runAll(b))
+		got := children(b, fl, parent)
+		require.Equal(t, 0, got.Pending)
+		require.Len(t, got.Values, 3)
+		require.Equal(t, `"b"`, string(got.Values[bID]))
+		require.Equal(t, `"a"`, string(got.Values[res[1].ID]))
+		require.Empty(t, got.Failed)
+		require.Equal(t, backend.StateCompleted, b.get(parent).State)
+		require.EqualValues(t, 0, b.counts().WaitingChildren)
+	})
+
+	t.Run("a child removed on completion still delivers its value", func(t *testing.T) {
+		b := setup(t, f)
+		fl := flows(b)
+		child := node("a", "")
+		child.Job.Options.RemoveOnComplete = backend.Retention{Remove: true}
+		res := addFlow(b, fl, node("parent", "", child))
+		require.Equal(t, []string{"a", "parent"}, runAll(b))
+		_, err := b.be.JobGet(b.ctx, &backend.JobGetParams{Queue: b.queue, ID: res[1].ID})
+		require.ErrorIs(t, err, backend.ErrJobNotFound)
+		require.Equal(t, `"a"`, string(children(b, fl, res[0].ID).Values[res[1].ID]))
+	})
+
+	t.Run("a failed child fails its parent by default, naming the child", func(t *testing.T) {
+		b := setup(t, f)
+		fl := flows(b)
+		res := addFlow(b, fl, node("root", "", node("mid", "", node("leaf", "")), node("other", "")))
+		leaf := fail(b, "leaf")
+		mid := b.get(res[1].ID)
+		require.Equal(t, backend.StateFailed, mid.State)
+		require.Contains(t, mid.FailedReason, leaf)
+		require.Contains(t, mid.FailedReason, "boom leaf")
+		root := b.get(res[0].ID)
+		require.Equal(t, backend.StateFailed, root.State, "the failure climbs to the root")
+		require.Contains(t, root.FailedReason, res[1].ID)
+		// the sibling still runs; nothing waits for children any more.
+		require.Equal(t, []string{"other"}, runAll(b))
+		require.EqualValues(t, 0, b.counts().WaitingChildren)
+	})
+
+	t.Run("ignore records the failure and remove drops the dependency", func(t *testing.T) {
+		b := setup(t, f)
+		fl := flows(b)
+		res := addFlow(b, fl, node("parent", "", node("ign", backend.ChildIgnore), node("rm", backend.ChildRemove), node("ok", "")))
+		ign := fail(b, "ign")
+		fail(b, "rm")
+		require.Equal(t, backend.StateWaitingChildren, b.get(res[0].ID).State)
+		require.Equal(t, []string{"ok", "parent"}, runAll(b))
+		got := children(b, fl, res[0].ID)
+		require.Equal(t, map[string]string{ign: "boom ign"}, got.Failed)
+		require.Equal(t, map[string][]byte{res[3].ID: []byte(`"ok"`)}, got.Values)
+	})
+
+	t.Run("removing a parent removes its unfinished children", func(t *testing.T) {
+		b := setup(t, f)
+		fl := flows(b)
+		res := addFlow(b, fl, node("parent", "", node("a", ""), node("b", "", node("b1", ""))))
+		j, _ := b.claim() // a, left active
+		require.Equal(t, "a", j.Name)
+		require.NoError(t, b.be.JobRemove(b.ctx, &backend.JobRemoveParams{Queue: b.queue, ID: res[0].ID}))
+		for _, r := range res[2:] {
+			_, err := b.be.JobGet(b.ctx, &backend.JobGetParams{Queue: b.queue, ID: r.ID})
+			require.ErrorIs(t, err, backend.ErrJobNotFound, "job %s", r.ID)
+		}
+		require.Equal(t, backend.StateActive, b.get(res[1].ID).State, "an active child is left to finish")
+		c := b.counts()
+		require.EqualValues(t, 0, c.WaitingChildren)
+		require.EqualValues(t, 0, c.Waiting)
+	})
+
+	t.Run("removing a pending child releases a parent left with none", func(t *testing.T) {
+		b := setup(t, f)
+		fl := flows(b)
+		res := addFlow(b, fl, node("parent", "", node("a", "")))
+		require.NoError(t, b.be.JobRemove(b.ctx, &backend.JobRemoveParams{Queue: b.queue, ID: res[1].ID}))
+		require.Equal(t, []string{"parent"}, runAll(b))
+	})
+
+	t.Run("invalid trees store nothing", func(t *testing.T) {
+		b := setup(t, f)
+		fl := flows(b)
+		deep := node("leaf", "")
+		for i := 0; i < backend.MaxFlowDepth+1; i++ {
+			deep = node(fmt.Sprint("n", i), "", deep)
+		}
+		wide := node("root", "")
+		for i := 0; i < backend.MaxFlowNodes; i++ {
+			wide.Children = append(wide.Children, node("c", ""))
+		}
+		dup := node("root", "", node("x", ""), node("y", ""))
+		dup.Children[0].Job.ID, dup.Children[1].Job.ID = "same", "same"
+		bad := node("root", "", node("x", "nope"))
+		dedup := node("root", "", node("x", ""))
+		dedup.Children[0].Job.Dedup = &backend.Dedup{ID: "d", TTL: 1e9}
+		for name, root := range map[string]backend.FlowNode{"deep": deep, "wide": wide, "dup": dup, "policy": bad, "dedup": dedup} {
+			_, err := fl.FlowAdd(b.ctx, &backend.FlowAddParams{Queue: b.queue, Root: root})
+			require.ErrorIs(t, err, backend.ErrInvalidFlow, name)
+		}
+		existing := b.add("existing", backend.JobOptions{})
+		clash := node("root", "", node("x", ""))
+		clash.Children[0].Job.ID = existing
+		_, err := fl.FlowAdd(b.ctx, &backend.FlowAddParams{Queue: b.queue, Root: clash})
+		require.ErrorIs(t, err, backend.ErrInvalidFlow)
+		c := b.counts()
+		require.Equal(t, backend.Counts{Waiting: 1}, c, "only the plain job is stored")
+		// a tree at the depth limit is accepted.
+		ok := node("leaf", "")
+		for i := 0; i < backend.MaxFlowDepth; i++ {
+			ok = node(fmt.Sprint("n", i), "", ok)
+		}
+		require.Len(t, addFlow(b, fl, ok), backend.MaxFlowDepth+1)
+	})
+}
