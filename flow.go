@@ -1,0 +1,174 @@
+package fila
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+
+	"github.com/fila-go/fila/backend"
+)
+
+// StateWaitingChildren is the state of a flow's parent while some of its
+// children have not finished (see Queue.AddFlow).
+const StateWaitingChildren = backend.StateWaitingChildren
+
+// ChildPolicy says what a child's failure (for good, after its attempts)
+// does to its parent.
+type ChildPolicy = backend.ChildPolicy
+
+// The child failure policies. The default, FailParent, never leaves a
+// parent waiting for a child that will not complete.
+const (
+	// FailParent fails the parent at once; its FailedReason names the
+	// child and the child's failure ("child 7 failed: ..."). The failure
+	// climbs further by the parent's own policy.
+	FailParent = backend.ChildFailParent
+	// IgnoreFailure counts the child as finished and records its failure,
+	// which the parent reads in Children's Failed.
+	IgnoreFailure = backend.ChildIgnore
+	// RemoveDependency counts the child as finished and records nothing.
+	RemoveDependency = backend.ChildRemove
+)
+
+// Flow limits: a deeper or larger tree fails AddFlow with ErrInvalid.
+const (
+	MaxFlowDepth = backend.MaxFlowDepth
+	MaxFlowNodes = backend.MaxFlowNodes
+)
+
+// FlowJob is one job of a flow: a parent runs only after all its Children
+// finished. OnChildFailure is this job's policy towards its own parent
+// (unused on the root).
+type FlowJob struct {
+	Name           string
+	Data           []byte
+	Options        *JobOptions
+	OnChildFailure ChildPolicy
+	Children       []FlowJob
+}
+
+// AddFlow adds a tree of jobs to the queue in one atomic backend call:
+// every job with children waits in StateWaitingChildren, every leaf is
+// added as Add would add it. When a child completes, its return value is
+// recorded under its parent in the same step; the last child to finish
+// makes the parent ready. Jobs return in depth-first order, root first.
+//
+// Every job of the tree is in this queue (a version with children in other
+// queues is not done yet). The tree is checked before anything is stored:
+// invalid options, Dedup on any job, a JobID used twice or already in the
+// queue, more than MaxFlowDepth levels or MaxFlowNodes jobs fail with
+// ErrInvalid. A backend without backend.Flows (PostgreSQL) returns
+// ErrUnsupported.
+func (q *Queue) AddFlow(ctx context.Context, root FlowJob) (out []*Job, err error) {
+	const op = "add flow to"
+	if q.nameErr != nil {
+		return nil, q.errorf(op, q.nameErr)
+	}
+	fl, ok := q.be.(backend.Flows)
+	if !ok {
+		return nil, q.errorf(op, ErrUnsupported)
+	}
+	var ends []hookEnd
+	defer func() {
+		if len(ends) > 0 {
+			endAddHooks(ends, out, err)
+		}
+	}()
+	var items []backend.JobAddItem
+	var conv func(f *FlowJob, depth int) (backend.FlowNode, error)
+	conv = func(f *FlowJob, depth int) (backend.FlowNode, error) {
+		if depth > MaxFlowDepth {
+			return backend.FlowNode{}, invalid("flow", "is deeper than %d levels", MaxFlowDepth)
+		}
+		if len(items) >= MaxFlowNodes {
+			return backend.FlowNode{}, invalid("flow", "has more than %d jobs", MaxFlowNodes)
+		}
+		if !f.OnChildFailure.Valid() {
+			return backend.FlowNode{}, invalid("OnChildFailure", "of job %q: unknown policy %q", f.Name, f.OnChildFailure)
+		}
+		var it backend.JobAddItem
+		it, ends, err = q.item(ctx, len(items), &BulkJob{Name: f.Name, Data: f.Data, Options: f.Options}, ends)
+		if err != nil {
+			return backend.FlowNode{}, fmt.Errorf("job %q: %w", f.Name, err)
+		}
+		if it.Dedup != nil {
+			return backend.FlowNode{}, invalid("Dedup", "of job %q: not supported in a flow", f.Name)
+		}
+		if it.Options.Group != "" {
+			if _, err := q.groups(op); err != nil {
+				return backend.FlowNode{}, err
+			}
+		}
+		items = append(items, it)
+		n := backend.FlowNode{Job: it, OnFailure: f.OnChildFailure}
+		for i := range f.Children {
+			c, err := conv(&f.Children[i], depth+1)
+			if err != nil {
+				return backend.FlowNode{}, err
+			}
+			n.Children = append(n.Children, c)
+		}
+		return n, nil
+	}
+	tree, err := conv(&root, 0)
+	if err != nil {
+		return nil, q.errorf(op, err)
+	}
+	res, err := fl.FlowAdd(ctx, &backend.FlowAddParams{Queue: q.name, Root: tree})
+	if errors.Is(err, backend.ErrInvalidFlow) {
+		err = invalid("flow", "%v", err)
+	}
+	if err != nil {
+		return nil, q.errorf(op, err)
+	}
+	out = make([]*Job, len(res))
+	for i, r := range res {
+		it := &items[i]
+		out[i] = &Job{
+			ID: r.ID, Name: it.Name, Data: it.Data, Options: jobOptionsFrom(it.Options), State: r.State,
+			AddedAt: r.AddedAt, be: q.be, queue: q.name,
+		}
+		out[i].Options.Meta = maps.Clone(it.Options.Meta)
+		if r.State == StateDelayed {
+			out[i].DueAt = r.AddedAt.Add(it.Options.Delay)
+		}
+	}
+	return out, nil
+}
+
+// Children is what a flow parent's finished children left.
+type Children struct {
+	Values  map[string]json.RawMessage // completed child ID -> its return value
+	Failed  map[string]string          // failed child ID -> reason, for IgnoreFailure children
+	Pending int                        // children not finished yet (0 once the parent runs)
+}
+
+// Children returns the job's finished children's results: call it from
+// the parent's handler. A job that is no flow parent has none.
+func (j *Job) Children(ctx context.Context) (*Children, error) {
+	fl, ok := j.be.(backend.Flows)
+	if !ok {
+		return nil, fmt.Errorf("fila: children of job %q in %q: %w", j.ID, j.queue, ErrUnsupported)
+	}
+	c, err := fl.FlowChildren(ctx, &backend.JobGetParams{Queue: j.queue, ID: j.ID})
+	if err != nil {
+		return nil, fmt.Errorf("fila: children of job %q in %q: %w", j.ID, j.queue, err)
+	}
+	out := &Children{Values: make(map[string]json.RawMessage, len(c.Values)), Failed: c.Failed, Pending: c.Pending}
+	for id, v := range c.Values {
+		out.Values[id] = v
+	}
+	return out, nil
+}
+
+// ChildrenValues returns the completed children's return values by child
+// ID (see Children for the failed ones).
+func (j *Job) ChildrenValues(ctx context.Context) (map[string]json.RawMessage, error) {
+	c, err := j.Children(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return c.Values, nil
+}

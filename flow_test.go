@@ -1,0 +1,154 @@
+package fila_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/require"
+
+	"github.com/fila-go/fila"
+	"github.com/fila-go/fila/backend/memory"
+	redisbackend "github.com/fila-go/fila/backend/redis"
+)
+
+// TestAddFlowWorker runs a tree with a real worker: the parent runs after
+// its children, reads their values and the ignored child's failure.
+func TestAddFlowWorker(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
+	defer cancel()
+	be := memory.New()
+	q := fila.NewQueue(be, "media")
+
+	var mu sync.Mutex
+	var order []string
+	var seen *fila.Children
+	w, err := fila.NewWorker(be, "media", func(ctx context.Context, j *fila.Job) (any, error) {
+		mu.Lock()
+		order = append(order, j.Name)
+		mu.Unlock()
+		switch j.Name {
+		case "scan":
+			return nil, errors.New("scanner down")
+		case "reply":
+			c, err := j.Children(ctx)
+			if err != nil {
+				return nil, err
+			}
+			mu.Lock()
+			seen = c
+			mu.Unlock()
+			return len(c.Values), nil
+		}
+		return j.Name + " done", nil
+	}, fila.WorkerOptions{Concurrency: 4})
+	require.NoError(t, err)
+	runErr := make(chan error, 1)
+	go func() { runErr <- w.Run(ctx) }()
+
+	jobs, err := q.AddFlow(ctx, fila.FlowJob{Name: "reply", Data: []byte(`{}`), Children: []fila.FlowJob{
+		{Name: "download", Data: []byte(`{}`)},
+		{Name: "thumbnail", Data: []byte(`{}`)},
+		{Name: "scan", Data: []byte(`{}`), OnChildFailure: fila.IgnoreFailure},
+	}})
+	require.NoError(t, err)
+	require.Len(t, jobs, 4)
+	require.Equal(t, fila.StateWaitingChildren, jobs[0].State)
+
+	done, err := jobs[0].WaitUntilFinished(ctx)
+	require.NoError(t, err)
+	require.JSONEq(t, `2`, string(done.ReturnValue))
+	mu.Lock()
+	require.Equal(t, "reply", order[len(order)-1], "the parent runs last: %v", order)
+	require.Len(t, order, 4)
+	require.Equal(t, map[string]json.RawMessage{jobs[1].ID: json.RawMessage(`"download done"`), jobs[2].ID: json.RawMessage(`"thumbnail done"`)}, seen.Values)
+	require.Equal(t, map[string]string{jobs[3].ID: "scanner down"}, seen.Failed)
+	mu.Unlock()
+
+	vals, err := jobs[0].ChildrenValues(ctx)
+	require.NoError(t, err)
+	require.Len(t, vals, 2)
+	cancel()
+	require.NoError(t, <-runErr)
+}
+
+// TestAddFlowFailParent: by default a failed child fails the parent, which
+// never runs, with a reason naming the child.
+func TestAddFlowFailParent(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
+	defer cancel()
+	be := memory.New()
+	q := fila.NewQueue(be, "media")
+	var parentRan sync.Once
+	ran := false
+	w, err := fila.NewWorker(be, "media", func(ctx context.Context, j *fila.Job) (any, error) {
+		if j.Name == "parent" {
+			parentRan.Do(func() { ran = true })
+		}
+		if j.Name == "bad" {
+			return nil, errors.New("corrupt file")
+		}
+		return nil, nil
+	}, fila.WorkerOptions{})
+	require.NoError(t, err)
+	runErr := make(chan error, 1)
+	go func() { runErr <- w.Run(ctx) }()
+
+	jobs, err := q.AddFlow(ctx, fila.FlowJob{Name: "parent", Children: []fila.FlowJob{{Name: "bad"}}})
+	require.NoError(t, err)
+	_, err = jobs[0].WaitUntilFinished(ctx)
+	var fe *fila.JobFailedError
+	require.ErrorAs(t, err, &fe)
+	require.Contains(t, fe.Reason, "child "+jobs[1].ID+" failed: corrupt file")
+	cancel()
+	require.NoError(t, <-runErr)
+	require.False(t, ran)
+}
+
+func TestAddFlowInvalid(t *testing.T) {
+	ctx := context.Background()
+	be := memory.New()
+	q := fila.NewQueue(be, "media")
+	deep := fila.FlowJob{Name: "leaf"}
+	for i := 0; i <= fila.MaxFlowDepth; i++ {
+		deep = fila.FlowJob{Name: "n", Children: []fila.FlowJob{deep}}
+	}
+	dupID := fila.FlowJob{Name: "p", Children: []fila.FlowJob{
+		{Name: "a", Options: &fila.JobOptions{JobID: "x"}}, {Name: "b", Options: &fila.JobOptions{JobID: "x"}},
+	}}
+	cases := map[string]fila.FlowJob{
+		"deep":   deep,
+		"name":   {Name: "p", Children: []fila.FlowJob{{Name: ""}}},
+		"policy": {Name: "p", Children: []fila.FlowJob{{Name: "a", OnChildFailure: "sometimes"}}},
+		"dedup":  {Name: "p", Children: []fila.FlowJob{{Name: "a", Options: &fila.JobOptions{Dedup: &fila.Dedup{ID: "d", TTL: 1e9}}}}},
+		"option": {Name: "p", Children: []fila.FlowJob{{Name: "a", Options: &fila.JobOptions{Attempts: -1}}}},
+		"dupID":  dupID,
+	}
+	for name, root := range cases {
+		_, err := q.AddFlow(ctx, root)
+		require.ErrorIs(t, err, fila.ErrInvalid, name)
+	}
+	c, err := q.Counts(ctx)
+	require.NoError(t, err)
+	require.Equal(t, fila.Counts{}, *c, "nothing stored")
+
+	_, err = fila.NewQueue(be, "bad queue name\n").AddFlow(ctx, fila.FlowJob{Name: "p"})
+	require.ErrorIs(t, err, fila.ErrInvalid)
+}
+
+// TestAddFlowUnsupported: the Redis backend does not implement flows yet.
+func TestAddFlowUnsupported(t *testing.T) {
+	mr := miniredis.RunT(t)
+	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
+	t.Cleanup(func() { _ = rdb.Close() })
+	be := redisbackend.New(rdb)
+	q := fila.NewQueue(be, "media")
+	_, err := q.AddFlow(context.Background(), fila.FlowJob{Name: "p", Children: []fila.FlowJob{{Name: "c"}}})
+	require.ErrorIs(t, err, fila.ErrUnsupported)
+	require.True(t, strings.Contains(err.Error(), "media"))
+}
