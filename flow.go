@@ -11,7 +11,8 @@ import (
 )
 
 // StateWaitingChildren is the state of a flow's parent while some of its
-// children have not finished (see Queue.AddFlow).
+// children have not finished (see Queue.AddFlow). Counts, Jobs, the CLI,
+// the dashboard and the Prometheus collector show it.
 const StateWaitingChildren = backend.StateWaitingChildren
 
 // ChildPolicy says what a child's failure (for good, after its attempts)

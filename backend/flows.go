@@ -8,8 +8,8 @@ import (
 
 // StateWaitingChildren is the state of a flow's parent while some of its
 // children have not finished: it is not claimable, and moves to waiting
-// (or prioritized) when its last child finishes. It is not in States,
-// because only backends that implement Flows have it.
+// (or prioritized) when its last child finishes. Only backends that
+// implement Flows hold jobs in it.
 const StateWaitingChildren State = "waiting-children"
 
 // Limits of one flow: deeper or larger trees are refused with

@@ -16,8 +16,10 @@ const (
 	StatePaused      State = "paused"      // ready to run, but its queue is paused
 )
 
-// States lists every state in lifecycle order.
-var States = []State{StateWaiting, StatePrioritized, StatePaused, StateDelayed, StateActive, StateCompleted, StateFailed}
+// States lists every state in lifecycle order. StateWaitingChildren
+// (flows.go) holds jobs only on backends that implement Flows; the others
+// count and list none.
+var States = []State{StateWaiting, StatePrioritized, StatePaused, StateDelayed, StateWaitingChildren, StateActive, StateCompleted, StateFailed}
 
 // Valid reports whether s is one of the known states.
 func (s State) Valid() bool {

@@ -38,6 +38,9 @@ func (b *Backend) JobList(ctx context.Context, p *backend.JobListParams) ([]*bac
 	if err := b.usable(ctx); err != nil {
 		return nil, err
 	}
+	if p.State == backend.StateWaitingChildren {
+		return []*backend.Job{}, nil // no flows here (backend.Flows)
+	}
 	order, ok := listOrder[p.State]
 	if !ok {
 		return nil, fmt.Errorf("fila/postgres: list jobs of %q: unknown state %q", p.Queue, p.State)

@@ -16,7 +16,7 @@ func listCommand() *command {
 	return &command{
 		name: "list", args: "<queue> <state> [-offset N] [-limit N]", minArgs: 2, maxArgs: 2, knownQueues: 1,
 		summary: "list a page of the jobs in one state",
-		detail:  "Waiting, prioritized, paused and delayed jobs come in run order; completed and failed\njobs newest first. States: waiting, prioritized, paused, delayed, active, completed, failed.",
+		detail:  "Waiting, prioritized, paused and delayed jobs come in run order; completed and failed\njobs newest first. States: waiting, prioritized, paused, delayed, waiting-children (flow parents),\nactive, completed, failed.",
 		flags: func(fs *flag.FlagSet, o *options) {
 			fs.IntVar(&o.offset, "offset", 0, "skip the first `N` jobs")
 			fs.IntVar(&o.limit, "limit", 20, "show at most `N` jobs")

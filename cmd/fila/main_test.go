@@ -408,7 +408,7 @@ func TestCommandLine(t *testing.T) {
 			{nil, "fila: no command given"},
 			{[]string{"frobnicate"}, `fila: unknown command "frobnicate"`},
 			{[]string{"list", "outbound"}, "fila list: missing arguments: want <queue> <state> [-offset N] [-limit N]"},
-			{[]string{"list", "outbound", "done"}, `fila list: unknown state "done": want one of waiting, prioritized, paused, delayed, active, completed, failed`},
+			{[]string{"list", "outbound", "done"}, `fila list: unknown state "done": want one of waiting, prioritized, paused, delayed, waiting-children, active, completed, failed`},
 			{[]string{"list", "outbound", "failed", "-limit", "0"}, "fila list: -offset must be >= 0 and -limit >= 1"},
 			{[]string{"list", "outbound", "failed", "-bogus"}, "fila list: flag provided but not defined: -bogus"},
 			{[]string{"show", "outbound", "1", "2"}, "fila show: too many arguments"},
