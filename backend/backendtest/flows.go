@@ -125,6 +125,29 @@ func runFlows(t *testing.T, f Factory) {
 		require.Equal(t, map[string][]byte{res[3].ID: []byte(`"ok"`)}, got.Values)
 	})
 
+	t.Run("only a child's final outcome reaches its parent; a cancel applies its policy", func(t *testing.T) {
+		b := setup(t, f)
+		fl := flows(b)
+		retried := node("retried", "")
+		retried.Job.Options.Attempts = 2
+		res := addFlow(b, fl, node("parent", "", retried, node("cancelled", backend.ChildIgnore)))
+		j, tok := b.mustClaim()
+		require.Equal(t, "retried", j.Name)
+		_, err := b.be.JobFail(b.ctx, &backend.JobFailParams{Queue: b.queue, ID: j.ID, Token: tok, Reason: "once", Retry: true})
+		require.NoError(t, err)
+		require.Equal(t, backend.StateWaitingChildren, b.get(res[0].ID).State, "a retried child is not finished")
+		if c, ok := b.be.(backend.Cancellers); ok {
+			_, err := c.JobCancel(b.ctx, &backend.JobCancelParams{Queue: b.queue, ID: res[2].ID})
+			require.NoError(t, err)
+		} else {
+			fail(b, "cancelled")
+		}
+		require.Equal(t, []string{"retried", "parent"}, runAll(b))
+		got := children(b, fl, res[0].ID)
+		require.Contains(t, got.Failed, res[2].ID)
+		require.Equal(t, `"retried"`, string(got.Values[res[1].ID]))
+	})
+
 	t.Run("removing a parent removes its unfinished children", func(t *testing.T) {
 		b := setup(t, f)
 		fl := flows(b)
