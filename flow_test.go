@@ -152,3 +152,63 @@ func TestAddFlowUnsupported(t *testing.T) {
 	require.ErrorIs(t, err, fila.ErrUnsupported)
 	require.True(t, strings.Contains(err.Error(), "media"))
 }
+
+// TestAddFlowManyTrees runs 200 trees on 8 concurrent handlers: every
+// parent runs once, after its three children, and sees their three values.
+func TestAddFlowManyTrees(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*waitFor)
+	defer cancel()
+	be := memory.New()
+	q := fila.NewQueue(be, "trees")
+	var mu sync.Mutex
+	finished := map[string]bool{} // child IDs whose handler returned
+	bad := []string{}
+	w, err := fila.NewWorker(be, "trees", func(ctx context.Context, j *fila.Job) (any, error) {
+		if j.Name == "child" {
+			mu.Lock()
+			finished[j.ID] = true
+			mu.Unlock()
+			return j.ID, nil
+		}
+		c, err := j.Children(ctx)
+		if err != nil {
+			return nil, err
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if len(c.Values) != 3 || c.Pending != 0 {
+			bad = append(bad, j.ID)
+		}
+		for id := range c.Values {
+			if !finished[id] {
+				bad = append(bad, j.ID+" before "+id)
+			}
+		}
+		return len(c.Values), nil
+	}, fila.WorkerOptions{Concurrency: 8})
+	require.NoError(t, err)
+	runErr := make(chan error, 1)
+	go func() { runErr <- w.Run(ctx) }()
+
+	const trees = 200
+	var parents []*fila.Job
+	for i := 0; i < trees; i++ {
+		jobs, err := q.AddFlow(ctx, fila.FlowJob{Name: "parent", Children: []fila.FlowJob{{Name: "child"}, {Name: "child"}, {Name: "child"}}})
+		require.NoError(t, err)
+		parents = append(parents, jobs[0])
+	}
+	for _, p := range parents {
+		done, err := p.WaitUntilFinished(ctx)
+		require.NoError(t, err)
+		require.JSONEq(t, `3`, string(done.ReturnValue))
+	}
+	c, err := q.Counts(ctx)
+	require.NoError(t, err)
+	require.EqualValues(t, 0, c.WaitingChildren)
+	require.EqualValues(t, trees*4, c.Completed)
+	cancel()
+	require.NoError(t, <-runErr)
+	mu.Lock()
+	defer mu.Unlock()
+	require.Empty(t, bad)
+}
