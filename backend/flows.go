@@ -63,6 +63,21 @@ type Flows interface {
 	// completed ones' return values and, under ChildIgnore, the failed
 	// ones' reasons, by child ID. ErrJobNotFound for no job.
 	FlowChildren(ctx context.Context, p *JobGetParams) (*FlowChildren, error)
+
+	// FlowWaitChildren adds children (each a tree) to an active job held
+	// by p.Token and moves the job to StateWaitingChildren, in one step:
+	// the lock is released, and the job runs again (a new claim) once the
+	// children finished. ErrLockLost when the token does not hold the
+	// lock; ErrInvalidFlow, nothing changed, for a bad tree or none.
+	FlowWaitChildren(ctx context.Context, p *FlowWaitChildrenParams) ([]JobAddResult, error)
+}
+
+// FlowWaitChildrenParams names the running job and its new children.
+type FlowWaitChildrenParams struct {
+	Queue    string
+	ID       string
+	Token    string
+	Children []FlowNode
 }
 
 // FlowNode is one job of a tree.
@@ -85,6 +100,7 @@ type FlowChildren struct {
 	Values  map[string][]byte // completed child ID -> return value (JSON)
 	Failed  map[string]string // failed child ID -> reason (ChildIgnore)
 	Pending int               // children not finished yet
+	Total   int               // children ever added to the job
 }
 
 // CheckFlow validates a tree's shape: depth, size, policies, no Dedup and

@@ -173,6 +173,32 @@ func runFlows(t *testing.T, f Factory) {
 		require.Equal(t, []string{"parent"}, runAll(b))
 	})
 
+	t.Run("a running job adds children and waits for them", func(t *testing.T) {
+		b := setup(t, f)
+		fl := flows(b)
+		id := b.add("parent", backend.JobOptions{})
+		j, tok := b.mustClaim()
+		require.Equal(t, id, j.ID)
+		kids := []backend.FlowNode{node("a", ""), node("b", "")}
+		_, err := fl.FlowWaitChildren(b.ctx, &backend.FlowWaitChildrenParams{Queue: b.queue, ID: id, Token: "not-the-holder", Children: kids})
+		require.ErrorIs(t, err, backend.ErrLockLost)
+		_, err = fl.FlowWaitChildren(b.ctx, &backend.FlowWaitChildrenParams{Queue: b.queue, ID: id, Token: tok})
+		require.ErrorIs(t, err, backend.ErrInvalidFlow)
+		require.Equal(t, backend.Counts{Active: 1}, b.counts(), "refusals store nothing")
+
+		res, err := fl.FlowWaitChildren(b.ctx, &backend.FlowWaitChildrenParams{Queue: b.queue, ID: id, Token: tok, Children: kids})
+		require.NoError(t, err)
+		require.Len(t, res, 2)
+		require.Equal(t, backend.StateWaitingChildren, b.get(id).State)
+		_, err = b.be.JobComplete(b.ctx, &backend.JobCompleteParams{Queue: b.queue, ID: id, Token: tok})
+		require.ErrorIs(t, err, backend.ErrLockLost, "the move released the lock")
+		require.Equal(t, []string{"a", "b", "parent"}, runAll(b))
+		got := children(b, fl, id)
+		require.Equal(t, 2, got.Total)
+		require.Len(t, got.Values, 2)
+		require.Equal(t, 2, b.get(id).AttemptsStarted, "the parent ran twice")
+	})
+
 	t.Run("invalid trees store nothing", func(t *testing.T) {
 		b := setup(t, f)
 		fl := flows(b)

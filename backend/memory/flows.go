@@ -187,6 +187,7 @@ func (b *Backend) FlowChildren(ctx context.Context, p *backend.JobGetParams) (*b
 		out.Failed[id] = r
 	}
 	out.Pending = len(e.flow.pending)
+	out.Total = len(e.flow.children)
 	return out, nil
 }
 
@@ -198,4 +199,50 @@ func (q *queue) waitingChildrenJobs() []*entry {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].seq < out[j].seq })
 	return out
+}
+
+// FlowWaitChildren implements backend.Flows.
+func (b *Backend) FlowWaitChildren(ctx context.Context, p *backend.FlowWaitChildrenParams) ([]backend.JobAddResult, error) {
+	if len(p.Children) == 0 {
+		return nil, fmt.Errorf("%w: no children", backend.ErrInvalidFlow)
+	}
+	root := backend.FlowNode{Children: p.Children}
+	if err := backend.CheckFlow(&root); err != nil {
+		return nil, err
+	}
+	q, err := b.lock(ctx, p.Queue)
+	if err != nil {
+		return nil, err
+	}
+	defer q.mu.Unlock()
+	now := b.now()
+	e, err := q.held(p.ID, p.Token, now)
+	if err != nil {
+		return nil, err
+	}
+	for i := range p.Children {
+		if err := q.checkFlowFree(&p.Children[i]); err != nil {
+			return nil, err
+		}
+	}
+	q.detach(e)
+	q.leaveSlot(e)
+	e.job.State = backend.StateWaitingChildren
+	q.waitingChildren[e.job.ID] = e
+	if e.flow == nil {
+		e.flow = &flowLink{}
+	}
+	if e.flow.pending == nil {
+		e.flow.pending = map[string]struct{}{}
+		e.flow.values = map[string][]byte{}
+		e.flow.failed = map[string]string{}
+	}
+	var out []backend.JobAddResult
+	for i := range p.Children {
+		c := q.addFlow(&p.Children[i], e.job.ID, now, &out)
+		e.flow.children = append(e.flow.children, c)
+		e.flow.pending[c] = struct{}{}
+	}
+	q.emit(backend.EventWaiting, e.job.ID, now, string(backend.StateWaitingChildren))
+	return out, nil
 }
