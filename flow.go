@@ -71,49 +71,13 @@ func (q *Queue) AddFlow(ctx context.Context, root FlowJob) (out []*Job, err erro
 	if !ok {
 		return nil, q.errorf(op, ErrUnsupported)
 	}
-	var ends []hookEnd
+	var b flowBuilder
 	defer func() {
-		if len(ends) > 0 {
-			endAddHooks(ends, out, err)
+		if len(b.ends) > 0 {
+			endAddHooks(b.ends, out, err)
 		}
 	}()
-	var items []backend.JobAddItem
-	var conv func(f *FlowJob, depth int) (backend.FlowNode, error)
-	conv = func(f *FlowJob, depth int) (backend.FlowNode, error) {
-		if depth > MaxFlowDepth {
-			return backend.FlowNode{}, invalid("flow", "is deeper than %d levels", MaxFlowDepth)
-		}
-		if len(items) >= MaxFlowNodes {
-			return backend.FlowNode{}, invalid("flow", "has more than %d jobs", MaxFlowNodes)
-		}
-		if !f.OnChildFailure.Valid() {
-			return backend.FlowNode{}, invalid("OnChildFailure", "of job %q: unknown policy %q", f.Name, f.OnChildFailure)
-		}
-		var it backend.JobAddItem
-		it, ends, err = q.item(ctx, len(items), &BulkJob{Name: f.Name, Data: f.Data, Options: f.Options}, ends)
-		if err != nil {
-			return backend.FlowNode{}, fmt.Errorf("job %q: %w", f.Name, err)
-		}
-		if it.Dedup != nil {
-			return backend.FlowNode{}, invalid("Dedup", "of job %q: not supported in a flow", f.Name)
-		}
-		if it.Options.Group != "" {
-			if _, err := q.groups(op); err != nil {
-				return backend.FlowNode{}, err
-			}
-		}
-		items = append(items, it)
-		n := backend.FlowNode{Job: it, OnFailure: f.OnChildFailure}
-		for i := range f.Children {
-			c, err := conv(&f.Children[i], depth+1)
-			if err != nil {
-				return backend.FlowNode{}, err
-			}
-			n.Children = append(n.Children, c)
-		}
-		return n, nil
-	}
-	tree, err := conv(&root, 0)
+	tree, err := b.node(ctx, q, &root, 0)
 	if err != nil {
 		return nil, q.errorf(op, err)
 	}
@@ -124,9 +88,56 @@ func (q *Queue) AddFlow(ctx context.Context, root FlowJob) (out []*Job, err erro
 	if err != nil {
 		return nil, q.errorf(op, err)
 	}
-	out = make([]*Job, len(res))
+	return b.jobs(q, res), nil
+}
+
+// flowBuilder converts FlowJobs for the backend, validating each job as
+// Add does (AddHooks included) and counting them.
+type flowBuilder struct {
+	items []backend.JobAddItem
+	ends  []hookEnd
+}
+
+func (b *flowBuilder) node(ctx context.Context, q *Queue, f *FlowJob, depth int) (backend.FlowNode, error) {
+	if depth > MaxFlowDepth {
+		return backend.FlowNode{}, invalid("flow", "is deeper than %d levels", MaxFlowDepth)
+	}
+	if len(b.items) >= MaxFlowNodes {
+		return backend.FlowNode{}, invalid("flow", "has more than %d jobs", MaxFlowNodes)
+	}
+	if !f.OnChildFailure.Valid() {
+		return backend.FlowNode{}, invalid("OnChildFailure", "of job %q: unknown policy %q", f.Name, f.OnChildFailure)
+	}
+	it, ends, err := q.item(ctx, len(b.items), &BulkJob{Name: f.Name, Data: f.Data, Options: f.Options}, b.ends)
+	b.ends = ends
+	if err != nil {
+		return backend.FlowNode{}, fmt.Errorf("job %q: %w", f.Name, err)
+	}
+	if it.Dedup != nil {
+		return backend.FlowNode{}, invalid("Dedup", "of job %q: not supported in a flow", f.Name)
+	}
+	if it.Options.Group != "" {
+		if _, err := q.groups("add flow to"); err != nil {
+			return backend.FlowNode{}, err
+		}
+	}
+	b.items = append(b.items, it)
+	n := backend.FlowNode{Job: it, OnFailure: f.OnChildFailure}
+	for i := range f.Children {
+		c, err := b.node(ctx, q, &f.Children[i], depth+1)
+		if err != nil {
+			return backend.FlowNode{}, err
+		}
+		n.Children = append(n.Children, c)
+	}
+	return n, nil
+}
+
+// jobs returns the added jobs, in the order of the items.
+func (b *flowBuilder) jobs(q *Queue, res []backend.JobAddResult) []*Job {
+	out := make([]*Job, len(res))
 	for i, r := range res {
-		it := &items[i]
+		it := &b.items[i]
 		out[i] = &Job{
 			ID: r.ID, Name: it.Name, Data: it.Data, Options: jobOptionsFrom(it.Options), State: r.State,
 			AddedAt: r.AddedAt, be: q.be, queue: q.name,
@@ -136,7 +147,62 @@ func (q *Queue) AddFlow(ctx context.Context, root FlowJob) (out []*Job, err erro
 			out[i].DueAt = r.AddedAt.Add(it.Options.Delay)
 		}
 	}
-	return out, nil
+	return out
+}
+
+// ErrWaitingChildren is what a handler returns after WaitForChildren
+// succeeded: the worker then leaves the job to its children instead of
+// completing or failing it. Returned without that, it is an ordinary
+// failure.
+var ErrWaitingChildren = errors.New("fila: job waits for its children")
+
+// WaitForChildren, called from the handler of job (a job of this queue
+// the worker holds), adds children to it and moves it to
+// StateWaitingChildren in one backend step (BullMQ's
+// moveToWaitingChildren): the handler must then return
+// ErrWaitingChildren. The job runs again, as a new claim of the same
+// attempt count plus one started, when its children finished; its
+// handler tells the second run by Children (Total > 0). The children are
+// checked as AddFlow checks a tree (their depth counts from 1). A lock
+// the worker no longer holds gives an error matching ErrLockLost and
+// changes nothing.
+func (q *Queue) WaitForChildren(ctx context.Context, job *Job, children ...FlowJob) (out []*Job, err error) {
+	const op = "add children in"
+	if q.nameErr != nil {
+		return nil, q.errorf(op, q.nameErr)
+	}
+	fl, ok := q.be.(backend.Flows)
+	if !ok {
+		return nil, q.errorf(op, ErrUnsupported)
+	}
+	if job.queue != q.name || job.token == "" {
+		return nil, q.errorf(op, invalid("job", "%q is not a job this queue's worker is running", job.ID))
+	}
+	if len(children) == 0 {
+		return nil, q.errorf(op, invalid("children", "none given"))
+	}
+	var b flowBuilder
+	defer func() {
+		if len(b.ends) > 0 {
+			endAddHooks(b.ends, out, err)
+		}
+	}()
+	nodes := make([]backend.FlowNode, len(children))
+	for i := range children {
+		if nodes[i], err = b.node(ctx, q, &children[i], 1); err != nil {
+			return nil, q.errorf(op, err)
+		}
+	}
+	res, err := fl.FlowWaitChildren(ctx, &backend.FlowWaitChildrenParams{Queue: q.name, ID: job.ID, Token: job.token, Children: nodes})
+	if errors.Is(err, backend.ErrInvalidFlow) {
+		err = invalid("flow", "%v", err)
+	}
+	if err != nil {
+		return nil, q.errorf(op, err)
+	}
+	job.moved = true
+	job.State = StateWaitingChildren
+	return b.jobs(q, res), nil
 }
 
 // Children is what a flow parent's finished children left.
@@ -144,6 +210,7 @@ type Children struct {
 	Values  map[string]json.RawMessage // completed child ID -> its return value
 	Failed  map[string]string          // failed child ID -> reason, for IgnoreFailure children
 	Pending int                        // children not finished yet (0 once the parent runs)
+	Total   int                        // children ever added (0: no flow parent, or a first run)
 }
 
 // Children returns the job's finished children's results: call it from
@@ -157,7 +224,7 @@ func (j *Job) Children(ctx context.Context) (*Children, error) {
 	if err != nil {
 		return nil, fmt.Errorf("fila: children of job %q in %q: %w", j.ID, j.queue, err)
 	}
-	out := &Children{Values: make(map[string]json.RawMessage, len(c.Values)), Failed: c.Failed, Pending: c.Pending}
+	out := &Children{Values: make(map[string]json.RawMessage, len(c.Values)), Failed: c.Failed, Pending: c.Pending, Total: c.Total}
 	for id, v := range c.Values {
 		out.Values[id] = v
 	}

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
@@ -211,4 +212,56 @@ func TestAddFlowManyTrees(t *testing.T) {
 	mu.Lock()
 	defer mu.Unlock()
 	require.Empty(t, bad)
+}
+
+// TestWaitForChildren: a running handler adds children and waits; it runs
+// again after them and reads their values. ErrWaitingChildren without a
+// WaitForChildren is an ordinary failure.
+func TestWaitForChildren(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
+	defer cancel()
+	be := memory.New()
+	q := fila.NewQueue(be, "steps")
+	w, err := fila.NewWorker(be, "steps", func(ctx context.Context, j *fila.Job) (any, error) {
+		switch j.Name {
+		case "child":
+			return "v", nil
+		case "liar":
+			return nil, fila.ErrWaitingChildren
+		}
+		c, err := j.Children(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if c.Total == 0 { // first run: fan out
+			if _, err := q.WaitForChildren(ctx, j, fila.FlowJob{Name: "child"}, fila.FlowJob{Name: "child"}); err != nil {
+				return nil, err
+			}
+			return nil, fila.ErrWaitingChildren
+		}
+		return len(c.Values), nil
+	}, fila.WorkerOptions{Concurrency: 2})
+	require.NoError(t, err)
+	runErr := make(chan error, 1)
+	go func() { runErr <- w.Run(ctx) }()
+
+	parent, err := q.Add(ctx, "parent", nil, nil)
+	require.NoError(t, err)
+	done, err := parent.WaitUntilFinished(ctx)
+	require.NoError(t, err)
+	require.JSONEq(t, `2`, string(done.ReturnValue))
+	require.Equal(t, 2, done.AttemptsStarted)
+
+	liar, err := q.Add(ctx, "liar", nil, nil)
+	require.NoError(t, err)
+	_, err = liar.WaitUntilFinished(ctx)
+	var fe *fila.JobFailedError
+	require.ErrorAs(t, err, &fe)
+
+	notRunning, err := q.Add(ctx, "parent", nil, &fila.JobOptions{Delay: time.Hour})
+	require.NoError(t, err)
+	_, err = q.WaitForChildren(ctx, notRunning, fila.FlowJob{Name: "child"})
+	require.ErrorIs(t, err, fila.ErrInvalid)
+	cancel()
+	require.NoError(t, <-runErr)
 }

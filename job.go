@@ -47,6 +47,8 @@ type Job struct {
 
 	be    backend.Backend
 	queue string
+	token string // the worker's lock, on the job a handler receives (WaitForChildren)
+	moved bool   // WaitForChildren moved the job to waiting-children
 }
 
 func newJob(be backend.Backend, queue string, j *backend.Job) *Job {

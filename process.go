@@ -112,6 +112,7 @@ func (w *Worker) process(c claimed) (next claimed, ok, replaced bool) {
 func (w *Worker) begin(c claimed) *activeJob {
 	bj := c.job
 	job := newJob(w.be, w.queue, bj)
+	job.token = c.token
 	ctx, cancel := context.WithCancelCause(w.jobBase)
 	aj := &activeJob{job: job, token: c.token, ctx: ctx, cancel: cancel}
 	if c.ticket != nil {
@@ -216,6 +217,10 @@ func (w *Worker) finish(aj *activeJob, val any, err error) (claimed, bool) {
 	}
 	if err == nil {
 		return w.complete(aj, val)
+	}
+	if aj.job.moved && errors.Is(err, ErrWaitingChildren) { // WaitForChildren released the job
+		w.log.Debug("job waits for its children", "job", aj.job.ID)
+		return claimed{}, false
 	}
 	if errors.Is(context.Cause(aj.ctx), ErrShutdown) {
 		// The drain deadline ended its context: an interruption, not a
