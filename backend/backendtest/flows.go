@@ -199,6 +199,25 @@ func runFlows(t *testing.T, f Factory) {
 		require.Equal(t, 2, b.get(id).AttemptsStarted, "the parent ran twice")
 	})
 
+	t.Run("grouped leaves that would overfill their group store nothing", func(t *testing.T) {
+		b := setup(t, f)
+		fl := flows(b)
+		g, ok := b.be.(backend.Groups)
+		if !ok {
+			t.Skip("backend does not implement backend.Groups")
+		}
+		require.NoError(t, g.GroupOptionsSet(b.ctx, &backend.GroupOptionsParams{Queue: b.queue, Options: backend.GroupOptions{MaxSize: 2}}))
+		grouped := func() backend.FlowNode {
+			n := node("g", "")
+			n.Job.Options.Group = "tenant"
+			return n
+		}
+		_, err := fl.FlowAdd(b.ctx, &backend.FlowAddParams{Queue: b.queue, Root: node("p", "", grouped(), grouped(), grouped())})
+		require.ErrorIs(t, err, backend.ErrInvalidFlow)
+		require.Equal(t, backend.Counts{}, b.counts())
+		require.Len(t, addFlow(b, fl, node("p", "", grouped(), grouped())), 3)
+	})
+
 	t.Run("invalid trees store nothing", func(t *testing.T) {
 		b := setup(t, f)
 		fl := flows(b)

@@ -34,7 +34,7 @@ func (b *Backend) FlowAdd(ctx context.Context, p *backend.FlowAddParams) ([]back
 		return nil, err
 	}
 	defer q.mu.Unlock()
-	if err := q.checkFlowFree(&p.Root); err != nil {
+	if err := q.checkFlowFree(&p.Root, map[string]int{}); err != nil {
 		return nil, err
 	}
 	now := b.now()
@@ -45,20 +45,35 @@ func (b *Backend) FlowAdd(ctx context.Context, p *backend.FlowAddParams) ([]back
 }
 
 // checkFlowFree refuses a tree whose IDs exist or whose grouped leaves
-// meet a full group, before anything is stored.
-func (q *queue) checkFlowFree(f *backend.FlowNode) error {
+// would meet a full group, before anything is stored. added counts the
+// tree's leaves that will join each group's line, in add order, as JobAdd
+// would add them one by one.
+func (q *queue) checkFlowFree(f *backend.FlowNode, added map[string]int) error {
 	if f.Job.ID != "" && q.jobs[f.Job.ID] != nil {
 		return fmt.Errorf("%w: job ID %q exists", backend.ErrInvalidFlow, f.Job.ID)
 	}
-	if g := f.Job.Options.Group; g != "" && q.groupFull(g) {
-		return fmt.Errorf("%w: group %q is full", backend.ErrInvalidFlow, g)
+	if g := f.Job.Options.Group; g != "" && len(f.Children) == 0 {
+		if q.groupFull(g) || (q.groupOpts.MaxSize > 0 && q.groupLen(g)+added[g] >= q.groupOpts.MaxSize) {
+			return fmt.Errorf("%w: group %q is full", backend.ErrInvalidFlow, g)
+		}
+		if f.Job.Options.Delay <= 0 {
+			added[g]++
+		}
 	}
 	for i := range f.Children {
-		if err := q.checkFlowFree(&f.Children[i]); err != nil {
+		if err := q.checkFlowFree(&f.Children[i], added); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// groupLen is the number of jobs waiting in a group's line.
+func (q *queue) groupLen(name string) int {
+	if g := q.groups[name]; g != nil {
+		return g.jobs.Len()
+	}
+	return 0
 }
 
 // addFlow stores a node, then its children: a leaf as JobAdd would, a
@@ -220,8 +235,9 @@ func (b *Backend) FlowWaitChildren(ctx context.Context, p *backend.FlowWaitChild
 	if err != nil {
 		return nil, err
 	}
+	added := map[string]int{}
 	for i := range p.Children {
-		if err := q.checkFlowFree(&p.Children[i]); err != nil {
+		if err := q.checkFlowFree(&p.Children[i], added); err != nil {
 			return nil, err
 		}
 	}
