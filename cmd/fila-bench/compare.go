@@ -34,6 +34,13 @@ func compare(ctx context.Context, cfg config, o compareOptions) error {
 		}
 		o.peersDir = d
 	}
+	// fila's cases run with the caller's context, which cannot end
+	// (context.Background in main), as the peers' programs take none: with
+	// a context that can end, each fila call runs its Redis call on a
+	// goroutine so it can return when the context ends, which costs a
+	// sequential add about half its rate on a 2-core VM (docs/performance.md).
+	// An interrupt exits the process (below), so nothing needs to end them.
+	filaCtx := ctx
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	srv, err := startRedis(ctx)
@@ -88,7 +95,7 @@ func compare(ctx context.Context, cfg config, o compareOptions) error {
 	}
 	fmt.Fprintln(os.Stderr, "fila: add, add-bulk, process, latency")
 	b := &bench{cfg: cfg, be: be, admin: admin, name: "redis"}
-	rs, err := b.runAll(ctx)
+	rs, err := b.runAll(filaCtx)
 	if err != nil {
 		return err
 	}
