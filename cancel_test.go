@@ -321,10 +321,12 @@ func TestCancelPrefetchedJobNeverStarts(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	h := newBlockingHandler()
-	startWorkerOn(t, b.be, queueName, h.process, fila.WorkerOptions{LockDuration: cancelLock, Prefetch: 1})
+	// Both wait before the worker starts: a claim ahead of a free slot takes
+	// only a job already waiting.
 	first := b.add(t, "first", nil)
-	require.Equal(t, first.ID, recv(t, h.started, "the first handler"))
 	second := b.add(t, "second", nil)
+	startWorkerOn(t, b.be, queueName, h.process, fila.WorkerOptions{LockDuration: cancelLock, Prefetch: 1, PrefetchHold: time.Hour})
+	require.Equal(t, first.ID, recv(t, h.started, "the first handler"))
 	require.Eventually(t, func() bool { return b.get(t, second.ID).State == fila.StateActive }, waitFor, 5*time.Millisecond,
 		"the second job is prefetched")
 	_, err := b.queue.Cancel(b.ctx, second.ID)

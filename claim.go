@@ -23,35 +23,65 @@ func (w *Worker) claimParams(wait time.Duration) *backend.JobClaimParams {
 
 // dispatch fills free slots with blocking claims. It is the only goroutine
 // that blocks on the backend, so an idle worker holds one waiting call
-// whatever its concurrency.
+// whatever its concurrency. A claim ahead of a free handler slot
+// (Prefetch) takes only a job already waiting and never blocks: a worker
+// whose handlers are all busy holds no blocked claim, which a frozen
+// process (a long pause, SIGSTOP) would still serve on the server and keep
+// a job from the others until the stalled check. When there is none, the
+// dispatcher waits for a chain to end before it claims again.
 func (w *Worker) dispatch(ctx context.Context) {
 	defer close(w.jobs)
+	emptyAhead := false // the last claim ahead found nothing waiting
 	for {
 		select {
 		case w.sem <- struct{}{}:
 		case <-ctx.Done():
 			return
 		}
-		if !w.awaitHoldBack(ctx) {
+		if !w.awaitHoldBack(ctx) || (emptyAhead && !w.awaitChainEnd(ctx)) {
 			<-w.sem
 			return
 		}
-		c, ok := w.claim(ctx)
+		wait := claimWait
+		ahead := w.gate != nil && len(w.sem) > w.opts.Concurrency
+		if ahead {
+			wait = 0
+		}
+		c, ok := w.claim(ctx, wait)
 		if !ok {
 			<-w.sem
 			return
+		}
+		if emptyAhead = c.job == nil; emptyAhead {
+			<-w.sem
+			continue
 		}
 		w.queueForSlot(&c)
 		w.jobs <- c
 	}
 }
 
+// awaitChainEnd waits, after a claim ahead found nothing waiting, until a
+// job chain ends (a handler slot's chain found no next job), so the next
+// claim can block for a free slot. It returns false when ctx ends.
+func (w *Worker) awaitChainEnd(ctx context.Context) bool {
+	for len(w.sem) > w.opts.Concurrency {
+		select {
+		case <-w.heldWake:
+		case <-ctx.Done():
+			return false
+		}
+	}
+	return true
+}
+
 // claim blocks until it claims a job, or returns false when ctx ends or
-// the backend failed for good. Transient backend errors are counted,
+// the backend failed for good. With wait 0 it does not block: it returns
+// a claimed without a job when none is waiting. Transient backend errors are counted,
 // logged and retried with backoff (longer for a spent quota): a worker
 // never stops because its storage went away for a while. A permanent one
 // (backend.IsPermanent) ends Run with that error.
-func (w *Worker) claim(ctx context.Context) (claimed, bool) {
+func (w *Worker) claim(ctx context.Context, wait time.Duration) (claimed, bool) {
 	failures := 0
 	for {
 		if lim := w.opts.LocalLimiter; lim != nil {
@@ -69,7 +99,7 @@ func (w *Worker) claim(ctx context.Context) (claimed, bool) {
 				continue
 			}
 		}
-		p := w.claimParams(claimWait)
+		p := w.claimParams(wait)
 		res, err := w.be.JobClaim(ctx, p)
 		if ctx.Err() != nil {
 			if err == nil && res.Job != nil { // claimed as we stopped: hand it back
@@ -79,7 +109,7 @@ func (w *Worker) claim(ctx context.Context) (claimed, bool) {
 			}
 			return claimed{}, false
 		}
-		var wait time.Duration
+		var pause time.Duration
 		switch {
 		case err != nil:
 			w.stats.backendError(err)
@@ -88,18 +118,20 @@ func (w *Worker) claim(ctx context.Context) (claimed, bool) {
 				return claimed{}, false
 			}
 			failures++
-			wait = backendBackoff(err, failures)
-			w.log.Warn("claim failed; retrying", "err", err, "retry_in", wait)
+			pause = backendBackoff(err, failures)
+			w.log.Warn("claim failed; retrying", "err", err, "retry_in", pause)
 		case res.Job != nil:
 			return claimed{job: res.Job, token: p.Token}, true
 		default:
 			failures = 0
-			wait = res.RetryAfter
-			if wait > 0 {
+			pause = res.RetryAfter
+			if pause > 0 {
 				w.stats.rateLimited.Add(1)
+			} else if wait == 0 {
+				return claimed{}, true // nothing waiting, and the caller does not block
 			}
 		}
-		if wait > 0 && !sleep(ctx, wait) {
+		if pause > 0 && !sleep(ctx, pause) {
 			return claimed{}, false
 		}
 	}

@@ -356,9 +356,9 @@ func TestPrefetchHoardsNothingBehindASlowHandler(t *testing.T) {
 			return nil, nil
 		}
 	}
+	quick := b.add(t, "quick", nil)
 	first := b.startWorker(t, handler("first"), fila.WorkerOptions{}) // Concurrency 1, Prefetch 1: the defaults
 	<-slowStarted
-	quick := b.add(t, "quick", nil)
 	// The first worker's dispatcher takes it ahead of a free slot, then
 	// hands it back after PrefetchHold.
 	require.Eventually(t, func() bool { return first.Stats().Released == 1 }, waitFor, time.Millisecond)
@@ -367,7 +367,7 @@ func TestPrefetchHoardsNothingBehindASlowHandler(t *testing.T) {
 
 	b.startWorker(t, handler("second"), fila.WorkerOptions{})
 	require.Equal(t, "second quick", <-ranBy)
-	b.add(t, "later", nil) // the first worker claims nothing ahead now
+	b.add(t, "later", nil) // the first worker claims nothing ahead now, nor blocks on a claim while busy
 	require.Equal(t, "second later", <-ranBy)
 	require.Equal(t, uint64(1), first.Stats().Released, "one hand-back, no claim-and-release churn")
 	require.Equal(t, fila.StateActive, b.get(t, slow.ID).State)
@@ -392,17 +392,17 @@ func TestPrefetchResumesWhenHandlersAreShortAgain(t *testing.T) {
 		}
 		return nil, nil
 	}, fila.WorkerOptions{})
-	b.add(t, "slow-1", nil)
+	_, err := b.queue.AddBulk(b.ctx, []fila.BulkJob{{Name: "slow-1"}, {Name: "quick"}}) // a claim ahead takes only a waiting job
+	require.NoError(t, err)
 	require.Equal(t, "slow-1", <-started)
-	b.add(t, "quick", nil)
 	require.Eventually(t, func() bool { return w.Stats().Released == 1 }, waitFor, time.Millisecond)
 
 	close(releases["slow-1"])
 	short := b.add(t, "short", nil)
 	completed(t, short)
-	b.add(t, "slow-2", nil)
+	_, err = b.queue.AddBulk(b.ctx, []fila.BulkJob{{Name: "slow-2"}, {Name: "quick-2"}})
+	require.NoError(t, err)
 	require.Equal(t, "slow-2", <-started)
-	b.add(t, "quick-2", nil)
 	require.Eventually(t, func() bool { return w.Stats().Released == 2 }, waitFor, time.Millisecond,
 		"claimed ahead again, and handed back")
 	close(releases["slow-2"])

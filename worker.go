@@ -43,8 +43,10 @@ type WorkerOptions struct {
 	// its attempt started, and its ProcessedAt is its claim time; its
 	// Timeout counts from when its handler starts.
 	//
-	// A prefetched job waits in this process only, where no other worker
-	// can take it, so it waits at most PrefetchHold (20ms) for a slot: when
+	// A claim ahead of a free slot takes only a job already waiting; it
+	// never blocks. A prefetched job waits in this process only, where no
+	// other worker can take it, so it waits at most PrefetchHold (20ms) for
+	// a slot: when
 	// a handler runs longer, the job goes back to the front of waiting,
 	// unstarted and without spending an attempt, for an idle worker
 	// elsewhere to take, and this worker claims no job ahead again until
