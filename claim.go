@@ -47,6 +47,7 @@ func (w *Worker) dispatch(ctx context.Context) {
 		if ahead {
 			wait = 0
 		}
+		start := time.Now()
 		c, ok := w.claim(ctx, wait)
 		if !ok {
 			<-w.sem
@@ -56,10 +57,19 @@ func (w *Worker) dispatch(ctx context.Context) {
 			<-w.sem
 			continue
 		}
+		// A blocking claim that waited for its job found the queue empty;
+		// a claim ahead now would find nothing too, so wait for a chain to
+		// end instead: a job reaching an idle worker costs no extra call.
+		emptyAhead = !ahead && w.gate != nil && time.Since(start) > waitedClaim
 		w.queueForSlot(&c)
 		w.jobs <- c
 	}
 }
+
+// waitedClaim is how long a claim takes before the dispatcher takes it for
+// one that waited for its job (the queue was empty): a claim that finds a
+// job waiting returns in a round trip.
+const waitedClaim = 5 * time.Millisecond
 
 // awaitChainEnd waits, after a claim ahead found nothing waiting, until a
 // job chain ends (a handler slot's chain found no next job), so the next
