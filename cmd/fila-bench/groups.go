@@ -25,21 +25,10 @@ func (b *bench) groupsThroughput(ctx context.Context, c int) (result, error) {
 	}); err != nil {
 		return result{}, err
 	}
-	var done atomic.Int64
-	all := make(chan struct{})
-	wopts := fila.WorkerOptions{Concurrency: c, OnFinished: func(*fila.Job, error) {
-		if done.Add(1) == int64(n) {
-			close(all)
-		}
-	}}
-	a := take(ctx, b.admin)
-	stop, err := b.runWorkers(q, 1, wopts, func(context.Context, *fila.Job) (any, error) { return nil, nil })
+	a, z, err := b.runNoops(ctx, q, n, fila.WorkerOptions{Concurrency: c})
 	if err != nil {
 		return result{}, err
 	}
-	<-all
-	z := take(ctx, b.admin)
-	stop()
 	r := result{Scenario: "groups", Variant: fmt.Sprintf("%d groups, group concurrency 1", groups), Concurrency: c, Jobs: n}
 	b.finish(ctx, q, &r, a, z)
 	return r, nil

@@ -216,6 +216,28 @@ func (b *bench) bulk(ctx context.Context, q *fila.Queue, n, size int, opts func(
 // function that closes them all. A worker that stops on its own (its
 // backend failed for good) ends the benchmark: the scenario would wait
 // forever for jobs nobody runs.
+// runNoops runs n jobs already in q through one worker with no-op handlers
+// (wopts' OnFinished is set here) and returns the server's stats before and
+// after.
+func (b *bench) runNoops(ctx context.Context, q *fila.Queue, n int, wopts fila.WorkerOptions) (a, z snapshot, err error) {
+	var done atomic.Int64
+	all := make(chan struct{})
+	wopts.OnFinished = func(*fila.Job, error) {
+		if done.Add(1) == int64(n) {
+			close(all)
+		}
+	}
+	a = take(ctx, b.admin)
+	stop, err := b.runWorkers(q, 1, wopts, func(context.Context, *fila.Job) (any, error) { return nil, nil })
+	if err != nil {
+		return a, z, err
+	}
+	<-all
+	z = take(ctx, b.admin)
+	stop()
+	return a, z, nil
+}
+
 func (b *bench) runWorkers(q *fila.Queue, count int, opts fila.WorkerOptions, h fila.Processor) (func(), error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
@@ -258,21 +280,10 @@ func (b *bench) process(ctx context.Context, c, p int, keep fila.Retention) (res
 	if err := b.bulk(ctx, q, n, 1000, func(int) *fila.JobOptions { return opts }); err != nil {
 		return result{}, err
 	}
-	var done atomic.Int64
-	all := make(chan struct{})
-	wopts := fila.WorkerOptions{Concurrency: c, Prefetch: p, OnFinished: func(*fila.Job, error) {
-		if done.Add(1) == int64(n) {
-			close(all)
-		}
-	}}
-	a := take(ctx, b.admin)
-	stop, err := b.runWorkers(q, 1, wopts, func(context.Context, *fila.Job) (any, error) { return nil, nil })
+	a, z, err := b.runNoops(ctx, q, n, fila.WorkerOptions{Concurrency: c, Prefetch: p})
 	if err != nil {
 		return result{}, err
 	}
-	<-all
-	z := take(ctx, b.admin)
-	stop()
 	variant := "remove on complete"
 	if !keep.Remove {
 		variant = fmt.Sprintf("keep last %d", keep.KeepLast)
