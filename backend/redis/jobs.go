@@ -108,6 +108,16 @@ func addArgs(it *backend.JobAddItem) ([]any, error) {
 	return []any{it.ID, it.Options.Priority, lifo, ms(it.Options.Delay), did, ttl, body}, nil
 }
 
+// add1Args returns add1.lua's arguments for the arguments addArgs made,
+// when the job is one add1.lua takes: no delay, no dedup id, no group.
+func add1Args(args []any) ([]any, bool) {
+	lifo, _ := args[2].(string)
+	if len(lifo) != 1 || args[3] != int64(0) || args[4] != "" {
+		return nil, false
+	}
+	return []any{args[0], args[1], lifo, args[6]}, true
+}
+
 // JobGet implements backend.Backend.
 func (b *Backend) JobGet(ctx context.Context, p *backend.JobGetParams) (*backend.Job, error) {
 	v, err := b.run(ctx, b.s.get, b.queue(p.Queue), p.ID)

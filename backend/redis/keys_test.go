@@ -21,11 +21,13 @@ func TestCommandBoxesEachKeyPrefixApart(t *testing.T) {
 	}
 }
 
-// The scripts can reach only the keys they are given: add.lua's must be
-// the first keyNames, and BLMOVE and XREAD's keys must be where redis.go
-// says they are.
+// The scripts can reach only the keys they are given: add.lua's and
+// add1.lua's must be the first keyNames, and BLMOVE and XREAD's keys must
+// be where redis.go says they are.
 func TestKeyOrderMatchesLib(t *testing.T) {
-	require.Equal(t, []string{"wait", "paused", "prio", "delayed", "jobs", "meta", "dedup", "events"}, keyNames[:addKeys])
+	require.Equal(t, []string{"wait", "paused", "prio", "jobs", "meta", "events", "delayed", "dedup"}, keyNames[:addKeys])
+	require.Equal(t, []string{"wait", "paused", "prio", "jobs", "meta", "events"}, keyNames[:add1Keys])
+	require.Equal(t, add1Keys, loadScripts().add1.keys)
 	require.Equal(t, "wait", keyNames[keyWait])
 	require.Equal(t, "active", keyNames[keyActive])
 	require.Equal(t, "events", keyNames[keyEvents])
@@ -37,16 +39,18 @@ func TestKeyOrderMatchesLib(t *testing.T) {
 // With job buckets, bucket 0 is the one-bucket jobs hash and the others
 // follow the fixed keys, for add.lua too, as lib.lua's init reads them.
 func TestQueueKeysWithBuckets(t *testing.T) {
-	keys, adds := queueKeys("p", "q", 3)
+	keys := queueKeys("p", "q", 3)
+	adds := firstKeys(keys, addKeys)
 	require.Equal(t, []string{
-		"p:{q}:wait", "p:{q}:paused", "p:{q}:prio", "p:{q}:delayed", "p:{q}:jobs", "p:{q}:meta", "p:{q}:dedup",
-		"p:{q}:events", "p:{q}:active", "p:{q}:completed", "p:{q}:failed", "p:{q}:limiter", "p:{q}:stalled",
+		"p:{q}:wait", "p:{q}:paused", "p:{q}:prio", "p:{q}:jobs", "p:{q}:meta", "p:{q}:events", "p:{q}:delayed",
+		"p:{q}:dedup", "p:{q}:active", "p:{q}:completed", "p:{q}:failed", "p:{q}:limiter", "p:{q}:stalled",
 		"p:{q}:metrics", "p:{q}:jobs:1", "p:{q}:jobs:2",
 	}, keys)
 	require.Equal(t, append(append([]string{}, keys[:addKeys]...), "p:{q}:jobs:1", "p:{q}:jobs:2"), adds)
+	require.Equal(t, append(append([]string{}, keys[:add1Keys]...), "p:{q}:jobs:1", "p:{q}:jobs:2"), firstKeys(keys, add1Keys))
 
-	keys, adds = queueKeys("p", "q", 1)
+	keys = queueKeys("p", "q", 1)
 	require.Len(t, keys, len(keyNames))
 	require.Equal(t, "p:{q}:jobs", keys[keyJobs])
-	require.Equal(t, keys[:addKeys], adds)
+	require.Equal(t, keys[:addKeys], firstKeys(keys, addKeys))
 }

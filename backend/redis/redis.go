@@ -101,8 +101,8 @@ type queueInfo struct {
 	name string
 	// keys are the queue's fixed keys in lib.lua's order, then job buckets
 	// 1..n-1; addKeys are add.lua's (the first 8 fixed keys, then the
-	// buckets).
-	keys, addKeys []string
+	// buckets) and add1Keys add1.lua's (the first 6, then the buckets).
+	keys, addKeys, add1Keys []string
 	// laidOut: a call on the queue succeeded, so lib.lua's check_layout
 	// accepted this backend's bucket count (fixedArgs).
 	laidOut    atomic.Bool
@@ -226,53 +226,60 @@ func buildOptions(opts []Option) options {
 // keyNames are the suffixes of a queue's keys, in the order of KEYS in
 // lua/lib.lua.
 var keyNames = []string{
-	"wait", "paused", "prio", "delayed", "jobs", "meta", "dedup", "events",
+	"wait", "paused", "prio", "jobs", "meta", "events", "delayed", "dedup",
 	"active", "completed", "failed", "limiter", "stalled", "metrics",
 }
 
 const (
 	keyWait   = 0
-	keyJobs   = 4
-	keyMeta   = 5
-	keyEvents = 7
+	keyJobs   = 3
+	keyMeta   = 4
+	keyEvents = 5
 	keyActive = 8
 )
 
 // keysFor returns the keys script s takes: all of the queue's, or, for
-// add.lua, the first s.keys fixed ones and the job buckets.
+// add.lua and add1.lua, the first s.keys fixed ones and the job buckets.
 func (q *queueInfo) keysFor(s *Script) []string {
-	if s.sched {
+	switch {
+	case s.sched:
 		return q.schedKeys()
-	}
-	if s.keys > 0 {
+	case s.keys == add1Keys:
+		return q.add1Keys
+	case s.keys > 0:
 		return q.addKeys
 	}
 	return q.keys
 }
 
 // queueKeys returns a queue's keys (see queueInfo) for n job buckets.
-func queueKeys(prefix, name string, n int) (keys, adds []string) {
+func queueKeys(prefix, name string, n int) []string {
 	base := prefix + ":{" + name + "}:"
-	keys = make([]string, len(keyNames), len(keyNames)+n-1)
+	keys := make([]string, len(keyNames), len(keyNames)+n-1)
 	for i, k := range keyNames {
 		keys[i] = base + k
-	}
-	if n == 1 {
-		return keys, keys[:addKeys]
 	}
 	for i := 1; i < n; i++ {
 		keys = append(keys, base+"jobs:"+strconv.Itoa(i))
 	}
-	adds = append(append(make([]string, 0, addKeys+n-1), keys[:addKeys]...), keys[len(keyNames):]...)
-	return keys, adds
+	return keys
+}
+
+// firstKeys returns the first fixed of keys (queueKeys) and the job
+// buckets after the fixed keys: the keys of a script that takes fewer.
+func firstKeys(keys []string, fixed int) []string {
+	if len(keys) == len(keyNames) {
+		return keys[:fixed]
+	}
+	return append(append(make([]string, 0, fixed+len(keys)-len(keyNames)), keys[:fixed]...), keys[len(keyNames):]...)
 }
 
 func (b *Backend) queue(name string) *queueInfo {
 	if q, ok := b.queues.Load(name); ok {
 		return q.(*queueInfo)
 	}
-	keys, adds := queueKeys(b.opts.prefix, name, b.opts.jobBuckets)
-	qi := &queueInfo{name: name, keys: keys, addKeys: adds}
+	keys := queueKeys(b.opts.prefix, name, b.opts.jobBuckets)
+	qi := &queueInfo{name: name, keys: keys, addKeys: firstKeys(keys, addKeys), add1Keys: firstKeys(keys, add1Keys)}
 	batch := func(s *Script) func(ctx context.Context, items [][]any) ([]any, error) {
 		return func(ctx context.Context, items [][]any) ([]any, error) {
 			v, err := b.run(ctx, s, qi, flatten(items)...)
@@ -283,7 +290,18 @@ func (b *Backend) queue(name string) *queueInfo {
 			return arr, nil
 		}
 	}
-	qi.adds = batcher{max: b.opts.addBatch, exec: batch(b.s.add)}
+	qi.adds = batcher{max: b.opts.addBatch, exec: func(ctx context.Context, items [][]any) ([]any, error) {
+		if len(items) == 1 {
+			if lean, ok := add1Args(items[0]); ok {
+				v, err := b.run(ctx, b.s.add1, qi, lean...)
+				if err != nil {
+					return nil, err
+				}
+				return []any{v}, nil
+			}
+		}
+		return batch(b.s.add)(ctx, items)
+	}}
 	qi.finishes = batcher{max: 100, exec: batch(b.s.finish)}
 	q, _ := b.queues.LoadOrStore(name, qi)
 	return q.(*queueInfo)

@@ -15,7 +15,7 @@ var luaFiles embed.FS
 // the transition's own file, so every script shares the key layout and
 // helpers documented at the top of lib.lua. registry.lua stands alone.
 type scripts struct {
-	add, claim, claimMoved, unclaim, finish, release, extend, stalled           *Script
+	add, add1, claim, claimMoved, unclaim, finish, release, extend, stalled     *Script
 	progress, log, logs, get, list, remove, retry, promote, events, cursor      *Script
 	counts, info, pause, ratelimit, drain, clean, obliterate, metrics, registry *Script
 	sched, schedRead                                                            *Script
@@ -27,7 +27,7 @@ type scripts struct {
 
 // transitions are the scripts built on lib.lua, by file name.
 var transitions = []string{
-	"add", "claim", "claim_moved", "unclaim", "finish", "release", "extend", "stalled", "progress", "log",
+	"add", "add1", "claim", "claim_moved", "unclaim", "finish", "release", "extend", "stalled", "progress", "log",
 	"logs", "get", "list", "remove", "retry", "promote", "events", "cursor", "counts", "info", "pause",
 	"ratelimit", "drain", "clean", "obliterate", "metrics", "sched", "sched_read", "group",
 	"cancel", "cancelled",
@@ -43,6 +43,10 @@ var schedScripts = map[string]bool{"sched": true, "sched_read": true, "obliterat
 // order. Each argument costs Redis about 1,100 instructions (a Lua string
 // and a table entry), and an add is 120,000.
 const addKeys = 8
+
+// add1Keys is how many add1.lua takes: wait, paused, prio, jobs, meta and
+// events, the first six, the keys of an add without delay or dedup id.
+const add1Keys = 6
 
 func loadScripts() *scripts {
 	// lib_claim.lua and lib_finish.lua continue lib.lua; groups.lua assigns
@@ -72,8 +76,11 @@ func loadScripts() *scripts {
 		fn := "body_" + name
 		body := "local function " + fn + "(KEYS, ARGV)\n-- " + name + ".lua\n" + bodies[name] + "\nend\n"
 		fixed := len(keyNames) // the queue's fixed keys; job buckets 1..n-1 follow them
-		if name == "add" {
+		switch name {
+		case "add":
 			fixed = addKeys
+		case "add1":
+			fixed = add1Keys
 		}
 		if schedScripts[name] {
 			fixed++
@@ -87,13 +94,14 @@ func loadScripts() *scripts {
 	}
 	// stalled readies jobs too, but StalledCheck signals only when it
 	// requeued some.
-	for _, name := range []string{"release", "retry", "promote", "pause", "unclaim", "add", "sched", "group"} {
+	for _, name := range []string{"release", "retry", "promote", "pause", "unclaim", "add", "add1", "sched", "group"} {
 		byName[name].readies = true
 	}
 	for name := range schedScripts {
 		byName[name].sched = true
 	}
 	byName["add"].keys = addKeys
+	byName["add1"].keys = add1Keys
 	s := &scripts{library: libSrc.String(), registry: newScript("registry", read("registry"))}
 	s.registry.builtin = true
 	byName["registry"] = s.registry
@@ -101,7 +109,7 @@ func loadScripts() *scripts {
 		sc.locking = withKeyLocking(sc)
 	}
 	for name, dst := range map[string]**Script{
-		"add": &s.add, "claim": &s.claim, "claim_moved": &s.claimMoved, "unclaim": &s.unclaim, "finish": &s.finish,
+		"add": &s.add, "add1": &s.add1, "claim": &s.claim, "claim_moved": &s.claimMoved, "unclaim": &s.unclaim, "finish": &s.finish,
 		"release": &s.release, "extend": &s.extend, "stalled": &s.stalled, "progress": &s.progress, "log": &s.log,
 		"logs": &s.logs, "get": &s.get, "list": &s.list, "remove": &s.remove, "retry": &s.retry, "promote": &s.promote,
 		"events": &s.events, "cursor": &s.cursor, "counts": &s.counts, "info": &s.info, "pause": &s.pause,

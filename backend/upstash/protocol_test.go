@@ -448,7 +448,9 @@ func TestNoScript(t *testing.T) {
 		t.Parallel()
 		b := miniBundle(t)
 		be := newBackend(t, b.config(), redisbackend.WithAddBatch(1))
-		addJobs(t, be, "q", []byte("warm")) // the plain add script is now loaded
+		// Two jobs: a bulk add runs add.lua, now loaded (one job would run
+		// add1.lua).
+		addJobs(t, be, "q", []byte("warm"), []byte("warm"))
 		b.emu.ResetCounts()
 		// The binary payload needs the binary-safe variant of add, which the
 		// server has never seen: only that call is answered NOSCRIPT.
@@ -456,7 +458,7 @@ func TestNoScript(t *testing.T) {
 		cmds, _ := b.emu.Commands()
 		require.Equal(t, int64(3), cmds["EVALSHA"])
 		require.Equal(t, int64(1), cmds["EVAL"])
-		require.EqualValues(t, 4, waiting(t, be, "q"), "every job added once")
+		require.EqualValues(t, 5, waiting(t, be, "q"), "every job added once")
 		for i, want := range []string{"a", "\xffb", "c"} {
 			j, err := be.JobGet(ctx, &backend.JobGetParams{Queue: "q", ID: ids[i]})
 			require.NoError(t, err)
@@ -468,7 +470,7 @@ func TestNoScript(t *testing.T) {
 		addJobs(t, be, "q", []byte("d"), []byte("e"))
 		cmds, _ = b.emu.Commands()
 		require.Equal(t, map[string]int64{"EVALSHA": 2, "EVAL": 2}, cmds)
-		require.EqualValues(t, 6, waiting(t, be, "q"))
+		require.EqualValues(t, 7, waiting(t, be, "q"))
 	})
 }
 

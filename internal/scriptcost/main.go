@@ -32,12 +32,13 @@ func main() {
 	dumps := flag.String("dumps", "", "directory of callgrind's dump files (--callgrind-out-file's directory)")
 	n := flag.Int("n", 1000, "calls per case")
 	buckets := flag.Int("buckets", 1, "job buckets (redisbackend.WithJobBuckets)")
+	addOnly := flag.Bool("add", false, "count the add case only")
 	flag.Parse()
 	if *addr == "" || *pid == "" || *dumps == "" {
 		flag.Usage()
 		os.Exit(2)
 	}
-	if err := run(*addr, *pid, *dumps, *n, *buckets); err != nil {
+	if err := run(*addr, *pid, *dumps, *n, *buckets, *addOnly); err != nil {
 		fmt.Fprintln(os.Stderr, "scriptcost:", err)
 		os.Exit(1)
 	}
@@ -76,7 +77,7 @@ func (c counter) dump() (int64, error) {
 	return 0, fmt.Errorf("no total in %s", newest)
 }
 
-func run(addr, pid, dumps string, n, buckets int) error {
+func run(addr, pid, dumps string, n, buckets int, addOnly bool) error {
 	ctx := context.Background()
 	rdb := redis.NewClient(&redis.Options{Addr: addr, Protocol: 2})
 	defer rdb.Close()
@@ -107,6 +108,9 @@ func run(addr, pid, dumps string, n, buckets int) error {
 		return err
 	}
 	fmt.Printf("%-40s %8d instructions per call\n", "add (one job)", total/int64(n))
+	if addOnly {
+		return nil
+	}
 
 	for _, r := range []struct {
 		name string

@@ -6,6 +6,7 @@
 -- Reply:   per job {status, id, state, added_ms}; status 0 created, 1 exists
 --          (state and added_ms of the existing job), 2 deduplicated (id of the
 --          job that used the dedup id), 3 the group is full (nothing stored)
+-- add1.lua is the same for one job without delay, dedup id or group.
 local out = {}
 local swept = false
 local DEDUP_FIELD = {'d:'}
@@ -47,15 +48,7 @@ for i = 0, num(ARGV[3]) - 1 do
     else
       local l = '0'
       if lifo then l = '1' end
-      local rec = NOW_S .. ':' .. prio_s .. ':' .. l .. ':' .. body -- prio_s: a whole number, as Go prints it
-      if id ~= '' then
-        rcall('HSET', jk(id), 'j:' .. id, rec)
-      else
-        -- A generated id is never taken, but HSETNX makes sure of it.
-        repeat
-          id = int(rcall('HINCRBY', K_META, 'id', '1'))
-        until rcall('HSETNX', jk(id), 'j:' .. id, rec) == 1
-      end
+      id = new_job(id, prio_s, l, body)
       if did ~= '' then
         rcall('ZADD', K_DEDUP, int(NOW + tonumber(ARGV[b + 5])), did)
         rcall('HSET', jk(did), 'd:' .. did, id)

@@ -4,19 +4,19 @@
 -- KEYS, in the same order for every script. All keys of one queue share the
 -- hash tag {queue}, so every script is single-slot and valid on Redis
 -- Cluster; no key name is ever built inside a script. Every script takes all
--- 14 but add.lua, which takes the first 8, the keys an add can touch: Redis
+-- 14 but the adds: add.lua takes the first 8, the keys an add can touch,
+-- and add1.lua the first 6, those of an add without delay or dedup id: Redis
 -- turns each argument into a Lua string and a table entry, about 1,100
 -- instructions each, a tenth of an add (scripts.go, keysFor). With job
 -- buckets (redisbackend.WithJobBuckets(n), n > 1) the job fields are spread
--- over n hashes; bucket 0 is KEYS[5], the one-bucket jobs hash, and buckets
+-- over n hashes; bucket 0 is KEYS[4], the one-bucket jobs hash, and buckets
 -- 1..n-1 follow the last fixed key (KEYS[15..] for every script, KEYS[9..]
--- for add.lua). jk(id) picks a job's bucket.
+-- for add.lua, KEYS[7..] for add1.lua). jk(id) picks a job's bucket.
 --  1 wait       list   ready jobs without priority; the consuming end is the right
 --  2 paused     list   the waiting list while the queue is paused (renamed from wait)
 --  3 prio       zset   prioritized jobs, score (priority-1)*2^32 + sequence: exact
 --                       below 2^53 up to the largest priority, 2^21
---  4 delayed    zset   delayed jobs, score due_ms*4096 + sequence%4096
---  5 jobs       hash   every per-job field, by prefix (bucket 0 of n: see jk):
+--  4 jobs       hash   every per-job field, by prefix (bucket 0 of n: see jk):
 --                         j:<id>  record "<added_ms>:<priority>:<lifo>:<body>", written once
 --                         s:<id>  state "<S> <started> <made> <stalled> <processed_ms> <finished_ms>
 --                                 <due_ms> <lock_expires_ms> <lock token>"; S is W waiting,
@@ -26,7 +26,7 @@
 --                         t:<id>  stacks (JSON)     p:<id>  progress
 --                         l:<id>  log lines, each "<length>:<line>"
 --                         d:<dedup id>  the job that used a dedup id
---  6 meta       hash   the switches every script may read (meta()): paused; fd, fs (the
+--  5 meta       hash   the switches every script may read (meta()): paused; fd, fs (the
 --                       fed prioritized job in wait and its score);
 --                       hp (prioritized jobs may exist: set on every add to prio,
 --                       cleared when feed finds the set empty);
@@ -37,9 +37,10 @@
 --                       id); sg (next stalled check ms); cm, cc, cf (metrics: current
 --                       minute and its counts); fq (sequence ordering finishes
 --                       within a millisecond); nb (the job bucket count: check_layout)
---  7 dedup      zset   dedup id -> expiry ms
---  8 events     stream the event log, capped near ARGV[1] entries; an entry
+--  6 events     stream the event log, capped near ARGV[1] entries; an entry
 --                       holds the events of one script run, up to 16 (write_events)
+--  7 delayed    zset   delayed jobs, score due_ms*4096 + sequence%4096
+--  8 dedup      zset   dedup id -> expiry ms
 --  9 active     list   claimed jobs (claims push on the left)
 -- 10 completed  zset   completed jobs, score finish_ms*4096 + sequence%4096
 -- 11 failed     zset   failed jobs, same scoring
@@ -115,9 +116,16 @@ end
 -- add.lua); the rest are job buckets 1..n-1.
 local function init(keys, argv, fixed)
   rcall = redis.call
-  K_WAIT, K_PAUSED, K_PRIO, K_DELAYED, K_JOBS = keys[1], keys[2], keys[3], keys[4], keys[5]
-  K_META, K_DEDUP, K_EVENTS, K_ACTIVE, K_COMPLETED = keys[6], keys[7], keys[8], keys[9], keys[10]
+  K_WAIT, K_PAUSED, K_PRIO, K_JOBS, K_META = keys[1], keys[2], keys[3], keys[4], keys[5]
+  K_EVENTS, K_DELAYED, K_DEDUP, K_ACTIVE, K_COMPLETED = keys[6], keys[7], keys[8], keys[9], keys[10]
   K_FAILED, K_LIMITER, K_STALLED, K_METRICS = keys[11], keys[12], keys[13], keys[14]
+  if fixed < 14 then
+    -- The adds take fewer keys, and job buckets follow them: the keys an
+    -- add does not take stay unset, so a call on one fails loudly
+    -- instead of writing to a bucket.
+    K_ACTIVE, K_COMPLETED, K_FAILED, K_LIMITER, K_STALLED, K_METRICS = nil, nil, nil, nil, nil, nil
+    if fixed < 8 then K_DELAYED, K_DEDUP = nil, nil end
+  end
   NB = #keys - fixed + 1
   JK_ID = nil
   if NB > 1 then
@@ -418,6 +426,21 @@ local function load_full(id)
   local v = rcall('HMGET', jk(id), 'j:' .. id, 's:' .. id, 'e:' .. id, 't:' .. id, 'p:' .. id, 'r:' .. id)
   if not v[1] then return nil end
   return v[1], v[2], {v[3], v[4], v[5], v[6]}
+end
+
+-- new_job writes a new job's record (see KEYS: j:<id>) and returns its id,
+-- generated when id is '' (add.lua, add1.lua). l is '1' for LIFO, else '0'.
+local function new_job(id, prio_s, l, body)
+  local rec = NOW_S .. ':' .. prio_s .. ':' .. l .. ':' .. body -- prio_s: a whole number, as Go prints it
+  if id ~= '' then
+    rcall('HSET', jk(id), 'j:' .. id, rec)
+    return id
+  end
+  -- A generated id is never taken, but HSETNX makes sure of it.
+  repeat
+    id = int(rcall('HINCRBY', K_META, 'id', '1'))
+  until rcall('HSETNX', jk(id), 'j:' .. id, rec) == 1
+  return id
 end
 
 -- visible_state reports a waiting job of a paused queue as paused (Z).
