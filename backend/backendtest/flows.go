@@ -2,7 +2,9 @@ package backendtest
 
 import (
 	"fmt"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -216,6 +218,85 @@ func runFlows(t *testing.T, f Factory) {
 		require.ErrorIs(t, err, backend.ErrInvalidFlow)
 		require.Equal(t, backend.Counts{}, b.counts())
 		require.Len(t, addFlow(b, fl, node("p", "", grouped(), grouped())), 3)
+	})
+
+	t.Run("a child that stalls too often fails its parent", func(t *testing.T) {
+		b := setup(t, f)
+		fl := flows(b)
+		res := addFlow(b, fl, node("parent", "", node("lost", "")))
+		tok := b.token()
+		p := b.claimParams(tok)
+		p.LockDuration = 50 * time.Millisecond
+		c, err := b.be.JobClaim(b.ctx, p)
+		require.NoError(t, err)
+		require.NotNil(t, c.Job)
+		time.Sleep(200 * time.Millisecond)
+		for i := 0; i < 2; i++ {
+			_, err := b.be.StalledCheck(b.ctx, &backend.StalledCheckParams{Queue: b.queue, MaxStalledCount: 0})
+			require.NoError(t, err)
+		}
+		require.Equal(t, backend.StateFailed, b.get(res[1].ID).State)
+		parent := b.get(res[0].ID)
+		require.Equal(t, backend.StateFailed, parent.State)
+		require.Contains(t, parent.FailedReason, res[1].ID)
+		require.Contains(t, strings.ToLower(parent.FailedReason), "stalled")
+		require.EqualValues(t, 0, b.counts().WaitingChildren)
+	})
+
+	t.Run("delayed, prioritized and grouped children release their parent", func(t *testing.T) {
+		b := setup(t, f)
+		fl := flows(b)
+		delayed, prio := node("delayed", ""), node("prio", "")
+		delayed.Job.Options.Delay = 100 * time.Millisecond
+		prio.Job.Options.Priority = 3
+		kids := []backend.FlowNode{delayed, prio}
+		if _, ok := b.be.(backend.Groups); ok {
+			g := node("grouped", "")
+			g.Job.Options.Group = "tenant"
+			kids = append(kids, g)
+		}
+		res := addFlow(b, fl, node("parent", "", kids...))
+		require.Equal(t, backend.StateDelayed, res[1].State)
+		require.Equal(t, backend.StatePrioritized, res[2].State)
+		var names []string
+		b.eventually(func() bool {
+			names = append(names, runAll(b)...)
+			return len(names) == len(kids)+1
+		}, "every child, then the parent, runs")
+		require.Equal(t, "parent", names[len(names)-1])
+		require.Len(t, children(b, fl, res[0].ID).Values, len(kids))
+	})
+
+	t.Run("a cancelled parent fails and its children still run", func(t *testing.T) {
+		b := setup(t, f)
+		fl := flows(b)
+		c, ok := b.be.(backend.Cancellers)
+		if !ok {
+			t.Skip("backend does not implement backend.Cancellers")
+		}
+		res := addFlow(b, fl, node("parent", "", node("a", "")))
+		was, err := c.JobCancel(b.ctx, &backend.JobCancelParams{Queue: b.queue, ID: res[0].ID})
+		require.NoError(t, err)
+		require.Equal(t, backend.StateWaitingChildren, was)
+		require.Equal(t, backend.StateFailed, b.get(res[0].ID).State)
+		require.EqualValues(t, 0, b.counts().WaitingChildren)
+		require.Equal(t, []string{"a"}, runAll(b))
+	})
+
+	t.Run("waiting parents list oldest first", func(t *testing.T) {
+		b := setup(t, f)
+		fl := flows(b)
+		var parents []string
+		for i := 0; i < 3; i++ {
+			parents = append(parents, addFlow(b, fl, node(fmt.Sprint("p", i), "", node("c", "")))[0].ID)
+			time.Sleep(2 * time.Millisecond)
+		}
+		require.Equal(t, parents, b.list(backend.StateWaitingChildren))
+		page, err := b.be.JobList(b.ctx, &backend.JobListParams{Queue: b.queue, State: backend.StateWaitingChildren, Offset: 1, Limit: 1})
+		require.NoError(t, err)
+		require.Len(t, page, 1)
+		require.Equal(t, parents[1], page[0].ID)
+		require.Equal(t, backend.StateWaitingChildren, page[0].State)
 	})
 
 	t.Run("invalid trees store nothing", func(t *testing.T) {

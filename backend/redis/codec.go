@@ -218,6 +218,7 @@ func msTime(ms int64) time.Time {
 var stateLetters = map[byte]backend.State{
 	'W': backend.StateWaiting, 'Z': backend.StatePaused, 'P': backend.StatePrioritized, 'D': backend.StateDelayed,
 	'A': backend.StateActive, 'C': backend.StateCompleted, 'F': backend.StateFailed,
+	'K': backend.StateWaitingChildren,
 }
 
 func stateLetter(s backend.State) string {

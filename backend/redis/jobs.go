@@ -122,9 +122,6 @@ func (b *Backend) JobGet(ctx context.Context, p *backend.JobGetParams) (*backend
 
 // JobList implements backend.Backend.
 func (b *Backend) JobList(ctx context.Context, p *backend.JobListParams) ([]*backend.Job, error) {
-	if p.State == backend.StateWaitingChildren {
-		return []*backend.Job{}, nil // no flows here (backend.Flows)
-	}
 	letter := stateLetter(p.State)
 	if letter == "" {
 		return nil, fmt.Errorf("redis: list: unknown state %q", p.State)

@@ -18,12 +18,12 @@ func (b *Backend) QueueCounts(ctx context.Context, p *backend.QueueParams) (*bac
 		return nil, err
 	}
 	a, ok := v.([]any)
-	if !ok || len(a) != 7 {
+	if !ok || len(a) != 8 {
 		return nil, fmt.Errorf("redis: malformed counts reply %v", v)
 	}
 	return &backend.Counts{
 		Waiting: num(a[0]), Prioritized: num(a[1]), Paused: num(a[2]), Delayed: num(a[3]),
-		Active: num(a[4]), Completed: num(a[5]), Failed: num(a[6]),
+		Active: num(a[4]), Completed: num(a[5]), Failed: num(a[6]), WaitingChildren: num(a[7]),
 	}, nil
 }
 

@@ -21,6 +21,7 @@ type scripts struct {
 	sched, schedRead                                                            *Script
 	group                                                                       *Script
 	cancel, cancelled                                                           *Script
+	flowAdd, flowChildren                                                       *Script
 	// library is every lib.lua-based script as one Redis function library.
 	library string
 }
@@ -30,7 +31,7 @@ var transitions = []string{
 	"add", "claim", "claim_moved", "unclaim", "finish", "release", "extend", "stalled", "progress", "log",
 	"logs", "get", "list", "remove", "retry", "promote", "events", "cursor", "counts", "info", "pause",
 	"ratelimit", "drain", "clean", "obliterate", "metrics", "sched", "sched_read", "group",
-	"cancel", "cancelled",
+	"cancel", "cancelled", "flow_add", "flow_children",
 }
 
 // schedScripts take the queue's schedulers hash as one more fixed key
@@ -45,9 +46,9 @@ var schedScripts = map[string]bool{"sched": true, "sched_read": true, "obliterat
 const addKeys = 8
 
 func loadScripts() *scripts {
-	// lib_claim.lua and lib_finish.lua continue lib.lua; groups.lua assigns
-	// functions lib.lua declares.
-	lib := read("lib") + "\n" + read("lib_claim") + "\n" + read("lib_finish") + "\n" + read("groups")
+	// lib_claim.lua and lib_finish.lua continue lib.lua; groups.lua and
+	// lib_flows.lua assign functions lib.lua declares.
+	lib := read("lib") + "\n" + read("lib_claim") + "\n" + read("lib_finish") + "\n" + read("groups") + "\n" + read("lib_flows")
 	bodies := make(map[string]string, len(transitions))
 	version := sha1.New()
 	version.Write([]byte(lib))
@@ -87,7 +88,7 @@ func loadScripts() *scripts {
 	}
 	// stalled readies jobs too, but StalledCheck signals only when it
 	// requeued some.
-	for _, name := range []string{"release", "retry", "promote", "pause", "unclaim", "add", "sched", "group"} {
+	for _, name := range []string{"release", "retry", "promote", "pause", "unclaim", "add", "sched", "group", "flow_add"} {
 		byName[name].readies = true
 	}
 	for name := range schedScripts {
@@ -107,7 +108,7 @@ func loadScripts() *scripts {
 		"events": &s.events, "cursor": &s.cursor, "counts": &s.counts, "info": &s.info, "pause": &s.pause,
 		"ratelimit": &s.ratelimit, "drain": &s.drain, "clean": &s.clean, "obliterate": &s.obliterate, "metrics": &s.metrics,
 		"sched": &s.sched, "sched_read": &s.schedRead, "group": &s.group,
-		"cancel": &s.cancel, "cancelled": &s.cancelled,
+		"cancel": &s.cancel, "cancelled": &s.cancelled, "flow_add": &s.flowAdd, "flow_children": &s.flowChildren,
 	} {
 		*dst = byName[name]
 	}
@@ -129,10 +130,22 @@ func withKeyLocking(s *Script) *Script {
 	return v
 }
 
+// read returns a script file with its comment lines emptied: every call
+// that is not cached yet (the first EVAL, a NOSCRIPT fallback) sends the
+// whole source, and the comments were half of it, which counts against a
+// REST endpoint's request size (backend/upstash). The lines stay, so a Lua
+// error names the file's own line numbers. No script holds a long string
+// ([[...]]) in which a line could start with "--".
 func read(name string) string {
 	b, err := luaFiles.ReadFile("lua/" + name + ".lua")
 	if err != nil {
 		panic("redisbackend: missing embedded script " + name) // a build defect, not a runtime condition
 	}
-	return strings.TrimSpace(string(b))
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	for i, l := range lines {
+		if strings.HasPrefix(strings.TrimSpace(l), "--") {
+			lines[i] = ""
+		}
+	}
+	return strings.Join(lines, "\n")
 }

@@ -4,7 +4,8 @@
 -- cancelled.lua looks for, and it is kept in failed even when its
 -- RemoveOnFail says remove (then with the default retention).
 -- ARGV[3] id
--- Reply: {0, state letter the job was in: W, Z (paused), P, D or A}
+-- A flow child applies its policy to its parent (lib_flows.lua).
+-- Reply: {0, state letter the job was in: W, Z (paused), P, D, K or A}
 --   | -2 no such job | {-3, state} finished already
 local id = ARGV[3]
 local rec, st = load(id)
@@ -24,6 +25,8 @@ elseif st.s == 'P' then
   rcall('ZREM', K_PRIO, id)
 elseif st.s == 'D' then
   rcall('ZREM', K_DELAYED, id)
+elseif st.s == 'K' then
+  rcall('ZREM', K_DEDUP, '\2' .. id)
 elseif st.s == 'A' then
   leave_active(id)
   st.made = succ(st.made)
@@ -33,6 +36,7 @@ end
 st.s = 'F'
 rcall('HSET', jk(id), 'e:' .. id, 'cancelled')
 emit('failed', id, 'cancelled')
+if st.fpar then flow_child_done(id, st, false, 'cancelled') end
 finish(id, st, K_FAILED, remove, keep_last, keep_for)
 if revoked then
   st.tok = revoked

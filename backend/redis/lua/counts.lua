@@ -1,5 +1,6 @@
 -- counts.lua: the number of jobs in each state.
--- Reply: {waiting, prioritized, paused, delayed, active, completed, failed}
+-- Reply: {waiting, prioritized, paused, delayed, active, completed, failed,
+--   waiting-children (flow parents: lib_flows.lua)}
 -- mk: the marker in the ready list, which meta mk alone cannot tell (see
 -- meta_mk). Claims take from the right, where a marker mostly sits.
 local mk = 0
@@ -20,4 +21,4 @@ end
 local active = rcall('LLEN', K_ACTIVE)
 if active > 0 and rcall('LPOS', K_ACTIVE, MARKER) then active = active - 1 end
 return {waiting, rcall('ZCARD', K_PRIO) + fed, paused, rcall('ZCARD', K_DELAYED) - tonumber(gv[2] or '0'), active,
-  rcall('ZCARD', K_COMPLETED), rcall('ZCARD', K_FAILED)}
+  rcall('ZCARD', K_COMPLETED), rcall('ZCARD', K_FAILED), rcall('ZCOUNT', K_DEDUP, int(FLOW_BASE), '+inf')}

@@ -20,12 +20,14 @@
 --                         j:<id>  record "<added_ms>:<priority>:<lifo>:<body>", written once
 --                         s:<id>  state "<S> <started> <made> <stalled> <processed_ms> <finished_ms>
 --                                 <due_ms> <lock_expires_ms> <lock token>"; S is W waiting,
---                                 P prioritized, D delayed, A active, C completed, F failed.
+--                                 P prioritized, D delayed, A active, C completed, F failed,
+--                                 K waiting for children (a flow parent: lib_flows.lua).
 --                                 Absent for a job that has not moved since its add.
 --                         r:<id>  return value      e:<id>  last failed reason
 --                         t:<id>  stacks (JSON)     p:<id>  progress
 --                         l:<id>  log lines, each "<length>:<line>"
 --                         d:<dedup id>  the job that used a dedup id
+--                         g:<id>  group, or a flow node's links (lib_flows.lua)
 --  6 meta       hash   the switches every script may read (meta()): paused; fd, fs (the
 --                       fed prioritized job in wait and its score);
 --                       hp (prioritized jobs may exist: set on every add to prio,
@@ -37,7 +39,8 @@
 --                       id); sg (next stalled check ms); cm, cc, cf (metrics: current
 --                       minute and its counts); fq (sequence ordering finishes
 --                       within a millisecond); nb (the job bucket count: check_layout)
---  7 dedup      zset   dedup id -> expiry ms
+--  7 dedup      zset   dedup id -> expiry ms; also "\2<id>" -> FLOW_BASE + added ms for
+--                       each flow parent in waiting-children (lib_flows.lua)
 --  8 events     stream the event log, capped near ARGV[1] entries; an entry
 --                       holds the events of one script run, up to 16 (write_events)
 --  9 active     list   claimed jobs (claims push on the left)
@@ -85,6 +88,8 @@ local TOKEN = '\1' -- starts a group's token in the ready list; never a job id (
 -- Defined in groups.lua, which follows this file.
 local group_push, group_full, group_add, group_leave, group_claim, group_token_back, is_token
 local group_limit, group_wake
+-- Defined in lib_flows.lua, which follows groups.lua.
+local flow_state, flow_child_done
 local GX_D -- the change of meta Gx in this run (groups.lua), written by done
 local SEQ_SPAN = 4096
 local PRIO_SPAN = 4294967296
@@ -400,12 +405,15 @@ local function put_state(id, st)
 end
 
 -- load returns a job's record and state (nil when the job does not exist).
--- The state carries the job's group (g) when it has one.
+-- The state carries the job's group (g) when it has one, and a flow node's
+-- links (lib_flows.lua: g: starts with \2 for those).
 local function load(id)
   local v = rcall('HMGET', jk(id), 'j:' .. id, 's:' .. id, 'g:' .. id)
   if not v[1] then return nil end
   local st = decode_state(v[2], v[1])
-  if v[3] then st.g = v[3] end
+  if v[3] then
+    if string.byte(v[3]) == 2 then flow_state(st, v[3]) else st.g = v[3] end
+  end
   return v[1], st
 end
 

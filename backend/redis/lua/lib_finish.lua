@@ -166,6 +166,7 @@ local function complete_job(id, token, rv, remove, keep_last, keep_for)
   st.s, st.made = 'C', succ(st.made)
   if rv ~= '' and not remove then rcall('HSET', jk(id), 'r:' .. id, rv) end
   emit('completed', id, rv)
+  if st.fpar then flow_child_done(id, st, true, rv) end
   finish(id, st, K_COMPLETED, remove, keep_last, keep_for, first)
   return 0
 end
@@ -203,6 +204,7 @@ local function fail_job(id, token, reason, stack, keep_stacks, retry, delay, rem
     if st.g then group_leave(id, st) end
     st.s = 'F'
     emit('failed', id, reason)
+    if st.fpar then flow_child_done(id, st, false, reason) end
     finish(id, st, K_FAILED, remove, keep_last, keep_for)
   end
   return 0

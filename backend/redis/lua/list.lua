@@ -1,7 +1,7 @@
 -- list.lua: a page of the jobs in one state, in run order (W, Z, P, D), in
 -- claim order, oldest first (A), or newest first (C, F).
 -- ARGV[3] state letter (W waiting, Z paused, P prioritized, D delayed, A active,
---     C completed, F failed), [4] offset, [5] limit
+--     C completed, F failed, K waiting-children, oldest first), [4] offset, [5] limit
 -- Reply: {job reply...} (each as get.lua)
 local s, offset, limit = ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5])
 local paused = is_paused()
@@ -58,6 +58,10 @@ elseif s == 'D' then
   end
 elseif s == 'A' then
   from_list(K_ACTIVE, true) -- claims push on the left: the oldest claim is at the right
+elseif s == 'K' then
+  for _, m in ipairs(rcall('ZRANGEBYSCORE', K_DEDUP, int(FLOW_BASE), '+inf', 'LIMIT', offset, limit)) do
+    ids[#ids + 1] = string.sub(m, 2)
+  end
 elseif s == 'C' then
   ids = rcall('ZREVRANGE', K_COMPLETED, offset, offset + limit - 1)
 elseif s == 'F' then

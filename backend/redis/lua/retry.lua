@@ -8,7 +8,10 @@ local function retry(id, rec)
   rcall('HDEL', jk(id), 'r:' .. id, 'e:' .. id, 't:' .. id)
   local prio, lifo = header(rec)
   local st = decode_state(nil, rec)
-  st.g = rcall('HGET', jk(id), 'g:' .. id) or nil
+  local g = rcall('HGET', jk(id), 'g:' .. id)
+  if g then
+    if string.byte(g) == 2 then flow_state(st, g) else st.g = g end
+  end
   push_ready(id, prio, lifo, false, st)
   emit('waiting', id)
 end

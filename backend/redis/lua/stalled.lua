@@ -36,6 +36,7 @@ for _, id in ipairs(marked) do
         local reason = 'job stalled more than allowable limit (' .. max_stalled .. ')'
         rcall('HSET', jk(id), 'e:' .. id, reason)
         emit('failed', id, reason)
+        if st.fpar then flow_child_done(id, st, false, reason) end
         local remove, keep_last, keep_for = fail_retention(rec)
         finish(id, st, K_FAILED, remove, keep_last, keep_for)
         failed[#failed + 1] = id
