@@ -11,6 +11,7 @@
 --   body ("<name len>:<opts len>:<name><opts><data>", as add.lua)
 -- Reply: per node {id, state letter, added_ms} | -1 lock lost | -2 no such
 --   job | {-10, id} the id exists | {-11, group} the group would overfill
+flows_init()
 local wid, n = ARGV[3], num(ARGV[5])
 local wrec, wst
 if wid ~= '' then

@@ -2,6 +2,7 @@
 -- (lib_flows.lua).
 -- ARGV[3] id
 -- Reply: {pending, total, entries} | -2 no such job
+flows_init()
 local id = ARGV[3]
 local v = rcall('HMGET', jk(id), 'j:' .. id, 'g:' .. id)
 if not v[1] then return -2 end

@@ -89,7 +89,7 @@ local TOKEN = '\1' -- starts a group's token in the ready list; never a job id (
 local group_push, group_full, group_add, group_leave, group_claim, group_token_back, is_token
 local group_limit, group_wake
 -- Defined in lib_flows.lua, which follows groups.lua.
-local flow_state, flow_child_done
+local flow_state, flow_child_done, flows_init
 local GX_D -- the change of meta Gx in this run (groups.lua), written by done
 local SEQ_SPAN = 4096
 local PRIO_SPAN = 4294967296
@@ -412,7 +412,7 @@ local function load(id)
   if not v[1] then return nil end
   local st = decode_state(v[2], v[1])
   if v[3] then
-    if string.byte(v[3]) == 2 then flow_state(st, v[3]) else st.g = v[3] end
+    if string.byte(v[3]) == 2 then flows_init(); flow_state(st, v[3]) else st.g = v[3] end
   end
   return v[1], st
 end

@@ -178,7 +178,7 @@ local function lock_state(id, token)
   local st = decode_state(raw)
   if not held(st, token) then return nil, -1 end
   if v[2] then
-    if string.byte(v[2]) == 2 then flow_state(st, v[2]) else st.g = v[2] end
+    if string.byte(v[2]) == 2 then flows_init(); flow_state(st, v[2]) else st.g = v[2] end
   end
   return st
 end

@@ -3,6 +3,7 @@
 -- stops being waited for (lib_flows.lua, remove_job).
 -- ARGV[3] id
 -- Reply: 0 | -2 no such job | -4 active
+flows_init()
 local id = ARGV[3]
 local rec, st = load(id)
 if not rec then return -2 end

@@ -10,7 +10,7 @@ local function retry(id, rec)
   local st = decode_state(nil, rec)
   local g = rcall('HGET', jk(id), 'g:' .. id)
   if g then
-    if string.byte(g) == 2 then flow_state(st, g) else st.g = g end
+    if string.byte(g) == 2 then flows_init(); flow_state(st, g) else st.g = g end
   end
   push_ready(id, prio, lifo, false, st)
   emit('waiting', id)
