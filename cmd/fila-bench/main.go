@@ -83,6 +83,7 @@ type result struct {
 type config struct {
 	n, producers, runs, payload, latN int
 	schedN                            int
+	flowTrees                         int
 	conc, prefetch                    []int
 	latGap, idle                      time.Duration
 	scenarios                         map[string]bool
@@ -99,7 +100,7 @@ func run() error {
 	var (
 		redisURL  = flag.String("redis", "", "Redis URL (redis:// or rediss://); empty: memory backend only")
 		pgURL     = flag.String("postgres", "", "PostgreSQL URL: also run on the postgres backend (it migrates the schema fila there: give it a database of its own)")
-		scenarios = flag.String("scenarios", "add,add-bulk,process,latency,delayed,limiter,memory", "comma-separated scenarios (also: idle, schedulers, groups)")
+		scenarios = flag.String("scenarios", "add,add-bulk,process,latency,delayed,limiter,memory", "comma-separated scenarios (also: idle, schedulers, groups, flows)")
 		n         = flag.Int("n", 20000, "jobs per scenario run")
 		conc      = flag.String("c", "1,10,100", "concurrencies for process")
 		prefetch  = flag.String("prefetch", "0", "WorkerOptions.Prefetch values for process, each run at every concurrency (0: fila's default, 1; -1: fila.NoPrefetch)")
@@ -110,6 +111,7 @@ func run() error {
 		latGap    = flag.Duration("lat-gap", 5*time.Millisecond, "gap between latency jobs")
 		idle      = flag.Duration("idle", 60*time.Second, "how long the idle scenario watches")
 		schedN    = flag.Int("sched-n", 10000, "schedulers in the schedulers scenario")
+		flowTrees = flag.Int("flow-trees", 10000, "trees (1 parent + 3 children) in the flows scenario")
 		backends  = flag.String("backends", "", "comma-separated backends (memory, redis, postgres); default: memory, plus redis with -redis and postgres with -postgres")
 		asJSON    = flag.Bool("json", false, "print one JSON array instead of a table")
 		cpuProf   = flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
@@ -132,7 +134,7 @@ func run() error {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	cfg := config{n: *n, schedN: max(*schedN, 1), producers: *producers, runs: max(*runs, 1), payload: *payload, latN: *latN, latGap: *latGap, idle: *idle,
+	cfg := config{n: *n, schedN: max(*schedN, 1), flowTrees: max(*flowTrees, 1), producers: *producers, runs: max(*runs, 1), payload: *payload, latN: *latN, latGap: *latGap, idle: *idle,
 		scenarios: map[string]bool{}}
 	for _, s := range strings.Split(*scenarios, ",") {
 		if s = strings.TrimSpace(s); s != "" {
@@ -243,7 +245,7 @@ func run() error {
 }
 
 var knownScenario = map[string]bool{"add": true, "add-bulk": true, "process": true, "latency": true, "delayed": true,
-	"limiter": true, "memory": true, "idle": true, "schedulers": true, "groups": true}
+	"limiter": true, "memory": true, "idle": true, "schedulers": true, "groups": true, "flows": true}
 
 // median runs f cfg.runs times and keeps the run with the median jobs/s.
 func (b *bench) median(f func() (result, error)) (result, error) {

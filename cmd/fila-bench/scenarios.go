@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"sort"
@@ -128,6 +129,19 @@ func (b *bench) runAll(ctx context.Context) ([]result, error) {
 		resetPeakRSS()
 		if err := add(st.run()); err != nil {
 			return nil, fmt.Errorf("%s on %s: %w", st.scenario, b.name, err)
+		}
+	}
+	if s["flows"] {
+		resetPeakRSS()
+		rs, err := b.flows(ctx)
+		switch {
+		case errors.Is(err, errSkipped):
+			fmt.Fprintf(os.Stderr, "fila-bench: flows on %s: %v\n", b.name, err)
+		case err != nil:
+			return nil, fmt.Errorf("flows on %s: %w", b.name, err)
+		}
+		for _, r := range rs {
+			_ = add(r, nil)
 		}
 	}
 	return out, nil

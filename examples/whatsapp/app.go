@@ -230,7 +230,7 @@ func (a *App) waitIdle(ctx context.Context, q *fila.Queue) {
 
 // pending counts the jobs of a queue that have not finished.
 func pending(c *fila.Counts) int64 {
-	return c.Waiting + c.Prioritized + c.Paused + c.Delayed + c.Active
+	return c.Waiting + c.Prioritized + c.Paused + c.Delayed + c.Active + c.WaitingChildren
 }
 
 // reportLost logs the jobs a memory backend still held when the shutdown

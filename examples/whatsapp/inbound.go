@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sync"
+	"sync/atomic"
 
 	"github.com/fila-go/fila"
 	"github.com/fila-go/fila/examples/whatsapp/cloudapi"
@@ -16,6 +18,10 @@ type inboundHandler struct {
 	queues *queues
 	store  Store
 	log    *slog.Logger
+	// noFlows is set once the backend answered AddFlow with
+	// ErrUnsupported: media messages then take the single media job.
+	noFlows     atomic.Bool
+	noFlowsOnce sync.Once
 }
 
 // route is where an inbound message goes.
@@ -60,7 +66,7 @@ func (h *inboundHandler) handle(ctx context.Context, job *fila.Job, in InboundJo
 	}
 	if r == routeMedia {
 		reply.Media = mediaRef(m)
-		if err := addOnce(ctx, h.queues.media, jobMedia, mediaKey(m.ID), user, MediaJob{Reply: reply}); err != nil {
+		if err := h.addMedia(ctx, user, reply); err != nil {
 			return nil, err
 		}
 	} else if err := addOnce(ctx, h.queues.reply, jobReply, replyKey(m.ID), user, reply); err != nil {

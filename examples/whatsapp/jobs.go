@@ -39,11 +39,21 @@ type MediaRef struct {
 	Filename string `json:"filename,omitempty"`
 	URL      string `json:"url,omitempty"`
 	Size     int64  `json:"size,omitempty"`
+	// Set by the media flow's children (mediaflow.go): the checksum the
+	// download verified, an image's size, the scan's reason to reject
+	// the file, or why it could not be fetched.
+	SHA256      string `json:"sha256,omitempty"`
+	Width       int    `json:"width,omitempty"`
+	Height      int    `json:"height,omitempty"`
+	Rejected    string `json:"rejected,omitempty"`
+	Unavailable string `json:"unavailable,omitempty"`
 }
 
-// MediaJob looks up an inbound media file, then queues its reply.
+// MediaJob is a media queue job: the single job that looks up an inbound
+// media file then queues its reply, or (Flow) a job of the media flow.
 type MediaJob struct {
 	Reply ReplyJob `json:"reply"`
+	Flow  bool     `json:"flow,omitempty"`
 }
 
 // OutboundJob is one Graph API call: a text reply (job name "send") or a

@@ -72,15 +72,20 @@ func textAnswer(in Incoming) string {
 
 // mediaAnswer acknowledges a media file with what the lookup found.
 func mediaAnswer(in Incoming) string {
-	kind := map[string]string{
-		cloudapi.TypeImage: "photo", cloudapi.TypeAudio: "voice note", cloudapi.TypeVideo: "video",
-		cloudapi.TypeDocument: "document", cloudapi.TypeSticker: "sticker",
-	}[in.Type]
-	s := "Thanks for the " + kind
+	s := "Thanks for the " + mediaKind(in.Type)
 	if m := in.Media; m != nil {
+		switch {
+		case m.Rejected != "":
+			return fmt.Sprintf("%s. It was not accepted: %s. Please send another one.", s, m.Rejected)
+		case m.Unavailable != "":
+			return s + ". It could not be fetched; please send it again."
+		}
 		var about []string
 		if m.MimeType != "" {
 			about = append(about, m.MimeType)
+		}
+		if m.Width > 0 && m.Height > 0 {
+			about = append(about, fmt.Sprintf("%dx%d", m.Width, m.Height))
 		}
 		if m.Size > 0 {
 			about = append(about, formatSize(m.Size))
@@ -93,6 +98,14 @@ func mediaAnswer(in Incoming) string {
 		}
 	}
 	return s + ". A person will look at it and answer here."
+}
+
+// mediaKind names a media message type for the user.
+func mediaKind(typ string) string {
+	return map[string]string{
+		cloudapi.TypeImage: "photo", cloudapi.TypeAudio: "voice note", cloudapi.TypeVideo: "video",
+		cloudapi.TypeDocument: "document", cloudapi.TypeSticker: "sticker",
+	}[typ]
 }
 
 func formatSize(n int64) string {

@@ -453,24 +453,32 @@ func countPrefix(path, prefix string) int {
 // Records is what one process recorded.
 type Records struct {
 	Proc        *Proc
-	Starts      map[string]int      // S: handler starts per job
-	Effects     map[string]int      // E: handler successes per job
-	Completes   map[string]int      // C: completions the backend accepted
-	Fails       map[string][]string // F: failed attempts the backend accepted, with reasons
-	Interrupts  map[string][]string // X: handlers ended by their context, with the cause
-	ClockArgs   []string            // T: arguments that looked like the wall clock
-	Checked     int64               // N: commands the clock check looked at
-	FirstStarts []string            // job IDs in the order of their first start here
-	StartTimes  map[string][]int64  // S: this process' wall clock (Unix ms) at each start
-	StartMade   map[string][]int    // S: AttemptsMade seen at each start
-	ReadyAt     int64               // READY: the process' wall clock (Unix ms) when it started
+	Starts      map[string]int          // S: handler starts per job
+	Effects     map[string]int          // E: handler successes per job
+	EffectTimes map[string][]int64      // E: this process' wall clock (Unix ms) at each success
+	ParentReads map[string][]ParentRead // P: what a flow parent's handler read of its children
+	Completes   map[string]int          // C: completions the backend accepted
+	Fails       map[string][]string     // F: failed attempts the backend accepted, with reasons
+	Interrupts  map[string][]string     // X: handlers ended by their context, with the cause
+	ClockArgs   []string                // T: arguments that looked like the wall clock
+	Checked     int64                   // N: commands the clock check looked at
+	FirstStarts []string                // job IDs in the order of their first start here
+	StartTimes  map[string][]int64      // S: this process' wall clock (Unix ms) at each start
+	StartMade   map[string][]int        // S: AttemptsMade seen at each start
+	ReadyAt     int64                   // READY: the process' wall clock (Unix ms) when it started
+}
+
+// ParentRead is one P record: a flow parent's handler read its children.
+type ParentRead struct {
+	Pending, Values, Failed int
+	At                      int64 // the process' wall clock, Unix ms
 }
 
 // ReadRecords parses a process' records file.
 func ReadRecords(p *Proc) *Records {
 	r := &Records{Proc: p, Starts: map[string]int{}, Effects: map[string]int{}, Completes: map[string]int{},
 		Fails: map[string][]string{}, Interrupts: map[string][]string{}, Checked: -1,
-		StartTimes: map[string][]int64{}, StartMade: map[string][]int{}}
+		StartTimes: map[string][]int64{}, StartMade: map[string][]int{}, EffectTimes: map[string][]int64{}, ParentReads: map[string][]ParentRead{}}
 	f, err := os.Open(p.Records)
 	if err != nil {
 		return r
@@ -495,6 +503,17 @@ func ReadRecords(p *Proc) *Records {
 			}
 		case "E":
 			r.Effects[id]++
+			if at, err := strconv.ParseInt(more, 10, 64); err == nil {
+				r.EffectTimes[id] = append(r.EffectTimes[id], at)
+			}
+		case "P":
+			if f := strings.Fields(more); len(f) == 4 {
+				var n [4]int64
+				for i := range f {
+					n[i], _ = strconv.ParseInt(f[i], 10, 64)
+				}
+				r.ParentReads[id] = append(r.ParentReads[id], ParentRead{Pending: int(n[0]), Values: int(n[1]), Failed: int(n[2]), At: n[3]})
+			}
 		case "C":
 			r.Completes[id]++
 		case "F":

@@ -173,3 +173,35 @@ func AsAPIError(err error) (*APIError, bool) {
 	ok := errors.As(err, &e)
 	return e, ok
 }
+
+// ErrMediaTooLarge is returned by DownloadTo for a file over its limit.
+var ErrMediaTooLarge = errors.New("cloudapi: media file over the size limit")
+
+// DownloadTo streams a media file from the short-lived URL Media returned,
+// with the access token, into w, and returns its size. A file longer than
+// limit bytes is ErrMediaTooLarge, after limit+1 bytes went to w.
+func (c *Client) DownloadTo(ctx context.Context, u string, w io.Writer, limit int64) (int64, error) {
+	op := "download media"
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return 0, fmt.Errorf("cloudapi: %s: %w", op, err)
+	}
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return 0, fmt.Errorf("cloudapi: %s: %w", op, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		raw, _ := io.ReadAll(io.LimitReader(resp.Body, maxResponse))
+		return 0, apiError(op, resp, raw)
+	}
+	n, err := io.Copy(w, io.LimitReader(resp.Body, limit+1))
+	if err != nil {
+		return n, fmt.Errorf("cloudapi: %s: %w", op, err)
+	}
+	if n > limit {
+		return n, fmt.Errorf("%w: %s: more than %d bytes", ErrMediaTooLarge, op, limit)
+	}
+	return n, nil
+}

@@ -1,8 +1,11 @@
 package fakegraph_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"image"
+	_ "image/jpeg"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -104,6 +107,31 @@ func TestFakeGraph(t *testing.T) {
 		require.Equal(t, "audio/ogg", m.MimeType)
 		require.Equal(t, cloudapi.Size(3), m.FileSize)
 		require.Contains(t, m.URL, "/media/m1")
+	})
+
+	t.Run("downloads stream a file's bytes up to a limit; unknown IDs are a real JPEG", func(t *testing.T) {
+		t.Parallel()
+		fake, c := setup(t, fakegraph.Options{})
+		fake.AddMedia("m2", "audio/ogg", []byte("0123456789"))
+		m, err := c.Media(ctx, "m2")
+		require.NoError(t, err)
+		var buf bytes.Buffer
+		n, err := c.DownloadTo(ctx, m.URL, &buf, 10)
+		require.NoError(t, err)
+		require.Equal(t, int64(10), n)
+		require.Equal(t, "0123456789", buf.String())
+		_, err = c.DownloadTo(ctx, m.URL, io.Discard, 9)
+		require.ErrorIs(t, err, cloudapi.ErrMediaTooLarge)
+
+		u, err := c.Media(ctx, "unknown")
+		require.NoError(t, err)
+		buf.Reset()
+		_, err = c.DownloadTo(ctx, u.URL, &buf, 1<<20)
+		require.NoError(t, err)
+		cfg, format, err := image.DecodeConfig(&buf)
+		require.NoError(t, err)
+		require.Equal(t, "jpeg", format)
+		require.Equal(t, 320, cfg.Width)
 	})
 
 	t.Run("status webhooks are posted back, signed, echoing the callback data", func(t *testing.T) {

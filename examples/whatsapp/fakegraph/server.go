@@ -1,12 +1,16 @@
 package fakegraph
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"image"
+	"image/color"
+	"image/jpeg"
 	"io"
 	"log/slog"
 	"net/http"
@@ -85,6 +89,7 @@ type Server struct {
 	changed chan struct{} // closed and replaced when calls or held change
 	seq     int
 	media   map[string]mediaFile
+	photo   []byte // the JPEG of unregistered media IDs
 
 	ctx    context.Context // ends status webhooks
 	cancel context.CancelFunc
@@ -108,7 +113,7 @@ func New(opts Options) *Server {
 	s := &Server{
 		opts: opts, log: log, id: hex.EncodeToString(id[:]),
 		script: map[Kind][]Response{}, holding: map[Kind]bool{},
-		gate: make(chan struct{}), changed: make(chan struct{}), media: map[string]mediaFile{},
+		gate: make(chan struct{}), changed: make(chan struct{}), media: map[string]mediaFile{}, photo: samplePhoto(),
 		hc: &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{}},
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
@@ -376,7 +381,21 @@ func (s *Server) mediaFile(id string) mediaFile {
 	if f, ok := s.media[id]; ok {
 		return f
 	}
-	return mediaFile{mime: "image/jpeg", data: []byte("\xff\xd8\xff\xe0 fake jpeg " + id + " \xff\xd9")}
+	return mediaFile{mime: "image/jpeg", data: s.photo}
+}
+
+// samplePhoto is a real 320x240 JPEG (a gradient), so an app can decode
+// what it downloads.
+func samplePhoto() []byte {
+	img := image.NewRGBA(image.Rect(0, 0, 320, 240))
+	for y := range 240 {
+		for x := range 320 {
+			img.Set(x, y, color.RGBA{R: uint8(x * 255 / 320), G: uint8(y * 255 / 240), B: 120, A: 255})
+		}
+	}
+	var buf bytes.Buffer
+	_ = jpeg.Encode(&buf, img, &jpeg.Options{Quality: 80})
+	return buf.Bytes()
 }
 
 // begin checks the token, waits on a hold and takes the next scripted

@@ -7,7 +7,8 @@
 // written survives a SIGKILL of the process:
 //
 //	S <id> <attempts made> <attempts started> <unix ms>   the handler started
-//	E <id>                                      the handler returned success (its effect happened)
+//	E <id> <unix ms>                            the handler returned success (its effect happened)
+//	P <id> <pending> <values> <failed> <unix ms> a flow parent's handler read its children
 //	X <id> <cause>                              the handler returned because its context ended
 //	C <id>                                      the backend recorded the job completed
 //	F <id> <reason>                             the backend recorded a failed attempt
@@ -17,7 +18,8 @@
 // The job's name selects what the handler does: "ok" sleeps for the number
 // of milliseconds in the job's data (honouring its context) and returns the
 // instance name; "hang" blocks ignoring its context; "panic" panics; "fail"
-// returns an error.
+// returns an error; "parent" (a flow's parent) reads its children's
+// results (a P record), then does what "ok" does.
 //
 // SIGTERM or SIGINT ends Run's context: the worker drains for -shutdown and
 // the process exits 0.
@@ -144,6 +146,12 @@ func handler(c *config, rec *recorder) fila.Processor {
 			panic("faultworker: job " + j.ID + " panics")
 		case "fail":
 			return nil, errors.New("faultworker: job " + j.ID + " fails")
+		case "parent":
+			ch, err := j.Children(ctx)
+			if err != nil {
+				return nil, err
+			}
+			rec.printf("P %s %d %d %d %d", j.ID, ch.Pending, len(ch.Values), len(ch.Failed), time.Now().UnixMilli())
 		}
 		ms, _ := strconv.Atoi(string(j.Data))
 		d := time.Duration(ms) * time.Millisecond
@@ -160,7 +168,7 @@ func handler(c *config, rec *recorder) fila.Processor {
 				return nil, context.Cause(ctx)
 			}
 		}
-		rec.printf("E %s", j.ID)
+		rec.printf("E %s %d", j.ID, time.Now().UnixMilli())
 		return c.instance, nil
 	}
 }
