@@ -130,10 +130,15 @@ func (b *Backend) add(ctx context.Context, qr querier, queue string, items []bac
 		var state string
 		err := qr.QueryRow(ctx, b.q(`SELECT state, added_at FROM {s}.jobs WHERE queue = $1 AND id = $2`), queue, id).
 			Scan(&state, &res[i].AddedAt)
+		if errors.Is(err, pgx.ErrNoRows) && items[i].Options.Group != "" {
+			// The group trigger skipped the insert: the group holds MaxSize.
+			res[i] = backend.JobAddResult{Status: backend.AddGroupFull}
+			continue
+		}
 		if err != nil {
 			return nil, fmt.Errorf("fila/postgres: add job %q to %q: it existed and then vanished: %w", id, queue, err)
 		}
-		res[i].Status, res[i].ID, res[i].State = backend.AddExists, id, backend.State(state)
+		res[i].Status, res[i].ID, res[i].State = backend.AddExists, id, visibleState(state)
 	}
 	return res, nil
 }
@@ -148,7 +153,7 @@ func scanAdded(row pgx.Row, r *backend.JobAddResult, created *bool) error {
 	if err != nil {
 		return err
 	}
-	r.Status, r.State, *created = backend.AddCreated, backend.State(state), true
+	r.Status, r.State, *created = backend.AddCreated, visibleState(state), true
 	return nil
 }
 

@@ -11,10 +11,14 @@ import (
 )
 
 // promoteSQL moves a queue's due delayed jobs to ready, in due order (the
-// order key is drawn as the ordered rows are read).
+// order key is drawn as the ordered rows are read), after it brings the
+// limited groups whose limit passed back into the line (gw: a probe of an
+// empty index for a queue without groups; see groups.go).
 const promoteSQL = `
-WITH d AS (
-	SELECT id FROM {s}.jobs WHERE queue = $1 AND state = 'delayed' AND due_at <= clock_timestamp()
+WITH gw AS (
+	SELECT count({s}.group_sync(queue, name, NULL)) AS n FROM {s}.groups WHERE queue = $1 AND wake_at <= clock_timestamp()),
+d AS (
+	SELECT id FROM {s}.jobs WHERE queue = $1 AND state = 'delayed' AND due_at <= clock_timestamp() AND (SELECT n FROM gw) >= 0
 	ORDER BY due_at, ord FOR UPDATE SKIP LOCKED),
 n AS (SELECT id, nextval('{s}.job_ord') AS o FROM d)
 UPDATE {s}.jobs j SET ord = n.o, due_at = NULL,
@@ -43,11 +47,14 @@ lim AS (INSERT INTO {s}.limiter (queue, at) SELECT $1, processed_at FROM upd WHE
 SELECT ` + jobCols + ` FROM upd`
 
 // infoSQL says why a claim found nothing: paused, rate limited for how
-// long (ms), and when the next delayed job is due (ms, NULL for none).
+// long (ms), and when the next delayed job (or limited group) is due (ms,
+// NULL for none).
 const infoSQL = `
 SELECT coalesce((SELECT paused FROM {s}.queues WHERE name = $1), false),
 	coalesce((SELECT extract(epoch FROM rate_limited_until - clock_timestamp()) * 1000 FROM {s}.queues WHERE name = $1), 0)::float8,
-	(SELECT extract(epoch FROM min(due_at) - clock_timestamp()) * 1000 FROM {s}.jobs WHERE queue = $1 AND state = 'delayed')::float8`
+	(extract(epoch FROM least(
+		(SELECT min(due_at) FROM {s}.jobs WHERE queue = $1 AND state = 'delayed'),
+		(SELECT min(wake_at) FROM {s}.groups WHERE queue = $1)) - clock_timestamp()) * 1000)::float8`
 
 // limiterSQL counts the starts in the window ending now and says when the
 // oldest leaves it (ms). The caller locks the queue's row first, in a
