@@ -12,13 +12,15 @@ import (
 
 // promoteSQL moves a queue's due delayed jobs to ready, in due order (the
 // order key is drawn as the ordered rows are read), after it brings the
-// limited groups whose limit passed back into the line (gw: a probe of an
-// empty index for a queue without groups; see groups.go).
+// limited groups whose limit passed back into the line (gw, which runs
+// whatever the plan: it modifies; for a queue without groups it is a probe
+// of an empty index; see groups.go).
 const promoteSQL = `
 WITH gw AS (
-	SELECT count({s}.group_sync(queue, name, NULL)) AS n FROM {s}.groups WHERE queue = $1 AND wake_at <= clock_timestamp()),
+	UPDATE {s}.groups g SET wake_at = NULL WHERE g.queue = $1 AND g.wake_at <= clock_timestamp()
+	RETURNING {s}.group_sync(g.queue, g.name, NULL)),
 d AS (
-	SELECT id FROM {s}.jobs WHERE queue = $1 AND state = 'delayed' AND due_at <= clock_timestamp() AND (SELECT n FROM gw) >= 0
+	SELECT id FROM {s}.jobs WHERE queue = $1 AND state = 'delayed' AND due_at <= clock_timestamp() AND (SELECT count(*) FROM gw) >= 0
 	ORDER BY due_at, ord FOR UPDATE SKIP LOCKED),
 n AS (SELECT id, nextval('{s}.job_ord') AS o FROM d)
 UPDATE {s}.jobs j SET ord = n.o, due_at = NULL,
