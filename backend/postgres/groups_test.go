@@ -1,0 +1,136 @@
+package postgres_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/fila-go/fila/backend"
+	"github.com/fila-go/fila/backend/postgres"
+)
+
+// TestGroupsUnderConcurrentWorkers runs grouped and ungrouped jobs through
+// many concurrent claimers, with retries, releases and adds racing the
+// claims: every job completes once, no group ever runs more than its
+// concurrency, and no transaction fails (the group triggers take their
+// locks in an order that cannot deadlock with claims and finishes).
+func TestGroupsUnderConcurrentWorkers(t *testing.T) {
+	t.Parallel()
+	be := open(t, postgres.Options{})
+	ctx := context.Background()
+	const queue, conc, groups, perGroup, plain, workers = "busy", 2, 4, 20, 40, 8
+	require.NoError(t, be.GroupOptionsSet(ctx, &backend.GroupOptionsParams{Queue: queue, Options: backend.GroupOptions{Concurrency: conc}}))
+
+	var items []backend.JobAddItem
+	for i := range perGroup {
+		for g := range groups {
+			items = append(items, backend.JobAddItem{Name: fmt.Sprintf("g%d-%d", g, i),
+				Options: backend.JobOptions{Attempts: 2, Group: fmt.Sprintf("g%d", g), LIFO: i%7 == 3}})
+		}
+		if i < plain {
+			items = append(items, backend.JobAddItem{Name: fmt.Sprintf("plain-%d", i), Options: backend.JobOptions{Attempts: 2}})
+		}
+	}
+	half := len(items) / 2
+	_, err := be.JobAdd(ctx, &backend.JobAddParams{Queue: queue, Jobs: items[:half]})
+	require.NoError(t, err)
+
+	var (
+		mu      sync.Mutex
+		running = map[string]int{}
+		most    = map[string]int{}
+		done    = map[string]int{}
+		failed  = map[string]bool{}
+		errs    []error
+		wg      sync.WaitGroup
+	)
+	record := func(err error) {
+		mu.Lock()
+		errs = append(errs, err)
+		mu.Unlock()
+	}
+	wg.Add(1)
+	go func() { // the other half lands while workers claim
+		defer wg.Done()
+		for _, it := range items[half:] {
+			if _, err := be.JobAdd(ctx, &backend.JobAddParams{Queue: queue, Jobs: []backend.JobAddItem{it}}); err != nil {
+				record(err)
+			}
+		}
+	}()
+	deadline := time.Now().Add(60 * time.Second)
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for n := 0; time.Now().Before(deadline); n++ {
+				tok := fmt.Sprintf("w%d-%d", w, n)
+				res, err := be.JobClaim(ctx, &backend.JobClaimParams{Queue: queue, Token: tok, LockDuration: time.Minute, Wait: time.Second})
+				if err != nil {
+					record(err)
+					return
+				}
+				j := res.Job
+				if j == nil {
+					c, err := be.QueueCounts(ctx, &backend.QueueParams{Queue: queue})
+					if err != nil {
+						record(err)
+						return
+					}
+					if c.Completed == int64(len(items)) {
+						return
+					}
+					continue
+				}
+				g := j.Options.Group
+				mu.Lock()
+				running[g]++
+				most[g] = max(most[g], running[g])
+				retry := g != "" && !failed[j.ID] && n%5 == 0
+				release := !retry && n%11 == 0
+				failed[j.ID] = failed[j.ID] || retry
+				mu.Unlock()
+				time.Sleep(time.Millisecond)
+				mu.Lock()
+				running[g]--
+				if !retry && !release {
+					done[j.Name]++
+				}
+				mu.Unlock()
+				switch {
+				case retry:
+					_, err = be.JobFail(ctx, &backend.JobFailParams{Queue: queue, ID: j.ID, Token: tok, Reason: "again", Retry: true,
+						RetryDelay: time.Duration(n%2) * 20 * time.Millisecond})
+				case release:
+					err = be.JobRelease(ctx, &backend.JobReleaseParams{Queue: queue, ID: j.ID, Token: tok})
+				default:
+					_, err = be.JobComplete(ctx, &backend.JobCompleteParams{Queue: queue, ID: j.ID, Token: tok})
+				}
+				if err != nil {
+					record(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	require.Empty(t, errs)
+	c, err := be.QueueCounts(ctx, &backend.QueueParams{Queue: queue})
+	require.NoError(t, err)
+	require.Equal(t, backend.Counts{Completed: int64(len(items))}, *c)
+	require.Len(t, done, len(items))
+	for name, n := range done {
+		require.Equal(t, 1, n, "job %s completed once", name)
+	}
+	for g := range groups {
+		name := fmt.Sprintf("g%d", g)
+		require.LessOrEqual(t, most[name], conc, "group %s ran more than its concurrency", name)
+		gc, err := be.GroupCounts(ctx, &backend.GroupParams{Queue: queue, Group: name})
+		require.NoError(t, err)
+		require.Equal(t, backend.GroupCounts{}, *gc)
+	}
+}
