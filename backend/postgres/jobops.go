@@ -24,22 +24,20 @@ func (b *Backend) JobGet(ctx context.Context, p *backend.JobGetParams) (*backend
 
 // listOrder is the order JobList returns each state in.
 var listOrder = map[backend.State]string{
-	backend.StateWaiting:     "ord",
-	backend.StatePaused:      "ord",
-	backend.StatePrioritized: "priority, ord",
-	backend.StateDelayed:     "due_at, ord",
-	backend.StateActive:      "processed_at, ord",
-	backend.StateCompleted:   "ord DESC",
-	backend.StateFailed:      "ord DESC",
+	backend.StateWaiting:         "ord",
+	backend.StatePaused:          "ord",
+	backend.StatePrioritized:     "priority, ord",
+	backend.StateDelayed:         "due_at, ord",
+	backend.StateWaitingChildren: "ord",
+	backend.StateActive:          "processed_at, ord",
+	backend.StateCompleted:       "ord DESC",
+	backend.StateFailed:          "ord DESC",
 }
 
 // JobList implements backend.Backend.
 func (b *Backend) JobList(ctx context.Context, p *backend.JobListParams) ([]*backend.Job, error) {
 	if err := b.usable(ctx); err != nil {
 		return nil, err
-	}
-	if p.State == backend.StateWaitingChildren {
-		return []*backend.Job{}, nil // no flows here (backend.Flows)
 	}
 	order, ok := listOrder[p.State]
 	if !ok {

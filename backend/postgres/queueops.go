@@ -36,6 +36,8 @@ func (b *Backend) QueueCounts(ctx context.Context, p *backend.QueueParams) (*bac
 			c.Paused += n
 		case backend.StateDelayed:
 			c.Delayed = n
+		case backend.StateWaitingChildren:
+			c.WaitingChildren = n
 		case backend.StateActive:
 			c.Active = n
 		case backend.StateCompleted:
@@ -214,6 +216,7 @@ func (b *Backend) QueueObliterate(ctx context.Context, p *backend.QueueObliterat
 			`DELETE FROM {s}.stalled_checks WHERE queue = $1`,
 			`DELETE FROM {s}.schedulers WHERE queue = $1`,
 			`DELETE FROM {s}.groups WHERE queue = $1`,
+			`DELETE FROM {s}.flow_links WHERE queue = $1`,
 			`DELETE FROM {s}.queues WHERE name = $1`,
 		} {
 			if _, err := tx.Exec(ctx, b.q(sql), p.Queue); err != nil {

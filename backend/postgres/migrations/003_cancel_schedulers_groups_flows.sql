@@ -1,6 +1,7 @@
--- 003: cancel, job schedulers and job groups (the optional interfaces
--- backend.Cancellers, backend.Schedulers and backend.Groups). {{schema}} is
--- replaced by the quoted schema name. See docs/postgres.md.
+-- 003: cancel, job schedulers, job groups and flows (the optional
+-- interfaces backend.Cancellers, Schedulers, Groups and Flows). {{schema}} is
+-- replaced by the quoted schema name, {{schema_name}} by the bare name inside
+-- a string literal. See docs/postgres.md.
 
 ALTER TABLE {{schema}}.jobs
     ADD COLUMN cancel_token text,                   -- the token whose lock JobCancel revoked
@@ -247,3 +248,123 @@ CREATE TRIGGER group_updated AFTER UPDATE OF state ON {{schema}}.jobs
 CREATE TRIGGER group_deleted AFTER DELETE ON {{schema}}.jobs
     FOR EACH ROW WHEN (OLD.grp IS NOT NULL AND pg_trigger_depth() < 1)
     EXECUTE FUNCTION {{schema}}.group_after();
+
+-- Flows: a parent job in state 'waiting-children' runs once its children
+-- finished. A child knows its parent (flow_parent); a parent counts the
+-- children it ever had (flow_kids); flow_links holds each child's link and,
+-- once the child finished for good, what it left for the parent.
+ALTER TABLE {{schema}}.jobs
+    ADD COLUMN flow_parent text,                       -- the parent of a flow's child
+    ADD COLUMN flow_kids   integer NOT NULL DEFAULT 0; -- children ever added to a parent
+
+CREATE TABLE {{schema}}.flow_links (
+    queue  text NOT NULL,
+    child  text NOT NULL,
+    parent text NOT NULL,
+    policy text NOT NULL,      -- backend.ChildPolicy: '', 'ignore', 'remove'
+    n      bigserial,
+    kind   text,               -- NULL while pending; 'value', 'failed' or 'dropped' once finished
+    value  bytea,              -- the completed child's return value
+    reason text,               -- the failed child's reason (policy ignore)
+    PRIMARY KEY (queue, child)
+);
+CREATE INDEX flow_links_parent ON {{schema}}.flow_links (queue, parent);
+
+-- flow_release makes a parent waiting for children ready once none is
+-- pending; a grouped parent joins the back of its group, which is synced
+-- (the group triggers do not fire inside this one).
+CREATE FUNCTION {{schema}}.flow_release(q text, p text) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    g text;
+BEGIN
+    IF EXISTS (SELECT 1 FROM {{schema}}.flow_links WHERE queue = q AND parent = p AND kind IS NULL) THEN
+        RETURN;
+    END IF;
+    UPDATE {{schema}}.jobs j SET ord = nextval('{{schema}}.job_ord'), gord = CASE WHEN j.grp IS NOT NULL THEN currval('{{schema}}.job_ord') END,
+        state = (CASE WHEN j.grp IS NOT NULL THEN 'g' ELSE '' END) || CASE WHEN j.priority > 0 AND j.grp IS NULL THEN 'prioritized'
+            WHEN coalesce((SELECT paused FROM {{schema}}.queues WHERE name = q), false) THEN 'paused' ELSE 'waiting' END
+    WHERE j.queue = q AND j.id = p AND j.state = 'waiting-children'
+    RETURNING j.grp INTO g;
+    IF FOUND THEN
+        INSERT INTO {{schema}}.events (queue, type, job_id) VALUES (q, 'waiting', p);
+        IF g IS NOT NULL THEN
+            PERFORM {{schema}}.group_sync(q, g, NULL);
+        END IF;
+        PERFORM pg_notify('fila_' || '{{schema_name}}', q);
+    END IF;
+END $$;
+
+-- flow_child_done applies a child's final outcome (ok: completed) to its
+-- parent: its value or failure recorded, or the parent failed (policy
+-- fail-parent), or the dependency dropped; a parent left with no pending
+-- child is released.
+CREATE FUNCTION {{schema}}.flow_child_done(q text, c text, ok boolean, val bytea, why text) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    l {{schema}}.flow_links;
+    pstate text;
+BEGIN
+    SELECT * INTO l FROM {{schema}}.flow_links WHERE queue = q AND child = c AND kind IS NULL FOR UPDATE;
+    IF NOT FOUND THEN
+        RETURN;
+    END IF;
+    UPDATE {{schema}}.flow_links SET
+        kind = CASE WHEN ok THEN 'value' WHEN l.policy = 'ignore' THEN 'failed' ELSE 'dropped' END,
+        value = CASE WHEN ok THEN val END,
+        reason = CASE WHEN NOT ok AND l.policy = 'ignore' THEN why END
+    WHERE queue = q AND child = c;
+    SELECT state INTO pstate FROM {{schema}}.jobs WHERE queue = q AND id = l.parent FOR UPDATE;
+    IF pstate IS DISTINCT FROM 'waiting-children' THEN
+        RETURN;
+    END IF;
+    IF NOT ok AND l.policy = '' THEN
+        UPDATE {{schema}}.jobs SET state = 'failed', failed_reason = 'child ' || c || ' failed: ' || why,
+            finished_at = clock_timestamp(), ord = nextval('{{schema}}.job_ord')
+        WHERE queue = q AND id = l.parent;
+        INSERT INTO {{schema}}.events (queue, type, job_id, data)
+        VALUES (q, 'failed', l.parent, convert_to('child ' || c || ' failed: ' || why, 'UTF8'));
+        INSERT INTO {{schema}}.metrics (queue, minute, failed) VALUES (q, date_trunc('minute', clock_timestamp()), 1);
+        RETURN;
+    END IF;
+    PERFORM {{schema}}.flow_release(q, l.parent);
+END $$;
+
+CREATE FUNCTION {{schema}}.flow_finished() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM {{schema}}.flow_child_done(NEW.queue, NEW.id, NEW.state = 'completed', NEW.return_value, NEW.failed_reason);
+    RETURN NULL;
+END $$;
+
+-- A deleted parent takes its unfinished children with it (an active one,
+-- or one being finished right now, is left to finish); a deleted pending
+-- child stops being waited for.
+CREATE FUNCTION {{schema}}.flow_deleted() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF OLD.flow_kids > 0 THEN
+        DELETE FROM {{schema}}.jobs WHERE queue = OLD.queue AND id IN (
+            SELECT j.id FROM {{schema}}.jobs j JOIN {{schema}}.flow_links l ON l.queue = j.queue AND l.child = j.id
+            WHERE l.queue = OLD.queue AND l.parent = OLD.id AND j.state NOT IN ('active', 'completed', 'failed')
+            FOR UPDATE OF j SKIP LOCKED);
+        DELETE FROM {{schema}}.flow_links WHERE queue = OLD.queue AND parent = OLD.id;
+    END IF;
+    IF OLD.flow_parent IS NOT NULL THEN
+        UPDATE {{schema}}.flow_links SET kind = 'dropped' WHERE queue = OLD.queue AND child = OLD.id AND kind IS NULL;
+        IF FOUND THEN
+            PERFORM 1 FROM {{schema}}.jobs WHERE queue = OLD.queue AND id = OLD.flow_parent FOR UPDATE;
+            PERFORM {{schema}}.flow_release(OLD.queue, OLD.flow_parent);
+        END IF;
+    END IF;
+    RETURN NULL;
+END $$;
+
+-- These fire for flow jobs only, at any depth: a parent that a child's
+-- failure failed passes the failure on to its own parent.
+CREATE TRIGGER flow_finished AFTER UPDATE OF state ON {{schema}}.jobs
+    FOR EACH ROW WHEN (NEW.flow_parent IS NOT NULL AND NEW.state IN ('completed', 'failed') AND OLD.state IS DISTINCT FROM NEW.state)
+    EXECUTE FUNCTION {{schema}}.flow_finished();
+CREATE TRIGGER flow_deleted AFTER DELETE ON {{schema}}.jobs
+    FOR EACH ROW WHEN (OLD.flow_parent IS NOT NULL OR OLD.flow_kids > 0)
+    EXECUTE FUNCTION {{schema}}.flow_deleted();
