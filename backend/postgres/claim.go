@@ -12,21 +12,21 @@ import (
 
 // promoteSQL moves a queue's due delayed jobs to ready, in due order (the
 // order key is drawn as the ordered rows are read), after it brings the
-// limited groups whose limit passed back into the line (gw, which runs
-// whatever the plan: it modifies; for a queue without groups it is a probe
-// of an empty index; see groups.go).
+// limited groups whose time passed back into the line (gw; see groups.go).
+// gw is referenced by a condition on nothing but itself, which the planner
+// evaluates once, first, whatever the rest finds (a one-time filter); for a
+// queue without groups it is a probe of an empty partial index.
 const promoteSQL = `
 WITH gw AS (
-	UPDATE {s}.groups g SET wake_at = NULL WHERE g.queue = $1 AND g.wake_at <= clock_timestamp()
-	RETURNING {s}.group_sync(g.queue, g.name, NULL)),
+	SELECT count({s}.group_sync(queue, name, NULL)) AS n FROM {s}.groups WHERE queue = $1 AND wake_at <= clock_timestamp()),
 d AS (
-	SELECT id FROM {s}.jobs WHERE queue = $1 AND state = 'delayed' AND due_at <= clock_timestamp() AND (SELECT count(*) FROM gw) >= 0
+	SELECT id FROM {s}.jobs WHERE queue = $1 AND state = 'delayed' AND due_at <= clock_timestamp()
 	ORDER BY due_at, ord FOR UPDATE SKIP LOCKED),
 n AS (SELECT id, nextval('{s}.job_ord') AS o FROM d)
 UPDATE {s}.jobs j SET ord = n.o, due_at = NULL,
 	state = CASE WHEN j.priority > 0 THEN 'prioritized'
 		WHEN coalesce((SELECT paused FROM {s}.queues WHERE name = $1), false) THEN 'paused' ELSE 'waiting' END
-FROM n WHERE j.queue = $1 AND j.id = n.id`
+FROM n WHERE j.queue = $1 AND j.id = n.id AND (SELECT n FROM gw) >= 0`
 
 // claimSQL takes the next ready job (priority 0 first, then by priority,
 // each in order) unless the queue is paused or rate limited, locks it for
