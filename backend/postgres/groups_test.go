@@ -14,7 +14,7 @@ import (
 )
 
 // TestGroupsUnderConcurrentWorkers runs grouped and ungrouped jobs through
-// many concurrent claimers, with retries, releases and adds racing the
+// many concurrent claimers that claim ahead in each finish, with retries, releases and adds racing the
 // claims: every job completes once, no group ever runs more than its
 // concurrency, and no transaction fails (the group triggers take their
 // locks in an order that cannot deadlock with claims and finishes).
@@ -67,14 +67,18 @@ func TestGroupsUnderConcurrentWorkers(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			var j *backend.Job // claimed ahead by the previous finish, as a worker with Prefetch does
+			tok := ""
 			for n := 0; time.Now().Before(deadline); n++ {
-				tok := fmt.Sprintf("w%d-%d", w, n)
-				res, err := be.JobClaim(ctx, &backend.JobClaimParams{Queue: queue, Token: tok, LockDuration: time.Minute, Wait: time.Second})
-				if err != nil {
-					record(err)
-					return
+				if j == nil {
+					tok = fmt.Sprintf("w%d-%d", w, n)
+					res, err := be.JobClaim(ctx, &backend.JobClaimParams{Queue: queue, Token: tok, LockDuration: time.Minute, Wait: time.Second})
+					if err != nil {
+						record(err)
+						return
+					}
+					j = res.Job
 				}
-				j := res.Job
 				if j == nil {
 					c, err := be.QueueCounts(ctx, &backend.QueueParams{Queue: queue})
 					if err != nil {
@@ -101,18 +105,26 @@ func TestGroupsUnderConcurrentWorkers(t *testing.T) {
 					done[j.Name]++
 				}
 				mu.Unlock()
+				nextTok := fmt.Sprintf("w%d-%d-next", w, n)
+				next := &backend.JobClaimParams{Queue: queue, Token: nextTok, LockDuration: time.Minute}
+				var res *backend.JobClaimResult
+				var err error
 				switch {
 				case retry:
-					_, err = be.JobFail(ctx, &backend.JobFailParams{Queue: queue, ID: j.ID, Token: tok, Reason: "again", Retry: true,
-						RetryDelay: time.Duration(n%2) * 20 * time.Millisecond})
+					res, err = be.JobFail(ctx, &backend.JobFailParams{Queue: queue, ID: j.ID, Token: tok, Reason: "again", Retry: true,
+						RetryDelay: time.Duration(n%2) * 20 * time.Millisecond, Next: next})
 				case release:
 					err = be.JobRelease(ctx, &backend.JobReleaseParams{Queue: queue, ID: j.ID, Token: tok})
 				default:
-					_, err = be.JobComplete(ctx, &backend.JobCompleteParams{Queue: queue, ID: j.ID, Token: tok})
+					res, err = be.JobComplete(ctx, &backend.JobCompleteParams{Queue: queue, ID: j.ID, Token: tok, Next: next})
 				}
 				if err != nil {
 					record(err)
 					return
+				}
+				j = nil
+				if res != nil && res.Job != nil {
+					j, tok = res.Job, nextTok
 				}
 			}
 		}()
