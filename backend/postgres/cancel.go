@@ -60,7 +60,10 @@ func (b *Backend) JobCancel(ctx context.Context, p *backend.JobCancelParams) (ba
 		if err := tx.QueryRow(ctx, b.q(cancelSQL), p.Queue, p.ID, backend.CancelledReason).Scan(&n); err != nil {
 			return err
 		}
-		return b.retain(ctx, tx, p.Queue, p.ID, backend.StateFailed, r)
+		if err := b.retain(ctx, tx, p.Queue, p.ID, backend.StateFailed, r); err != nil {
+			return err
+		}
+		return b.ready(tx, p.Queue) // a group's next job, or a flow's parent, may be ready
 	})
 	if err != nil {
 		return "", err

@@ -18,7 +18,7 @@ import (
 // queue without groups it is a probe of an empty partial index.
 const promoteSQL = `
 WITH gw AS (
-	SELECT count({s}.group_sync(queue, name, NULL)) AS n FROM {s}.groups WHERE queue = $1 AND wake_at <= clock_timestamp()),
+	SELECT count({s}.group_sync(queue, name)) AS n FROM {s}.groups WHERE queue = $1 AND wake_at <= clock_timestamp()),
 d AS (
 	SELECT id FROM {s}.jobs WHERE queue = $1 AND state = 'delayed' AND due_at <= clock_timestamp()
 	ORDER BY due_at, ord FOR UPDATE SKIP LOCKED),
@@ -100,7 +100,10 @@ func (b *Backend) claimIn(ctx context.Context, tx pgx.Tx, p *backend.JobClaimPar
 	j, err := scanJob(tx.QueryRow(ctx, b.q(claimSQL), p.Queue, p.Token, ms(p.LockDuration), limited))
 	if err == nil {
 		out.job = j
-		return out, nil
+		if j.Options.Group != "" { // the group's next job may have taken its place in the line
+			err = b.ready(tx, p.Queue)
+		}
+		return out, err
 	}
 	if !errors.Is(err, pgx.ErrNoRows) {
 		return out, err

@@ -38,7 +38,7 @@ func (b *Backend) GroupOptionsSet(ctx context.Context, p *backend.GroupOptionsPa
 			p.Queue, max(o.Concurrency, 1), max(o.MaxSize, 0), max(o.Rate.Max, 0), ms(max(o.Rate.Per, 0))); err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, b.q(`SELECT {s}.group_sync($1, g.name, NULL) FROM (
+		if _, err := tx.Exec(ctx, b.q(`SELECT {s}.group_sync($1, g.name) FROM (
 			SELECT DISTINCT grp AS name FROM {s}.jobs WHERE queue = $1 AND grp IS NOT NULL AND state IN ('gwaiting', 'gpaused')
 			ORDER BY 1) g`), p.Queue); err != nil {
 			return err
@@ -127,7 +127,7 @@ func (b *Backend) groupStepBack(ctx context.Context, tx pgx.Tx, queue, group str
 		queue, group); err != nil {
 		return err
 	}
-	_, err := tx.Exec(ctx, b.q(`SELECT {s}.group_sync($1, $2, NULL)`), queue, group)
+	_, err := tx.Exec(ctx, b.q(`SELECT {s}.group_sync($1, $2)`), queue, group)
 	return err
 }
 

@@ -144,7 +144,10 @@ func (b *Backend) JobRemove(ctx context.Context, p *backend.JobRemoveParams) err
 			return err
 		}
 		_, err = tx.Exec(ctx, b.q(`INSERT INTO {s}.events (queue, type, job_id) VALUES ($1, 'removed', $2)`), p.Queue, p.ID)
-		return err
+		if err != nil {
+			return err
+		}
+		return b.ready(tx, p.Queue) // a group's next job, or a flow's parent, may be ready
 	})
 }
 

@@ -87,8 +87,7 @@ func (b *Backend) Migrate(ctx context.Context) ([]int, error) {
 			if m.version <= cur {
 				continue
 			}
-			sql := strings.NewReplacer("{{schema}}", b.schema, "{{schema_name}}", strings.ReplaceAll(b.opts.Schema, "'", "''")).Replace(m.sql)
-			if _, err := tx.Exec(ctx, sql); err != nil {
+			if _, err := tx.Exec(ctx, strings.ReplaceAll(m.sql, "{{schema}}", b.schema)); err != nil {
 				return fmt.Errorf("fila/postgres: migration %s: %w", m.name, err)
 			}
 			if _, err := tx.Exec(ctx, b.q(`INSERT INTO {s}.schema_version (version) VALUES ($1)`), m.version); err != nil {

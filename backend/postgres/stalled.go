@@ -89,7 +89,7 @@ func (b *Backend) StalledCheck(ctx context.Context, p *backend.StalledCheckParam
 		if err := b.housekeep(ctx, tx, p.Queue); err != nil {
 			return err
 		}
-		if len(res.Stalled) > 0 {
+		if len(res.Stalled) > 0 || len(res.Failed) > 0 { // a failure may free a group's slot or release a flow's parent
 			return b.ready(tx, p.Queue)
 		}
 		return nil

@@ -1,7 +1,11 @@
 -- 003: cancel, job schedulers, job groups and flows (the optional
 -- interfaces backend.Cancellers, Schedulers, Groups and Flows). {{schema}} is
--- replaced by the quoted schema name, {{schema_name}} by the bare name inside
--- a string literal. See docs/postgres.md.
+-- replaced by the quoted schema name. See docs/postgres.md.
+--
+-- The functions below never NOTIFY: NOTIFY inside a transaction serializes
+-- the commits of every notifying transaction. A call whose transition may
+-- have made a grouped or flow job ready signals its queue after it commits,
+-- like every other transition (notify.go).
 
 ALTER TABLE {{schema}}.jobs
     ADD COLUMN cancel_token text,                   -- the token whose lock JobCancel revoked
@@ -89,9 +93,9 @@ BEGIN
 END $$;
 
 -- group_sync puts group g's front job in the line when the group fits, or
--- records when a limited group with waiting jobs is due back (wake_at).
--- chan, when set, is the channel to notify of a job made ready.
-CREATE FUNCTION {{schema}}.group_sync(q text, g text, chan text) RETURNS integer
+-- records when a limited group with waiting jobs is due back (wake_at). It
+-- returns 1 when it made a job ready.
+CREATE FUNCTION {{schema}}.group_sync(q text, g text) RETURNS integer
 LANGUAGE plpgsql AS $$
 DECLARE
     r   {{schema}}.groups;
@@ -118,9 +122,6 @@ BEGIN
     UPDATE {{schema}}.jobs SET state = CASE state WHEN 'gpaused' THEN 'paused' ELSE 'waiting' END,
         ord = nextval('{{schema}}.job_ord')
     WHERE queue = q AND id = nid;
-    IF chan IS NOT NULL THEN
-        PERFORM pg_notify(chan, q);
-    END IF;
     RETURN 1;
 END $$;
 
@@ -229,7 +230,7 @@ BEGIN
     ELSIF NOT (OLD.state IN ('waiting', 'paused', 'active') OR OLD.gslot) THEN
         RETURN NULL; -- a deleted job that held no place and no slot
     END IF;
-    PERFORM {{schema}}.group_sync(q, g, 'fila_' || TG_TABLE_SCHEMA);
+    PERFORM {{schema}}.group_sync(q, g);
     RETURN NULL;
 END $$;
 
@@ -289,9 +290,8 @@ BEGIN
     IF FOUND THEN
         INSERT INTO {{schema}}.events (queue, type, job_id) VALUES (q, 'waiting', p);
         IF g IS NOT NULL THEN
-            PERFORM {{schema}}.group_sync(q, g, NULL);
+            PERFORM {{schema}}.group_sync(q, g);
         END IF;
-        PERFORM pg_notify('fila_' || '{{schema_name}}', q);
     END IF;
 END $$;
 
