@@ -231,7 +231,10 @@ func (b *Backend) SchedulerRemove(ctx context.Context, p *backend.SchedulerRemov
 			return err
 		}
 		found = true
-		return b.dropPending(ctx, tx, p.Queue, pending)
+		if err := b.dropPending(ctx, tx, p.Queue, pending); err != nil {
+			return err
+		}
+		return b.ready(tx, p.Queue) // a grouped pending job's group may put its next in line
 	})
 	return found, err
 }
