@@ -7,10 +7,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
 	"github.com/fila-go/fila/backend"
 	"github.com/fila-go/fila/backend/postgres"
+	"github.com/fila-go/fila/internal/pgtest"
 )
 
 // TestGroupsUnderConcurrentWorkers runs grouped and ungrouped jobs through
@@ -144,5 +146,57 @@ func TestGroupsUnderConcurrentWorkers(t *testing.T) {
 		gc, err := be.GroupCounts(ctx, &backend.GroupParams{Queue: queue, Group: name})
 		require.NoError(t, err)
 		require.Equal(t, backend.GroupCounts{}, *gc)
+	}
+}
+
+// TestAGroupsFreedSlotWakesAnotherProcess: the group functions never
+// NOTIFY inside a transaction; the finish that frees a group's slot
+// signals after commit, and a claim blocked in another process (its own
+// pool and listener, FallbackRecheck far away) wakes for the group's next
+// job.
+func TestAGroupsFreedSlotWakesAnotherProcess(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	url := pgtest.DB(t)
+	const queue = "wake"
+	var bes []*postgres.Backend
+	for range 2 {
+		pool, err := pgxpool.New(ctx, url)
+		require.NoError(t, err)
+		be := postgres.New(pool, postgres.Options{FallbackRecheck: time.Minute})
+		t.Cleanup(func() { be.Close(); pool.Close() })
+		bes = append(bes, be)
+	}
+	_, err := bes[0].Migrate(ctx)
+	require.NoError(t, err)
+	here, there := bes[0], bes[1]
+	_, err = here.JobAdd(ctx, &backend.JobAddParams{Queue: queue, Jobs: []backend.JobAddItem{
+		{Name: "a", Options: backend.JobOptions{Attempts: 1, Group: "g"}},
+		{Name: "b", Options: backend.JobOptions{Attempts: 1, Group: "g"}},
+	}})
+	require.NoError(t, err)
+	res, err := here.JobClaim(ctx, &backend.JobClaimParams{Queue: queue, Token: "a", LockDuration: time.Minute})
+	require.NoError(t, err)
+	require.Equal(t, "a", res.Job.Name)
+
+	got := make(chan string, 1)
+	go func() {
+		res, err := there.JobClaim(ctx, &backend.JobClaimParams{Queue: queue, Token: "b", LockDuration: time.Minute, Wait: 30 * time.Second})
+		if err != nil || res.Job == nil {
+			got <- ""
+			return
+		}
+		got <- res.Job.Name
+	}()
+	time.Sleep(300 * time.Millisecond) // let the claim block
+	start := time.Now()
+	_, err = here.JobComplete(ctx, &backend.JobCompleteParams{Queue: queue, ID: res.Job.ID, Token: "a"})
+	require.NoError(t, err)
+	select {
+	case name := <-got:
+		require.Equal(t, "b", name)
+		require.Less(t, time.Since(start), 15*time.Second)
+	case <-time.After(25 * time.Second):
+		t.Fatal("the claim blocked in the other process did not wake when g's slot freed")
 	}
 }
