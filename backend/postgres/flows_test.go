@@ -61,3 +61,37 @@ func getJob(t *testing.T, be *postgres.Backend, queue, id string) *backend.Job {
 	require.NoError(t, err)
 	return j
 }
+
+// TestAParentFailedByAChildFollowsItsRemoveOnFail: the parent is removed
+// at once, and its other children still run.
+func TestAParentFailedByAChildFollowsItsRemoveOnFail(t *testing.T) {
+	t.Parallel()
+	be := open(t, postgres.Options{})
+	ctx := context.Background()
+	const queue = "remove-failed-parent"
+	leaf := func(name string) backend.FlowNode {
+		return backend.FlowNode{Job: backend.JobAddItem{Name: name, Options: backend.JobOptions{Attempts: 1}}}
+	}
+	flow, err := be.FlowAdd(ctx, &backend.FlowAddParams{Queue: queue, Root: backend.FlowNode{
+		Job:      backend.JobAddItem{Name: "parent", Options: backend.JobOptions{Attempts: 1, RemoveOnFail: backend.Retention{Remove: true}}},
+		Children: []backend.FlowNode{leaf("bad"), leaf("sibling")},
+	}})
+	require.NoError(t, err)
+	res, err := be.JobClaim(ctx, &backend.JobClaimParams{Queue: queue, Token: "t1", LockDuration: time.Minute})
+	require.NoError(t, err)
+	require.Equal(t, "bad", res.Job.Name)
+	_, err = be.JobFail(ctx, &backend.JobFailParams{Queue: queue, ID: res.Job.ID, Token: "t1", Reason: "boom"})
+	require.NoError(t, err)
+	_, err = be.JobGet(ctx, &backend.JobGetParams{Queue: queue, ID: flow[0].ID})
+	require.ErrorIs(t, err, backend.ErrJobNotFound, "the failed parent is removed")
+
+	res, err = be.JobClaim(ctx, &backend.JobClaimParams{Queue: queue, Token: "t2", LockDuration: time.Minute})
+	require.NoError(t, err)
+	require.NotNil(t, res.Job, "the sibling still runs")
+	require.Equal(t, "sibling", res.Job.Name)
+	_, err = be.JobComplete(ctx, &backend.JobCompleteParams{Queue: queue, ID: res.Job.ID, Token: "t2"})
+	require.NoError(t, err)
+	c, err := be.QueueCounts(ctx, &backend.QueueParams{Queue: queue})
+	require.NoError(t, err)
+	require.Equal(t, backend.Counts{Completed: 1, Failed: 1}, *c)
+}

@@ -325,6 +325,9 @@ BEGIN
         INSERT INTO {{schema}}.events (queue, type, job_id, data)
         VALUES (q, 'failed', l.parent, convert_to('child ' || c || ' failed: ' || why, 'UTF8'));
         INSERT INTO {{schema}}.metrics (queue, minute, failed) VALUES (q, date_trunc('minute', clock_timestamp()), 1);
+        -- Its RemoveOnFail: remove at once (a count or age limit applies at
+        -- the queue's next failure, which trims the oldest).
+        DELETE FROM {{schema}}.jobs WHERE queue = q AND id = l.parent AND options->'RemoveOnFail'->>'Remove' = 'true';
         RETURN;
     END IF;
     PERFORM {{schema}}.flow_release(q, l.parent);
@@ -337,17 +340,21 @@ BEGIN
     RETURN NULL;
 END $$;
 
--- A deleted parent takes its unfinished children with it (an active one,
--- or one being finished right now, is left to finish); a deleted pending
--- child stops being waited for.
+-- A parent deleted before it finished takes its unfinished children with
+-- it (an active one, or one being finished right now, is left to finish);
+-- a finished parent deleted (retention, or a child's failure failed it)
+-- leaves its other children to run. A deleted pending child stops being
+-- waited for.
 CREATE FUNCTION {{schema}}.flow_deleted() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
     IF OLD.flow_kids > 0 THEN
-        DELETE FROM {{schema}}.jobs WHERE queue = OLD.queue AND id IN (
-            SELECT j.id FROM {{schema}}.jobs j JOIN {{schema}}.flow_links l ON l.queue = j.queue AND l.child = j.id
-            WHERE l.queue = OLD.queue AND l.parent = OLD.id AND j.state NOT IN ('active', 'completed', 'failed')
-            FOR UPDATE OF j SKIP LOCKED);
+        IF OLD.state NOT IN ('completed', 'failed') THEN
+            DELETE FROM {{schema}}.jobs WHERE queue = OLD.queue AND id IN (
+                SELECT j.id FROM {{schema}}.jobs j JOIN {{schema}}.flow_links l ON l.queue = j.queue AND l.child = j.id
+                WHERE l.queue = OLD.queue AND l.parent = OLD.id AND j.state NOT IN ('active', 'completed', 'failed')
+                FOR UPDATE OF j SKIP LOCKED);
+        END IF;
         DELETE FROM {{schema}}.flow_links WHERE queue = OLD.queue AND parent = OLD.id;
     END IF;
     IF OLD.flow_parent IS NOT NULL THEN
