@@ -72,13 +72,21 @@ func (b *Backend) JobAdd(ctx context.Context, p *backend.JobAddParams) ([]backen
 	}
 	var res []backend.JobAddResult
 	var err error
-	if hasDedup(p.Jobs) { // the dedup ID and its job land together
-		err = pgx.BeginFunc(ctx, b.pool, func(tx pgx.Tx) error {
-			res, err = b.add(ctx, tx, p.Queue, p.Jobs)
-			return err
-		})
-	} else {
-		res, err = b.add(ctx, b.pool, p.Queue, p.Jobs)
+	for try := 1; ; try++ {
+		if hasDedup(p.Jobs) { // the dedup ID and its job land together
+			err = pgx.BeginFunc(ctx, b.pool, func(tx pgx.Tx) error {
+				res, err = b.add(ctx, tx, p.Queue, p.Jobs)
+				return err
+			})
+		} else {
+			res, err = b.add(ctx, b.pool, p.Queue, p.Jobs) // one implicit transaction
+		}
+		// Grouped adds lock their groups' rows: two adds (or an add and a
+		// finish) locking two groups in opposite orders can deadlock, and
+		// the one PostgreSQL rolled back runs again.
+		if try >= deadlockTries || !isDeadlock(err) || ctx.Err() != nil {
+			break
+		}
 	}
 	if err == nil {
 		b.notify.signal(p.Queue)

@@ -71,6 +71,7 @@ func (b *Backend) lockLost(ctx context.Context, qr querier, queue, id string) er
 func (b *Backend) JobComplete(ctx context.Context, p *backend.JobCompleteParams) (*backend.JobClaimResult, error) {
 	res := &backend.JobClaimResult{}
 	err := b.inTx(ctx, func(tx pgx.Tx) error {
+		*res = backend.JobClaimResult{}
 		if err := b.completeIn(ctx, tx, p); err != nil {
 			return err
 		}
@@ -155,6 +156,7 @@ func (b *Backend) retain(ctx context.Context, tx pgx.Tx, queue, id string, state
 func (b *Backend) JobFail(ctx context.Context, p *backend.JobFailParams) (*backend.JobClaimResult, error) {
 	res := &backend.JobClaimResult{}
 	err := b.inTx(ctx, func(tx pgx.Tx) error {
+		*res = backend.JobClaimResult{}
 		// Delayed jobs that became due while this one ran queue before an
 		// immediate retry of it.
 		if _, err := tx.Exec(ctx, b.q(promoteSQL), p.Queue); err != nil {

@@ -43,6 +43,7 @@ func (b *Backend) FlowAdd(ctx context.Context, p *backend.FlowAddParams) ([]back
 	}
 	var out []backend.JobAddResult
 	err := b.inTx(ctx, func(tx pgx.Tx) error {
+		out = nil
 		if err := b.flowFree(ctx, tx, p.Queue, []backend.FlowNode{p.Root}); err != nil {
 			return err
 		}
@@ -150,8 +151,9 @@ func (b *Backend) flowAdd(ctx context.Context, tx pgx.Tx, queue string, f *backe
 
 // FlowChildren implements backend.Flows.
 func (b *Backend) FlowChildren(ctx context.Context, p *backend.JobGetParams) (*backend.FlowChildren, error) {
-	out := &backend.FlowChildren{Values: map[string][]byte{}, Failed: map[string]string{}}
+	var out *backend.FlowChildren
 	err := b.inTx(ctx, func(tx pgx.Tx) error {
+		out = &backend.FlowChildren{Values: map[string][]byte{}, Failed: map[string]string{}}
 		var one int
 		err := tx.QueryRow(ctx, b.q(`SELECT 1 FROM {s}.jobs WHERE queue = $1 AND id = $2`), p.Queue, p.ID).Scan(&one)
 		if errors.Is(err, pgx.ErrNoRows) {
@@ -201,6 +203,7 @@ func (b *Backend) FlowWaitChildren(ctx context.Context, p *backend.FlowWaitChild
 	}
 	var out []backend.JobAddResult
 	err := b.inTx(ctx, func(tx pgx.Tx) error {
+		out = nil
 		tag, err := tx.Exec(ctx, b.q(`
 			UPDATE {s}.jobs j SET state = 'waiting-children', token = NULL, lock_until = NULL, flow_kids = j.flow_kids + $4
 			WHERE `+held), p.Queue, p.ID, p.Token, len(p.Children))

@@ -200,3 +200,64 @@ func TestAGroupsFreedSlotWakesAnotherProcess(t *testing.T) {
 		t.Fatal("the claim blocked in the other process did not wake when g's slot freed")
 	}
 }
+
+// TestAFinishThatDeadlocksOnTwoGroupsRunsAgain: a finish holds its group's
+// row and its chained claim needs another group's row, which a transaction
+// of ours holds while it waits for the first: PostgreSQL breaks the
+// deadlock by rolling one back, and when it picks the finish, the finish
+// runs again instead of failing.
+func TestAFinishThatDeadlocksOnTwoGroupsRunsAgain(t *testing.T) {
+	t.Parallel()
+	be := open(t, postgres.Options{})
+	ctx := context.Background()
+	const queue = "deadlock"
+	add := func(name, group string) {
+		_, err := be.JobAdd(ctx, &backend.JobAddParams{Queue: queue, Jobs: []backend.JobAddItem{{Name: name, Options: backend.JobOptions{Attempts: 1, Group: group}}}})
+		require.NoError(t, err)
+	}
+	add("a1", "A")
+	add("b1", "B") // B's place in the line comes before A's next
+	add("a2", "A")
+	res, err := be.JobClaim(ctx, &backend.JobClaimParams{Queue: queue, Token: "ta", LockDuration: time.Minute})
+	require.NoError(t, err)
+	require.Equal(t, "a1", res.Job.Name)
+
+	other, err := be.Pool().Begin(ctx)
+	require.NoError(t, err)
+	defer other.Rollback(ctx) //nolint:errcheck
+	// Ours looks for deadlocks late, so the finish's server process (1 s,
+	// the default) finds this one and the finish is the one rolled back.
+	_, err = other.Exec(ctx, `SET LOCAL deadlock_timeout = '15s'`)
+	require.NoError(t, err)
+	_, err = other.Exec(ctx, `SELECT 1 FROM fila.groups WHERE queue = $1 AND name = 'B' FOR UPDATE`, queue)
+	require.NoError(t, err)
+
+	type out struct {
+		res *backend.JobClaimResult
+		err error
+	}
+	finished := make(chan out, 1)
+	go func() { // locks A (its slot frees), then waits for B (claiming b1)
+		r, err := be.JobComplete(ctx, &backend.JobCompleteParams{Queue: queue, ID: res.Job.ID, Token: "ta",
+			Next: &backend.JobClaimParams{Queue: queue, Token: "tn", LockDuration: time.Minute}})
+		finished <- out{r, err}
+	}()
+	require.Eventually(t, func() bool { // the finish waits for B
+		var waiting bool
+		err := be.Pool().QueryRow(ctx, `SELECT count(*) > 0 FROM pg_locks WHERE NOT granted AND locktype = 'transactionid'`).Scan(&waiting)
+		return err == nil && waiting
+	}, 10*time.Second, 10*time.Millisecond)
+	_, err = other.Exec(ctx, `SELECT 1 FROM fila.groups WHERE queue = $1 AND name = 'A' FOR UPDATE`, queue)
+	require.NoError(t, err, "the finish, not ours, was rolled back")
+	require.NoError(t, other.Rollback(ctx)) // the finish runs again now
+	select {
+	case o := <-finished:
+		require.NoError(t, o.err, "the finish must not fail on the deadlock")
+		require.NotNil(t, o.res.Job)
+		require.Equal(t, "b1", o.res.Job.Name)
+	case <-time.After(20 * time.Second):
+		t.Fatal("the finish did not return")
+	}
+	j := getJob(t, be, queue, res.Job.ID)
+	require.Equal(t, backend.StateCompleted, j.State)
+}

@@ -50,8 +50,9 @@ func (b *Backend) SchedulerUpsert(ctx context.Context, p *backend.SchedulerUpser
 	}
 	tick := time.UnixMilli(p.Next.UnixMilli())
 	jobID := backend.SchedulerJobID(p.ID, tick)
-	res := &backend.SchedulerUpsertResult{}
+	var res *backend.SchedulerUpsertResult
 	err = b.inTx(ctx, func(tx pgx.Tx) error {
+		res = &backend.SchedulerUpsertResult{}
 		var spec, pending string
 		err := tx.QueryRow(ctx, b.q(`SELECT spec, next_job_id FROM {s}.schedulers WHERE queue = $1 AND id = $2 FOR UPDATE`),
 			p.Queue, p.ID).Scan(&spec, &pending)
@@ -103,8 +104,9 @@ func (b *Backend) SchedulerUpsert(ctx context.Context, p *backend.SchedulerUpser
 
 // SchedulerAdvance implements backend.Schedulers.
 func (b *Backend) SchedulerAdvance(ctx context.Context, p *backend.SchedulerAdvanceParams) (backend.SchedulerStatus, error) {
-	status := backend.SchedulerStale
+	var status backend.SchedulerStatus
 	err := b.inTx(ctx, func(tx pgx.Tx) error {
+		status = backend.SchedulerStale
 		s, err := scanSched(tx.QueryRow(ctx, b.q(`SELECT `+schedCols+` FROM {s}.schedulers s WHERE s.queue = $1 AND s.id = $2 FOR UPDATE`),
 			p.Queue, p.ID))
 		if errors.Is(err, pgx.ErrNoRows) {
@@ -222,6 +224,7 @@ func (b *Backend) SchedulerList(ctx context.Context, p *backend.QueueParams) (*b
 func (b *Backend) SchedulerRemove(ctx context.Context, p *backend.SchedulerRemoveParams) (bool, error) {
 	var found bool
 	err := b.inTx(ctx, func(tx pgx.Tx) error {
+		found = false
 		var pending string
 		err := tx.QueryRow(ctx, b.q(`DELETE FROM {s}.schedulers WHERE queue = $1 AND id = $2 RETURNING next_job_id`), p.Queue, p.ID).Scan(&pending)
 		if errors.Is(err, pgx.ErrNoRows) {

@@ -44,8 +44,9 @@ UPDATE {s}.jobs SET stall_marked = true WHERE queue = $1 AND id IN (
 // also does the queue's housekeeping: events older than EventRetention,
 // metrics older than MetricsHistory and expired dedup IDs are deleted.
 func (b *Backend) StalledCheck(ctx context.Context, p *backend.StalledCheckParams) (*backend.StalledCheckResult, error) {
-	res := &backend.StalledCheckResult{}
+	var res *backend.StalledCheckResult
 	err := b.inTx(ctx, func(tx pgx.Tx) error {
+		res = &backend.StalledCheckResult{}
 		var one int
 		err := tx.QueryRow(ctx, b.q(`
 			INSERT INTO {s}.stalled_checks (queue, at) VALUES ($1, clock_timestamp())
