@@ -60,8 +60,8 @@ type FlowJob struct {
 // queues is not done yet). The tree is checked before anything is stored:
 // invalid options, Dedup on any job, a JobID used twice or already in the
 // queue, more than MaxFlowDepth levels or MaxFlowNodes jobs fail with
-// ErrInvalid. A backend without backend.Flows (PostgreSQL) returns
-// ErrUnsupported.
+// ErrInvalid. A backend without backend.Flows (Redis and Upstash in
+// this version) returns ErrUnsupported.
 func (q *Queue) AddFlow(ctx context.Context, root FlowJob) (out []*Job, err error) {
 	const op = "add flow to"
 	if q.nameErr != nil {

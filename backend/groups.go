@@ -7,7 +7,7 @@ import (
 
 // Groups is the optional interface of backends that run grouped jobs
 // (JobOptions.Group) with a per-group concurrency and round-robin between
-// groups. memory, redis and upstash implement it.
+// groups. memory, redis, upstash and postgres implement it.
 //
 // Rules every implementation keeps:
 //   - A group's waiting jobs run in FIFO order (LIFO jobs go to the front).

@@ -72,13 +72,21 @@ func (b *Backend) JobAdd(ctx context.Context, p *backend.JobAddParams) ([]backen
 	}
 	var res []backend.JobAddResult
 	var err error
-	if hasDedup(p.Jobs) { // the dedup ID and its job land together
-		err = pgx.BeginFunc(ctx, b.pool, func(tx pgx.Tx) error {
-			res, err = b.add(ctx, tx, p.Queue, p.Jobs)
-			return err
-		})
-	} else {
-		res, err = b.add(ctx, b.pool, p.Queue, p.Jobs)
+	for try := 1; ; try++ {
+		if hasDedup(p.Jobs) { // the dedup ID and its job land together
+			err = pgx.BeginFunc(ctx, b.pool, func(tx pgx.Tx) error {
+				res, err = b.add(ctx, tx, p.Queue, p.Jobs)
+				return err
+			})
+		} else {
+			res, err = b.add(ctx, b.pool, p.Queue, p.Jobs) // one implicit transaction
+		}
+		// Grouped adds lock their groups' rows: two adds (or an add and a
+		// finish) locking two groups in opposite orders can deadlock, and
+		// the one PostgreSQL rolled back runs again.
+		if try >= deadlockTries || !isDeadlock(err) || ctx.Err() != nil {
+			break
+		}
 	}
 	if err == nil {
 		b.notify.signal(p.Queue)
@@ -130,10 +138,15 @@ func (b *Backend) add(ctx context.Context, qr querier, queue string, items []bac
 		var state string
 		err := qr.QueryRow(ctx, b.q(`SELECT state, added_at FROM {s}.jobs WHERE queue = $1 AND id = $2`), queue, id).
 			Scan(&state, &res[i].AddedAt)
+		if errors.Is(err, pgx.ErrNoRows) && items[i].Options.Group != "" {
+			// The group trigger skipped the insert: the group holds MaxSize.
+			res[i] = backend.JobAddResult{Status: backend.AddGroupFull}
+			continue
+		}
 		if err != nil {
 			return nil, fmt.Errorf("fila/postgres: add job %q to %q: it existed and then vanished: %w", id, queue, err)
 		}
-		res[i].Status, res[i].ID, res[i].State = backend.AddExists, id, backend.State(state)
+		res[i].Status, res[i].ID, res[i].State = backend.AddExists, id, visibleState(state)
 	}
 	return res, nil
 }
@@ -148,7 +161,7 @@ func scanAdded(row pgx.Row, r *backend.JobAddResult, created *bool) error {
 	if err != nil {
 		return err
 	}
-	r.Status, r.State, *created = backend.AddCreated, backend.State(state), true
+	r.Status, r.State, *created = backend.AddCreated, visibleState(state), true
 	return nil
 }
 

@@ -11,16 +11,22 @@ import (
 )
 
 // promoteSQL moves a queue's due delayed jobs to ready, in due order (the
-// order key is drawn as the ordered rows are read).
+// order key is drawn as the ordered rows are read), after it brings the
+// limited groups whose time passed back into the line (gw; see groups.go).
+// gw is referenced by a condition on nothing but itself, which the planner
+// evaluates once, first, whatever the rest finds (a one-time filter); for a
+// queue without groups it is a probe of an empty partial index.
 const promoteSQL = `
-WITH d AS (
+WITH gw AS (
+	SELECT count({s}.group_sync(queue, name)) AS n FROM {s}.groups WHERE queue = $1 AND wake_at <= clock_timestamp()),
+d AS (
 	SELECT id FROM {s}.jobs WHERE queue = $1 AND state = 'delayed' AND due_at <= clock_timestamp()
 	ORDER BY due_at, ord FOR UPDATE SKIP LOCKED),
 n AS (SELECT id, nextval('{s}.job_ord') AS o FROM d)
 UPDATE {s}.jobs j SET ord = n.o, due_at = NULL,
 	state = CASE WHEN j.priority > 0 THEN 'prioritized'
 		WHEN coalesce((SELECT paused FROM {s}.queues WHERE name = $1), false) THEN 'paused' ELSE 'waiting' END
-FROM n WHERE j.queue = $1 AND j.id = n.id`
+FROM n WHERE j.queue = $1 AND j.id = n.id AND (SELECT n FROM gw) >= 0`
 
 // claimSQL takes the next ready job (priority 0 first, then by priority,
 // each in order) unless the queue is paused or rate limited, locks it for
@@ -43,11 +49,14 @@ lim AS (INSERT INTO {s}.limiter (queue, at) SELECT $1, processed_at FROM upd WHE
 SELECT ` + jobCols + ` FROM upd`
 
 // infoSQL says why a claim found nothing: paused, rate limited for how
-// long (ms), and when the next delayed job is due (ms, NULL for none).
+// long (ms), and when the next delayed job (or limited group) is due (ms,
+// NULL for none).
 const infoSQL = `
 SELECT coalesce((SELECT paused FROM {s}.queues WHERE name = $1), false),
 	coalesce((SELECT extract(epoch FROM rate_limited_until - clock_timestamp()) * 1000 FROM {s}.queues WHERE name = $1), 0)::float8,
-	(SELECT extract(epoch FROM min(due_at) - clock_timestamp()) * 1000 FROM {s}.jobs WHERE queue = $1 AND state = 'delayed')::float8`
+	(extract(epoch FROM least(
+		(SELECT min(due_at) FROM {s}.jobs WHERE queue = $1 AND state = 'delayed'),
+		(SELECT min(wake_at) FROM {s}.groups WHERE queue = $1)) - clock_timestamp()) * 1000)::float8`
 
 // limiterSQL counts the starts in the window ending now and says when the
 // oldest leaves it (ms). The caller locks the queue's row first, in a
@@ -91,7 +100,10 @@ func (b *Backend) claimIn(ctx context.Context, tx pgx.Tx, p *backend.JobClaimPar
 	j, err := scanJob(tx.QueryRow(ctx, b.q(claimSQL), p.Queue, p.Token, ms(p.LockDuration), limited))
 	if err == nil {
 		out.job = j
-		return out, nil
+		if j.Options.Group != "" { // the group's next job may have taken its place in the line
+			err = b.ready(tx, p.Queue)
+		}
+		return out, err
 	}
 	if !errors.Is(err, pgx.ErrNoRows) {
 		return out, err

@@ -23,10 +23,10 @@ upd AS (
 	UPDATE {s}.jobs j SET state = 'completed', finished_at = t.now, attempts_made = j.attempts_made + 1,
 		return_value = $4::bytea, token = NULL, lock_until = NULL, ord = nextval('{s}.job_ord')
 	FROM t WHERE ` + held + `
-	RETURNING j.id, j.finished_at),
+	RETURNING j.id, j.finished_at, j.grp IS NOT NULL OR j.flow_parent IS NOT NULL AS wakes),
 ev AS (INSERT INTO {s}.events (queue, type, job_id, at, data) SELECT $1, 'completed', id, finished_at, $4::bytea FROM upd),
 m AS (INSERT INTO {s}.metrics (queue, minute, completed) SELECT $1, date_trunc('minute', finished_at), 1 FROM upd)
-SELECT count(*) FROM upd`
+SELECT count(*), coalesce(bool_or(wakes), false) FROM upd`
 
 const failSQL = `
 WITH t AS (SELECT clock_timestamp() AS now),
@@ -40,12 +40,12 @@ upd AS (
 		finished_at = CASE WHEN NOT $6::bool THEN t.now END,
 		ord = nextval('{s}.job_ord')
 	FROM t WHERE ` + held + `
-	RETURNING j.id, j.state, t.now AS at),
+	RETURNING j.id, j.state, t.now AS at, j.grp IS NOT NULL OR j.flow_parent IS NOT NULL AS wakes),
 ev AS (
 	INSERT INTO {s}.events (queue, type, job_id, at, data)
 	SELECT $1, CASE WHEN state = 'failed' THEN 'failed' ELSE 'retried' END, id, at, convert_to($4, 'UTF8') FROM upd),
 m AS (INSERT INTO {s}.metrics (queue, minute, failed) SELECT $1, date_trunc('minute', at), 1 FROM upd WHERE state = 'failed')
-SELECT state FROM upd`
+SELECT state, wakes FROM upd`
 
 const releaseSQL = `
 WITH upd AS (
@@ -71,6 +71,7 @@ func (b *Backend) lockLost(ctx context.Context, qr querier, queue, id string) er
 func (b *Backend) JobComplete(ctx context.Context, p *backend.JobCompleteParams) (*backend.JobClaimResult, error) {
 	res := &backend.JobClaimResult{}
 	err := b.inTx(ctx, func(tx pgx.Tx) error {
+		*res = backend.JobClaimResult{}
 		if err := b.completeIn(ctx, tx, p); err != nil {
 			return err
 		}
@@ -85,8 +86,14 @@ func (b *Backend) JobComplete(ctx context.Context, p *backend.JobCompleteParams)
 // completeIn completes a job in tx and applies retention.
 func (b *Backend) completeIn(ctx context.Context, tx pgx.Tx, p *backend.JobCompleteParams) error {
 	var n int
-	if err := tx.QueryRow(ctx, b.q(completeSQL), p.Queue, p.ID, p.Token, p.ReturnValue).Scan(&n); err != nil {
+	var wakes bool // a grouped job (its group's next may be ready) or a flow's child (its parent may be)
+	if err := tx.QueryRow(ctx, b.q(completeSQL), p.Queue, p.ID, p.Token, p.ReturnValue).Scan(&n, &wakes); err != nil {
 		return err
+	}
+	if wakes || n == 0 { // n == 0: CompleteTx completed it, and may have freed a group's slot
+		if err := b.ready(tx, p.Queue); err != nil {
+			return err
+		}
 	}
 	if n == 0 {
 		// Completed already in the handler's transaction (CompleteTx) under
@@ -149,6 +156,7 @@ func (b *Backend) retain(ctx context.Context, tx pgx.Tx, queue, id string, state
 func (b *Backend) JobFail(ctx context.Context, p *backend.JobFailParams) (*backend.JobClaimResult, error) {
 	res := &backend.JobClaimResult{}
 	err := b.inTx(ctx, func(tx pgx.Tx) error {
+		*res = backend.JobClaimResult{}
 		// Delayed jobs that became due while this one ran queue before an
 		// immediate retry of it.
 		if _, err := tx.Exec(ctx, b.q(promoteSQL), p.Queue); err != nil {
@@ -159,12 +167,18 @@ func (b *Backend) JobFail(ctx context.Context, p *backend.JobFailParams) (*backe
 			keep = 10
 		}
 		var state string
-		err := tx.QueryRow(ctx, b.q(failSQL), p.Queue, p.ID, p.Token, p.Reason, p.Stacktrace, p.Retry, ms(p.RetryDelay), keep).Scan(&state)
+		var wakes bool // a grouped job (its group's next may be ready) or a flow's child (its parent may be)
+		err := tx.QueryRow(ctx, b.q(failSQL), p.Queue, p.ID, p.Token, p.Reason, p.Stacktrace, p.Retry, ms(p.RetryDelay), keep).Scan(&state, &wakes)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return b.lockLost(ctx, tx, p.Queue, p.ID)
 		}
 		if err != nil {
 			return err
+		}
+		if wakes {
+			if err := b.ready(tx, p.Queue); err != nil {
+				return err
+			}
 		}
 		switch backend.State(state) {
 		case backend.StateFailed:

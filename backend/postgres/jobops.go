@@ -24,22 +24,20 @@ func (b *Backend) JobGet(ctx context.Context, p *backend.JobGetParams) (*backend
 
 // listOrder is the order JobList returns each state in.
 var listOrder = map[backend.State]string{
-	backend.StateWaiting:     "ord",
-	backend.StatePaused:      "ord",
-	backend.StatePrioritized: "priority, ord",
-	backend.StateDelayed:     "due_at, ord",
-	backend.StateActive:      "processed_at, ord",
-	backend.StateCompleted:   "ord DESC",
-	backend.StateFailed:      "ord DESC",
+	backend.StateWaiting:         "ord",
+	backend.StatePaused:          "ord",
+	backend.StatePrioritized:     "priority, ord",
+	backend.StateDelayed:         "due_at, ord",
+	backend.StateWaitingChildren: "ord",
+	backend.StateActive:          "processed_at, ord",
+	backend.StateCompleted:       "ord DESC",
+	backend.StateFailed:          "ord DESC",
 }
 
 // JobList implements backend.Backend.
 func (b *Backend) JobList(ctx context.Context, p *backend.JobListParams) ([]*backend.Job, error) {
 	if err := b.usable(ctx); err != nil {
 		return nil, err
-	}
-	if p.State == backend.StateWaitingChildren {
-		return []*backend.Job{}, nil // no flows here (backend.Flows)
 	}
 	order, ok := listOrder[p.State]
 	if !ok {
@@ -49,8 +47,8 @@ func (b *Backend) JobList(ctx context.Context, p *backend.JobListParams) ([]*bac
 	if limit <= 0 {
 		limit = 100
 	}
-	rows, err := b.pool.Query(ctx, b.q(`SELECT `+jobCols+` FROM {s}.jobs WHERE queue = $1 AND state = $2 ORDER BY `+order+` OFFSET $3 LIMIT $4`),
-		p.Queue, string(p.State), max(p.Offset, 0), limit)
+	rows, err := b.pool.Query(ctx, b.q(`SELECT `+jobCols+` FROM {s}.jobs WHERE queue = $1 AND state = ANY($2) ORDER BY `+order+` OFFSET $3 LIMIT $4`),
+		p.Queue, storedStates(p.State), max(p.Offset, 0), limit)
 	if err != nil {
 		return nil, b.fail(ctx, err)
 	}
@@ -66,7 +64,7 @@ func (b *Backend) exists(ctx context.Context, tx pgx.Tx, queue, id string) (back
 	if errors.Is(err, pgx.ErrNoRows) {
 		return "", backend.ErrJobNotFound
 	}
-	return backend.State(state), err
+	return visibleState(state), err
 }
 
 // JobUpdateProgress implements backend.Backend.
@@ -146,13 +144,16 @@ func (b *Backend) JobRemove(ctx context.Context, p *backend.JobRemoveParams) err
 			return err
 		}
 		_, err = tx.Exec(ctx, b.q(`INSERT INTO {s}.events (queue, type, job_id) VALUES ($1, 'removed', $2)`), p.Queue, p.ID)
-		return err
+		if err != nil {
+			return err
+		}
+		return b.ready(tx, p.Queue) // a group's next job, or a flow's parent, may be ready
 	})
 }
 
 // requeueSQL returns finished jobs to ready with their attempts reset.
 const requeueSet = `state = ` + readyState + `, ord = nextval('{s}.job_ord'), attempts_made = 0, attempts_started = 0,
-	stalled_count = 0, failed_reason = '', stacktrace = NULL, return_value = NULL, finished_at = NULL, processed_at = NULL, due_at = NULL`
+	stalled_count = 0, failed_reason = '', stacktrace = NULL, return_value = NULL, finished_at = NULL, processed_at = NULL, due_at = NULL, cancel_token = NULL`
 
 // JobRetry implements backend.Backend.
 func (b *Backend) JobRetry(ctx context.Context, p *backend.JobRetryParams) error {

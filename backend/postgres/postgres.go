@@ -152,19 +152,38 @@ type querier interface {
 }
 
 // inTx runs fn in a transaction of its own, committed when fn returns nil.
+// A transaction that PostgreSQL rolled back to break a deadlock is run
+// again (up to deadlockTries times in all), so fn must set everything it
+// reports afresh on each run. Deadlocks arise only between transactions
+// that lock two groups' rows in opposite orders (groups.go).
 func (b *Backend) inTx(ctx context.Context, fn func(tx pgx.Tx) error) error {
 	if err := b.usable(ctx); err != nil {
 		return err
 	}
-	var tx pgx.Tx
-	err := pgx.BeginFunc(ctx, b.pool, func(t pgx.Tx) error {
-		tx = t
-		return fn(t)
-	})
-	if tx != nil {
-		b.notify.settle(tx, err == nil)
+	for try := 1; ; try++ {
+		var tx pgx.Tx
+		err := pgx.BeginFunc(ctx, b.pool, func(t pgx.Tx) error {
+			tx = t
+			return fn(t)
+		})
+		if tx != nil {
+			b.notify.settle(tx, err == nil)
+		}
+		if try < deadlockTries && isDeadlock(err) && ctx.Err() == nil {
+			continue
+		}
+		return b.fail(ctx, err)
 	}
-	return b.fail(ctx, err)
+}
+
+// deadlockTries bounds the runs of a transaction that deadlocks.
+const deadlockTries = 3
+
+// isDeadlock reports a transaction PostgreSQL rolled back to break a
+// deadlock.
+func isDeadlock(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && pe.Code == "40P01"
 }
 
 // usable returns ctx's error or ErrClosed before a call starts.

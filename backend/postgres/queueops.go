@@ -27,15 +27,17 @@ func (b *Backend) QueueCounts(ctx context.Context, p *backend.QueueParams) (*bac
 		if err := rows.Scan(&state, &n); err != nil {
 			return nil, b.fail(ctx, err)
 		}
-		switch backend.State(state) {
+		switch visibleState(state) {
 		case backend.StateWaiting:
-			c.Waiting = n
+			c.Waiting += n
 		case backend.StatePrioritized:
 			c.Prioritized = n
 		case backend.StatePaused:
-			c.Paused = n
+			c.Paused += n
 		case backend.StateDelayed:
 			c.Delayed = n
+		case backend.StateWaitingChildren:
+			c.WaitingChildren = n
 		case backend.StateActive:
 			c.Active = n
 		case backend.StateCompleted:
@@ -95,7 +97,9 @@ func (b *Backend) QueuePause(ctx context.Context, p *backend.QueuePauseParams) e
 		if !p.Paused {
 			from, to, ev = to, from, backend.EventResumed
 		}
-		if _, err := tx.Exec(ctx, b.q(`UPDATE {s}.jobs SET state = $3 WHERE queue = $1 AND state = $2`), p.Queue, string(from), string(to)); err != nil {
+		// Grouped jobs waiting in their group (gwaiting) pause too (gpaused).
+		if _, err := tx.Exec(ctx, b.q(`UPDATE {s}.jobs SET state = CASE state WHEN $2 THEN $3 ELSE 'g' || $3 END
+			WHERE queue = $1 AND state IN ($2, 'g' || $2)`), p.Queue, string(from), string(to)); err != nil {
 			return err
 		}
 		if _, err := tx.Exec(ctx, b.q(`INSERT INTO {s}.events (queue, type, job_id) VALUES ($1, $2, '')`), p.Queue, string(ev)); err != nil {
@@ -121,7 +125,7 @@ func (b *Backend) QueueDrain(ctx context.Context, p *backend.QueueDrainParams) (
 	if err := b.usable(ctx); err != nil {
 		return 0, err
 	}
-	states := []string{"waiting", "prioritized", "paused"}
+	states := []string{"waiting", "prioritized", "paused", "gwaiting", "gpaused"}
 	if p.Delayed {
 		states = append(states, "delayed")
 	}
@@ -151,10 +155,10 @@ func (b *Backend) QueueClean(ctx context.Context, p *backend.QueueCleanParams) (
 	}
 	rows, err := b.pool.Query(ctx, b.q(`
 		WITH d AS (
-			SELECT id FROM {s}.jobs WHERE queue = $1 AND state = $2 AND `+at+` <= clock_timestamp() - $3::float8 * interval '1 millisecond'
+			SELECT id FROM {s}.jobs WHERE queue = $1 AND state = ANY($2) AND `+at+` <= clock_timestamp() - $3::float8 * interval '1 millisecond'
 			ORDER BY `+at+`, ord LIMIT $4 FOR UPDATE SKIP LOCKED),
 		del AS (DELETE FROM {s}.jobs j USING d WHERE j.queue = $1 AND j.id = d.id RETURNING j.id, j.`+at+` AS at, j.ord)
-		SELECT id FROM del ORDER BY at, ord`), p.Queue, string(p.State), ms(p.Age), limit)
+		SELECT id FROM del ORDER BY at, ord`), p.Queue, storedStates(p.State), ms(p.Age), limit)
 	if err != nil {
 		return nil, b.fail(ctx, err)
 	}
@@ -210,6 +214,9 @@ func (b *Backend) QueueObliterate(ctx context.Context, p *backend.QueueObliterat
 			`DELETE FROM {s}.limiter WHERE queue = $1`,
 			`DELETE FROM {s}.metrics WHERE queue = $1`,
 			`DELETE FROM {s}.stalled_checks WHERE queue = $1`,
+			`DELETE FROM {s}.schedulers WHERE queue = $1`,
+			`DELETE FROM {s}.groups WHERE queue = $1`,
+			`DELETE FROM {s}.flow_links WHERE queue = $1`,
 			`DELETE FROM {s}.queues WHERE name = $1`,
 		} {
 			if _, err := tx.Exec(ctx, b.q(sql), p.Queue); err != nil {

@@ -34,7 +34,7 @@ func scanJob(row pgx.Row) (*backend.Job, error) {
 	if err := json.Unmarshal(opts, &j.Options); err != nil {
 		return nil, &backend.CorruptJobError{JobID: j.ID, Reason: "options: " + err.Error()}
 	}
-	j.State = backend.State(state)
+	j.State = visibleState(state)
 	j.Data, j.ReturnValue, j.Progress, j.Stacktrace = data, rv, progress, stack
 	if due != nil {
 		j.DueAt = *due
@@ -46,6 +46,30 @@ func scanJob(row pgx.Row) (*backend.Job, error) {
 		j.FinishedAt = *finished
 	}
 	return &j, nil
+}
+
+// visibleState is the state the contract names for a stored state: a
+// grouped job waiting in its group (not its group's place in the line) is
+// stored as gwaiting, or gpaused while the queue is paused.
+func visibleState(s string) backend.State {
+	switch s {
+	case "gwaiting":
+		return backend.StateWaiting
+	case "gpaused":
+		return backend.StatePaused
+	}
+	return backend.State(s)
+}
+
+// storedStates are the stored states behind a visible one.
+func storedStates(s backend.State) []string {
+	switch s {
+	case backend.StateWaiting:
+		return []string{"waiting", "gwaiting"}
+	case backend.StatePaused:
+		return []string{"paused", "gpaused"}
+	}
+	return []string{string(s)}
 }
 
 // scanJobs reads every row of jobCols.

@@ -44,8 +44,9 @@ UPDATE {s}.jobs SET stall_marked = true WHERE queue = $1 AND id IN (
 // also does the queue's housekeeping: events older than EventRetention,
 // metrics older than MetricsHistory and expired dedup IDs are deleted.
 func (b *Backend) StalledCheck(ctx context.Context, p *backend.StalledCheckParams) (*backend.StalledCheckResult, error) {
-	res := &backend.StalledCheckResult{}
+	var res *backend.StalledCheckResult
 	err := b.inTx(ctx, func(tx pgx.Tx) error {
+		res = &backend.StalledCheckResult{}
 		var one int
 		err := tx.QueryRow(ctx, b.q(`
 			INSERT INTO {s}.stalled_checks (queue, at) VALUES ($1, clock_timestamp())
@@ -89,7 +90,7 @@ func (b *Backend) StalledCheck(ctx context.Context, p *backend.StalledCheckParam
 		if err := b.housekeep(ctx, tx, p.Queue); err != nil {
 			return err
 		}
-		if len(res.Stalled) > 0 {
+		if len(res.Stalled) > 0 || len(res.Failed) > 0 { // a failure may free a group's slot or release a flow's parent
 			return b.ready(tx, p.Queue)
 		}
 		return nil

@@ -3,8 +3,10 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
@@ -31,7 +33,7 @@ func TestPostgres(t *testing.T) {
 
 	out, errOut, code := filaWith(noEnv, "migrate", "-postgres", url)
 	require.Equal(t, exitOK, code, errOut)
-	require.Contains(t, out, `schema "fila" migrated to version 1`)
+	require.Contains(t, out, fmt.Sprintf(`schema "fila" migrated to version %d`, postgres.SchemaVersion()))
 	out, errOut, code = filaWith(env, "migrate")
 	require.Equal(t, exitOK, code, errOut)
 	require.Contains(t, out, "up to date")
@@ -70,6 +72,33 @@ func TestPostgres(t *testing.T) {
 	paused, err := q.IsPaused(ctx)
 	require.NoError(t, err)
 	require.True(t, paused)
+
+	// The optional interfaces (groups, schedulers, cancel) work through
+	// -postgres too.
+	chats := fila.NewQueue(be, "chats")
+	for _, g := range []string{"+15550001", "+15550001", "+15550002"} {
+		_, err := chats.Add(ctx, "reply", nil, &fila.JobOptions{Group: g})
+		require.NoError(t, err)
+	}
+	out, errOut, code = filaWith(env, "groups", "chats")
+	require.Equal(t, exitOK, code, errOut)
+	require.Regexp(t, `(?m)^\+15550001\s+2\s+0\s`, out, "the busiest group first")
+	require.Regexp(t, `(?m)^\+15550002\s+1\s+0\s`, out)
+	_, err = chats.UpsertScheduler(ctx, "ping", fila.Schedule{Every: time.Minute}, "ping", nil, nil)
+	require.NoError(t, err)
+	out, errOut, code = filaWith(env, "schedulers", "chats", "-json")
+	require.Equal(t, exitOK, code, errOut)
+	var scheds []schedulerRow
+	require.NoError(t, json.Unmarshal([]byte(out), &scheds))
+	require.Len(t, scheds, 1)
+	require.Equal(t, "ping", scheds[0].ID)
+	require.Equal(t, fila.State("delayed"), scheds[0].NextJobState)
+	out, errOut, code = filaWith(env, "cancel", "chats", scheds[0].NextJobID)
+	require.Equal(t, exitOK, code, errOut)
+	require.Contains(t, out, "cancelled job "+scheds[0].NextJobID)
+	j, err := chats.GetJob(ctx, scheds[0].NextJobID)
+	require.NoError(t, err)
+	require.Equal(t, fila.StateFailed, j.State)
 
 	d := serveDashboard(t, servingHome, []string{"dashboard", "-addr", "127.0.0.1:0"}, env, openStore)
 	status, body := getPage(t, d.url+"queues/outbound")
