@@ -53,7 +53,7 @@ func (b *Backend) completeFast(ctx context.Context, p *backend.JobCompleteParams
 	} else {
 		batch.Queue(b.q(completeHeldSQL), p.Queue, p.ID, p.Token, p.ReturnValue)
 		if keepLast > 0 {
-			batch.Queue(b.q(keepLastSQL), p.Queue, string(backend.StateCompleted), keepLast)
+			batch.Queue(b.q(keepLastSQL(backend.StateCompleted)), p.Queue, keepLast)
 		}
 		if keepFor > 0 {
 			batch.Queue(b.q(keepForSQL), p.Queue, string(backend.StateCompleted), ms(keepFor))

@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -129,7 +130,7 @@ func (b *Backend) retain(ctx context.Context, tx pgx.Tx, queue, id string, state
 		return err
 	}
 	if keepLast > 0 {
-		if _, err := tx.Exec(ctx, b.q(keepLastSQL), queue, string(state), keepLast); err != nil {
+		if _, err := tx.Exec(ctx, b.q(keepLastSQL(state)), queue, keepLast); err != nil {
 			return err
 		}
 	}
@@ -141,20 +142,26 @@ func (b *Backend) retain(ctx context.Context, tx pgx.Tx, queue, id string, state
 	return nil
 }
 
-// keepLastSQL deletes the oldest finished jobs of a state past the newest
+// keepLastSQL deletes the oldest finished jobs in state past the newest
 // $3, as many as the count (finished_counts, kept by triggers) says are
 // over, up to 100 per call: under the limit it reads one small row set and
 // no job; a steady stream removes one job per finish and a backlog drains.
 // Rows another finish is deleting are skipped (so concurrent finishes can
 // keep one or two fewer than $3 for a moment when a backlog drains).
-// The rows are picked once, in a CTE: as "id IN (subquery with LIMIT)"
-// the planner may run the subquery once per candidate row, each time
-// finding the next oldest, and delete far more than the limit.
-const keepLastSQL = `WITH over AS (
-	SELECT id FROM {s}.jobs WHERE queue = $1 AND state = $2 ORDER BY ord
-	LIMIT (SELECT least(greatest(coalesce(sum(n), 0) - $3, 0), 100) FROM {s}.finished_counts WHERE queue = $1 AND state = $2)
+//
+// The state is a literal, not a parameter: a prepared statement's generic
+// plan cannot prove "state = $2" implies the jobs_finished index's
+// predicate, and sorted every row of the queue instead. The rows are
+// picked once, in a CTE: as "id IN (subquery with LIMIT)" the planner may
+// run the subquery once per candidate row, each time finding the next
+// oldest, and delete far more than the limit.
+func keepLastSQL(state backend.State) string {
+	return strings.ReplaceAll(`WITH over AS (
+	SELECT id FROM {s}.jobs WHERE queue = $1 AND state = '{state}' ORDER BY ord
+	LIMIT (SELECT least(greatest(coalesce(sum(n), 0) - $2, 0), 100) FROM {s}.finished_counts WHERE queue = $1 AND state = '{state}')
 	FOR UPDATE SKIP LOCKED)
-DELETE FROM {s}.jobs j USING over WHERE j.queue = $1 AND j.id = over.id`
+DELETE FROM {s}.jobs j USING over WHERE j.queue = $1 AND j.id = over.id`, "{state}", string(state))
+}
 
 // keepForSQL deletes finished jobs of a state older than $3 ms, up to 1,000.
 const keepForSQL = `DELETE FROM {s}.jobs WHERE queue = $1 AND id IN (
