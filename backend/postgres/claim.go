@@ -96,18 +96,7 @@ func (b *Backend) claimIn(ctx context.Context, tx pgx.Tx, p *backend.JobClaimPar
 	if !errors.Is(err, pgx.ErrNoRows) {
 		return out, err
 	}
-	var limitedMS float64
-	var due *float64
-	if err := tx.QueryRow(ctx, b.q(infoSQL), p.Queue).Scan(&out.paused, &limitedMS, &due); err != nil {
-		return out, err
-	}
-	if limitedMS > 0 {
-		out.retryAfter = max(time.Duration(limitedMS*float64(time.Millisecond)), time.Millisecond)
-	}
-	if due != nil {
-		out.nextDue = max(time.Duration(*due*float64(time.Millisecond)), 0)
-	}
-	return out, nil
+	return b.claimInfo(ctx, tx, p.Queue)
 }
 
 // limited says whether a claim is under the global rate limit: its claim
@@ -116,33 +105,35 @@ func limited(p *backend.JobClaimParams) bool {
 	return p.Limit != nil && p.Limit.Max > 0 && p.Limit.Per > 0
 }
 
-// queueClaim queues an unlimited claim attempt on batch: promote, claim,
-// and why nothing was found. Sent as one pipelined batch (one Sync), the
-// statements run in one implicit transaction, each with its own snapshot
-// as in claimIn's, in one round trip.
+// queueClaim queues an unlimited claim attempt on batch: promote, then
+// claim. Sent as one pipelined batch (one Sync), the statements run in one
+// implicit transaction, each with its own snapshot as in claimIn's, in one
+// round trip.
 func (b *Backend) queueClaim(batch *pgx.Batch, p *backend.JobClaimParams) {
 	batch.Queue(b.q(promoteSQL), p.Queue)
 	batch.Queue(b.q(claimSQL), p.Queue, p.Token, ms(p.LockDuration), false)
-	batch.Queue(b.q(infoSQL), p.Queue)
 }
 
-// readClaim reads what queueClaim queued.
-func readClaim(br pgx.BatchResults) (claimOut, error) {
-	out := claimOut{nextDue: -1}
+// readClaim reads what queueClaim queued: the job, or nil.
+func readClaim(br pgx.BatchResults) (*backend.Job, error) {
 	if _, err := br.Exec(); err != nil {
-		return out, err
+		return nil, err
 	}
 	j, err := scanJob(br.QueryRow())
-	if err == nil {
-		out.job = j
-		return out, nil
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, nil
 	}
-	if !errors.Is(err, pgx.ErrNoRows) {
-		return out, err
-	}
+	return j, err
+}
+
+// claimInfo says why a claim found nothing (infoSQL), read after its
+// batch: a hint for how long to wait, so a moment's lag is harmless, and a
+// claim that finds a job pays nothing for it.
+func (b *Backend) claimInfo(ctx context.Context, qr querier, queue string) (claimOut, error) {
+	out := claimOut{nextDue: -1}
 	var limitedMS float64
 	var due *float64
-	if err := br.QueryRow().Scan(&out.paused, &limitedMS, &due); err != nil {
+	if err := qr.QueryRow(ctx, b.q(infoSQL), queue).Scan(&out.paused, &limitedMS, &due); err != nil {
 		return out, err
 	}
 	if limitedMS > 0 {
@@ -172,10 +163,14 @@ func (b *Backend) claimOnce(ctx context.Context, p *backend.JobClaimParams) (cla
 	batch := &pgx.Batch{}
 	b.queueClaim(batch, p)
 	br := b.pool.SendBatch(ctx, batch)
-	out, err := readClaim(br)
+	j, err := readClaim(br)
 	if cerr := br.Close(); err == nil {
 		err = cerr
 	}
+	if err != nil || j != nil {
+		return claimOut{job: j, nextDue: -1}, b.fail(ctx, err)
+	}
+	out, err := b.claimInfo(ctx, b.pool, p.Queue)
 	return out, b.fail(ctx, err)
 }
 

@@ -79,8 +79,8 @@ func (b *Backend) completeFast(ctx context.Context, p *backend.JobCompleteParams
 		if p.Next == nil {
 			return nil
 		}
-		out, err := readClaim(br)
-		res.Job, res.RetryAfter = out.job, out.retryAfter
+		var err error
+		res.Job, err = readClaim(br)
 		return err
 	}()
 	if cerr := br.Close(); err == nil {
@@ -92,6 +92,13 @@ func (b *Backend) completeFast(ctx context.Context, p *backend.JobCompleteParams
 	}
 	if err != nil {
 		return nil, b.fail(ctx, err)
+	}
+	if p.Next != nil && res.Job == nil {
+		// The completion committed: an error reading the hint must not
+		// report it failed, so the hint is left out instead.
+		if out, err := b.claimInfo(ctx, b.pool, p.Next.Queue); err == nil {
+			res.RetryAfter = out.retryAfter
+		}
 	}
 	return res, nil
 }
