@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"testing"
 
@@ -31,7 +32,7 @@ func TestPostgres(t *testing.T) {
 
 	out, errOut, code := filaWith(noEnv, "migrate", "-postgres", url)
 	require.Equal(t, exitOK, code, errOut)
-	require.Contains(t, out, `schema "fila" migrated to version 1`)
+	require.Contains(t, out, fmt.Sprintf(`schema "fila" migrated to version %d`, postgres.SchemaVersion()))
 	out, errOut, code = filaWith(env, "migrate")
 	require.Equal(t, exitOK, code, errOut)
 	require.Contains(t, out, "up to date")
