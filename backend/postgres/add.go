@@ -62,6 +62,13 @@ func (b *Backend) JobAdd(ctx context.Context, p *backend.JobAddParams) ([]backen
 	if err := b.usable(ctx); err != nil {
 		return nil, err
 	}
+	if tx := sqlTxFrom(ctx); tx != nil {
+		res, err := b.add(ctx, sqlTxQuerier{tx}, p.Queue, p.Jobs)
+		if err == nil {
+			_, err = tx.ExecContext(ctx, "SELECT pg_notify($1, $2)", b.channel, p.Queue)
+		}
+		return res, b.fail(ctx, err)
+	}
 	if tx := txFrom(ctx); tx != nil {
 		// Notified inside the caller's transaction: only its commit can tell.
 		res, err := b.add(ctx, tx, p.Queue, p.Jobs)
@@ -97,10 +104,11 @@ func (b *Backend) JobAdd(ctx context.Context, p *backend.JobAddParams) ([]backen
 // add adds items to queue through qr: the pool (each call its own implicit
 // transaction) or the caller's transaction. Without dedup IDs every job
 // goes in one pipelined round trip.
-func (b *Backend) add(ctx context.Context, qr querier, queue string, items []backend.JobAddItem) ([]backend.JobAddResult, error) {
+func (b *Backend) add(ctx context.Context, qr rowQuerier, queue string, items []backend.JobAddItem) ([]backend.JobAddResult, error) {
 	res := make([]backend.JobAddResult, len(items))
 	created := make([]bool, len(items))
-	if hasDedup(items) {
+	bq, batches := qr.(querier)
+	if hasDedup(items) || !batches { // a *sql.Tx (WithSQLTx) has no batch: one statement per job
 		for i := range items {
 			if err := b.addOne(ctx, qr, queue, &items[i], &res[i], &created[i]); err != nil {
 				return nil, err
@@ -115,7 +123,7 @@ func (b *Backend) add(ctx context.Context, qr querier, queue string, items []bac
 			}
 			batch.Queue(b.q(addSQL), args...)
 		}
-		br := qr.SendBatch(ctx, batch)
+		br := bq.SendBatch(ctx, batch)
 		for i := range items {
 			if err := scanAdded(br.QueryRow(), &res[i], &created[i]); err != nil {
 				br.Close()
@@ -166,7 +174,7 @@ func scanAdded(row pgx.Row, r *backend.JobAddResult, created *bool) error {
 }
 
 // addOne adds one item that may carry a dedup ID.
-func (b *Backend) addOne(ctx context.Context, qr querier, queue string, it *backend.JobAddItem, r *backend.JobAddResult, created *bool) error {
+func (b *Backend) addOne(ctx context.Context, qr rowQuerier, queue string, it *backend.JobAddItem, r *backend.JobAddResult, created *bool) error {
 	item := *it
 	if item.Dedup != nil {
 		if item.ID == "" {

@@ -82,7 +82,7 @@ func (b *Backend) claimIn(ctx context.Context, tx pgx.Tx, p *backend.JobClaimPar
 	if _, err := tx.Exec(ctx, b.q(promoteSQL), p.Queue); err != nil {
 		return out, err
 	}
-	limited := p.Limit != nil && p.Limit.Max > 0 && p.Limit.Per > 0
+	limited := limited(p)
 	if limited {
 		if _, err := tx.Exec(ctx, b.q(`SELECT 1 FROM {s}.queues WHERE name = $1 FOR UPDATE`), p.Queue); err != nil {
 			return out, err
@@ -108,9 +108,44 @@ func (b *Backend) claimIn(ctx context.Context, tx pgx.Tx, p *backend.JobClaimPar
 	if !errors.Is(err, pgx.ErrNoRows) {
 		return out, err
 	}
+	return b.claimInfo(ctx, tx, p.Queue)
+}
+
+// limited says whether a claim is under the global rate limit: its claim
+// takes the queue's row lock and reads the window first, in a transaction.
+func limited(p *backend.JobClaimParams) bool {
+	return p.Limit != nil && p.Limit.Max > 0 && p.Limit.Per > 0
+}
+
+// queueClaim queues an unlimited claim attempt on batch: promote, then
+// claim. Sent as one pipelined batch (one Sync), the statements run in one
+// implicit transaction, each with its own snapshot as in claimIn's, in one
+// round trip.
+func (b *Backend) queueClaim(batch *pgx.Batch, p *backend.JobClaimParams) {
+	batch.Queue(b.q(promoteSQL), p.Queue)
+	batch.Queue(b.q(claimSQL), p.Queue, p.Token, ms(p.LockDuration), false)
+}
+
+// readClaim reads what queueClaim queued: the job, or nil.
+func readClaim(br pgx.BatchResults) (*backend.Job, error) {
+	if _, err := br.Exec(); err != nil {
+		return nil, err
+	}
+	j, err := scanJob(br.QueryRow())
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, nil
+	}
+	return j, err
+}
+
+// claimInfo says why a claim found nothing (infoSQL), read after its
+// batch: a hint for how long to wait, so a moment's lag is harmless, and a
+// claim that finds a job pays nothing for it.
+func (b *Backend) claimInfo(ctx context.Context, qr querier, queue string) (claimOut, error) {
+	out := claimOut{nextDue: -1}
 	var limitedMS float64
 	var due *float64
-	if err := tx.QueryRow(ctx, b.q(infoSQL), p.Queue).Scan(&out.paused, &limitedMS, &due); err != nil {
+	if err := qr.QueryRow(ctx, b.q(infoSQL), queue).Scan(&out.paused, &limitedMS, &due); err != nil {
 		return out, err
 	}
 	if limitedMS > 0 {
@@ -120,6 +155,35 @@ func (b *Backend) claimIn(ctx context.Context, tx pgx.Tx, p *backend.JobClaimPar
 		out.nextDue = max(time.Duration(*due*float64(time.Millisecond)), 0)
 	}
 	return out, nil
+}
+
+// claimOnce makes one claim attempt: one round trip when the claim is not
+// rate limited, a transaction of claimIn's otherwise.
+func (b *Backend) claimOnce(ctx context.Context, p *backend.JobClaimParams) (claimOut, error) {
+	if limited(p) {
+		var out claimOut
+		err := b.inTx(ctx, func(tx pgx.Tx) error {
+			var err error
+			out, err = b.claimIn(ctx, tx, p)
+			return err
+		})
+		return out, err
+	}
+	if err := b.usable(ctx); err != nil {
+		return claimOut{}, err
+	}
+	batch := &pgx.Batch{}
+	b.queueClaim(batch, p)
+	br := b.pool.SendBatch(ctx, batch)
+	j, err := readClaim(br)
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil || j != nil {
+		return claimOut{job: j, nextDue: -1}, b.fail(ctx, err)
+	}
+	out, err := b.claimInfo(ctx, b.pool, p.Queue)
+	return out, b.fail(ctx, err)
 }
 
 // JobClaim implements backend.Backend. A claim that finds nothing waits for
@@ -136,12 +200,7 @@ func (b *Backend) JobClaim(ctx context.Context, p *backend.JobClaimParams) (*bac
 		if p.Wait > 0 {
 			wake = b.wake.ch(p.Queue)
 		}
-		var out claimOut
-		err := b.inTx(ctx, func(tx pgx.Tx) error {
-			var err error
-			out, err = b.claimIn(ctx, tx, p)
-			return err
-		})
+		out, err := b.claimOnce(ctx, p)
 		if err != nil {
 			return nil, err
 		}

@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -67,8 +68,16 @@ func (b *Backend) lockLost(ctx context.Context, qr querier, queue, id string) er
 	return backend.ErrLockLost
 }
 
-// JobComplete implements backend.Backend.
+// JobComplete implements backend.Backend. The common case is one round
+// trip (completeFast); a lock not held, a job completed already by
+// CompleteTx, or a rate-limited next claim take a transaction.
 func (b *Backend) JobComplete(ctx context.Context, p *backend.JobCompleteParams) (*backend.JobClaimResult, error) {
+	if p.Next == nil || !limited(p.Next) {
+		res, err := b.completeFast(ctx, p)
+		if !errors.Is(err, errNotHeld) {
+			return res, err
+		}
+	}
 	res := &backend.JobClaimResult{}
 	err := b.inTx(ctx, func(tx pgx.Tx) error {
 		*res = backend.JobClaimResult{}
@@ -128,29 +137,43 @@ func (b *Backend) retain(ctx context.Context, tx pgx.Tx, queue, id string, state
 		return err
 	}
 	if keepLast > 0 {
-		// The rows just past the newest keepLast, found from the newest end
-		// (the old end of the index holds the dead entries of earlier
-		// deletes until vacuum) by an unlocked read (a locking one would
-		// lock every row it skips), then locked skipping those another
-		// finish is deleting; up to 100 per call, so a steady stream
-		// removes one row per finish and a backlog drains.
-		if _, err := tx.Exec(ctx, b.q(`DELETE FROM {s}.jobs WHERE queue = $1 AND id IN (
-			SELECT id FROM {s}.jobs WHERE queue = $1 AND state = $2 AND id = ANY(ARRAY(
-				SELECT id FROM {s}.jobs WHERE queue = $1 AND state = $2 ORDER BY ord DESC OFFSET $3 LIMIT 100))
-			FOR UPDATE SKIP LOCKED)`),
-			queue, string(state), keepLast); err != nil {
+		if _, err := tx.Exec(ctx, b.q(keepLastSQL(state)), queue, keepLast); err != nil {
 			return err
 		}
 	}
 	if keepFor > 0 {
-		if _, err := tx.Exec(ctx, b.q(`DELETE FROM {s}.jobs WHERE queue = $1 AND id IN (
-			SELECT id FROM {s}.jobs WHERE queue = $1 AND state = $2 AND finished_at < clock_timestamp() - $3::float8 * interval '1 millisecond'
-			LIMIT 1000 FOR UPDATE SKIP LOCKED)`), queue, string(state), ms(keepFor)); err != nil {
+		if _, err := tx.Exec(ctx, b.q(keepForSQL), queue, string(state), ms(keepFor)); err != nil {
 			return err
 		}
 	}
 	return nil
 }
+
+// keepLastSQL deletes the oldest finished jobs in state past the newest
+// $3, as many as the count (finished_counts, kept by triggers) says are
+// over, up to 100 per call: under the limit it reads one small row set and
+// no job; a steady stream removes one job per finish and a backlog drains.
+// Rows another finish is deleting are skipped (so concurrent finishes can
+// keep one or two fewer than $3 for a moment when a backlog drains).
+//
+// The state is a literal, not a parameter: a prepared statement's generic
+// plan cannot prove "state = $2" implies the jobs_finished index's
+// predicate, and sorted every row of the queue instead. The rows are
+// picked once, in a CTE: as "id IN (subquery with LIMIT)" the planner may
+// run the subquery once per candidate row, each time finding the next
+// oldest, and delete far more than the limit.
+func keepLastSQL(state backend.State) string {
+	return strings.ReplaceAll(`WITH over AS (
+	SELECT id FROM {s}.jobs WHERE queue = $1 AND state = '{state}' ORDER BY ord
+	LIMIT (SELECT least(greatest(coalesce(sum(n), 0) - $2, 0), 100) FROM {s}.finished_counts WHERE queue = $1 AND state = '{state}')
+	FOR UPDATE SKIP LOCKED)
+DELETE FROM {s}.jobs j USING over WHERE j.queue = $1 AND j.id = over.id`, "{state}", string(state))
+}
+
+// keepForSQL deletes finished jobs of a state older than $3 ms, up to 1,000.
+const keepForSQL = `DELETE FROM {s}.jobs WHERE queue = $1 AND id IN (
+	SELECT id FROM {s}.jobs WHERE queue = $1 AND state = $2 AND finished_at < clock_timestamp() - $3::float8 * interval '1 millisecond'
+	LIMIT 1000 FOR UPDATE SKIP LOCKED)`
 
 // JobFail implements backend.Backend.
 func (b *Backend) JobFail(ctx context.Context, p *backend.JobFailParams) (*backend.JobClaimResult, error) {

@@ -36,10 +36,11 @@ func TestMigrations(t *testing.T) {
 	t.Run("Migrate applies each migration once", func(t *testing.T) {
 		applied, err := be.Migrate(ctx)
 		require.NoError(t, err)
-		require.NotEmpty(t, applied)
-		require.Equal(t, 1, applied[0], "every migration, from the first")
-		require.Equal(t, postgres.SchemaVersion(), applied[len(applied)-1], "up to the newest")
-		require.IsIncreasing(t, applied)
+		var all []int
+		for v := 1; v <= postgres.SchemaVersion(); v++ {
+			all = append(all, v)
+		}
+		require.Equal(t, all, applied)
 		applied, err = be.Migrate(ctx)
 		require.NoError(t, err)
 		require.Empty(t, applied)

@@ -133,6 +133,10 @@ func reportRun(path, svg string) error {
 	if err != nil {
 		return err
 	}
+	if _, ok := run.Peers["river"]; ok {
+		buildPGTable(run, pgConcurrencies(run.Fila)).write(os.Stdout)
+		return nil
+	}
 	buildTable(run).write(os.Stdout)
 	return drawTo(svg, run)
 }

@@ -115,7 +115,7 @@ func run() error {
 		backends  = flag.String("backends", "", "comma-separated backends (memory, redis, postgres); default: memory, plus redis with -redis and postgres with -postgres")
 		asJSON    = flag.Bool("json", false, "print one JSON array instead of a table")
 		cpuProf   = flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
-		peersMode = flag.Bool("peers", false, "compare with the peers: start a private redis-server, run fila's cases, bench/peers' BullMQ and asynq programs and the round-trip limit on it, print the ratio table")
+		peersMode = flag.Bool("peers", false, "compare with the peers: start a private redis-server, run fila's cases, bench/peers' BullMQ and asynq programs and the round-trip limit on it, print the ratio table; with -postgres: fila's postgres backend and bench/peers/river on that server")
 		peerNames = flag.String("peer", "bullmq,asynq", "with -peers: the peers to run")
 		peersDir  = flag.String("peers-dir", "", "with -peers: the bench/peers directory (default: found above the working directory)")
 		out       = flag.String("out", "", "with -peers: write the run (fila's results, the peers', the round-trip limit) to this JSON file")
@@ -174,7 +174,7 @@ func run() error {
 	}
 	if *peersMode {
 		if *redisURL != "" || *backends != "" {
-			return fmt.Errorf("-peers runs on a private redis-server it starts itself (the peers' programs flush their database): drop -redis and -backends")
+			return fmt.Errorf("-peers runs on a private redis-server it starts itself (the peers' programs flush their database), or with -postgres on that server: drop -redis and -backends")
 		}
 		set := map[string]bool{}
 		flag.Visit(func(f *flag.Flag) { set[f.Name] = true })
@@ -183,6 +183,11 @@ func run() error {
 		}
 		if !set["scenarios"] {
 			cfg.scenarios = map[string]bool{"add": true, "add-bulk": true, "process": true, "latency": true}
+		}
+		if *pgURL != "" {
+			// River's program runs on the same server: fila's cases on the
+			// postgres backend beside it, at the concurrencies.
+			return comparePostgres(ctx, cfg, *pgURL, compareOptions{peersDir: *peersDir, out: *out})
 		}
 		if !set["c"] {
 			cfg.conc = []int{1, 10, 50} // the peers' concurrencies

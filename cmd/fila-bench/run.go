@@ -12,18 +12,21 @@ import (
 // to back on one private redis-server. Its JSON is what -out writes and
 // -report reads; the table and the chart are drawn from it alone.
 type benchRun struct {
-	Started      string    `json:"started"`  // RFC 3339, UTC
-	Finished     string    `json:"finished"` // RFC 3339, UTC
-	Commit       string    `json:"commit,omitempty"`
-	GoVersion    string    `json:"go_version"`
-	RedisVersion string    `json:"redis_version"`
-	NodeVersion  string    `json:"node_version,omitempty"` // BullMQ's runtime
-	Host         string    `json:"host"`                   // OS, architecture, CPUs
-	LoadAvg      string    `json:"load_avg,omitempty"`     // /proc/loadavg at the start and the end
-	N            int       `json:"n"`
-	Runs         int       `json:"runs"`
-	RoundTrip    []float64 `json:"round_trip_per_sec"` // each run of roundTripLimit
-	Fila         []result  `json:"fila"`
+	Started      string `json:"started"`  // RFC 3339, UTC
+	Finished     string `json:"finished"` // RFC 3339, UTC
+	Commit       string `json:"commit,omitempty"`
+	GoVersion    string `json:"go_version"`
+	RedisVersion string `json:"redis_version"`
+	NodeVersion  string `json:"node_version,omitempty"` // BullMQ's runtime
+	// PostgresVersion is set by a -peers -postgres run (River beside fila's
+	// postgres backend).
+	PostgresVersion string    `json:"postgres_version,omitempty"`
+	Host            string    `json:"host"`               // OS, architecture, CPUs
+	LoadAvg         string    `json:"load_avg,omitempty"` // /proc/loadavg at the start and the end
+	N               int       `json:"n"`
+	Runs            int       `json:"runs"`
+	RoundTrip       []float64 `json:"round_trip_per_sec"` // each run of roundTripLimit
+	Fila            []result  `json:"fila"`
 	// Peers holds each peer program's own JSON output, by name ("bullmq",
 	// "asynq"), as the program wrote it.
 	Peers map[string]peerOutput `json:"peers,omitempty"`
