@@ -172,15 +172,31 @@ func (b *Backend) claimOnce(ctx context.Context, p *backend.JobClaimParams) (cla
 	if err := b.usable(ctx); err != nil {
 		return claimOut{}, err
 	}
-	batch := &pgx.Batch{}
-	b.queueClaim(batch, p)
-	br := b.pool.SendBatch(ctx, batch)
-	j, err := readClaim(br)
-	if cerr := br.Close(); err == nil {
-		err = cerr
+	var j *backend.Job
+	for try := 1; ; try++ {
+		batch := &pgx.Batch{}
+		b.queueClaim(batch, p)
+		br := b.pool.SendBatch(ctx, batch)
+		var err error
+		j, err = readClaim(br)
+		if cerr := br.Close(); err == nil {
+			err = cerr
+		}
+		// One implicit transaction: rolled back to break a deadlock (the
+		// promotion and the claim lock groups' rows), it changed nothing.
+		if try < deadlockTries && isDeadlock(err) && ctx.Err() == nil {
+			continue
+		}
+		if err != nil {
+			return claimOut{nextDue: -1}, b.fail(ctx, err)
+		}
+		break
 	}
-	if err != nil || j != nil {
-		return claimOut{job: j, nextDue: -1}, b.fail(ctx, err)
+	if j != nil {
+		if j.Options.Group != "" {
+			b.notify.signal(p.Queue) // the group's next job may have taken its place in the line
+		}
+		return claimOut{job: j, nextDue: -1}, nil
 	}
 	out, err := b.claimInfo(ctx, b.pool, p.Queue)
 	return out, b.fail(ctx, err)
