@@ -41,8 +41,12 @@ const (
 
 // FlowJob is one job of a flow: a parent runs only after all its Children
 // finished. OnChildFailure is this job's policy towards its own parent
-// (unused on the root).
+// (unused on the root). Queue puts the job in another queue than its
+// parent's (empty: the parent's; the root is always in the queue AddFlow
+// is called on): that queue's workers run it, and its parent names it
+// "<queue>:<id>" in Children and in the reason it fails with.
 type FlowJob struct {
+	Queue          string
 	Name           string
 	Data           []byte
 	Options        *JobOptions
@@ -56,12 +60,13 @@ type FlowJob struct {
 // recorded under its parent in the same step; the last child to finish
 // makes the parent ready. Jobs return in depth-first order, root first.
 //
-// Every job of the tree is in this queue (a version with children in other
-// queues is not done yet). The tree is checked before anything is stored:
-// invalid options, Dedup on any job, a JobID used twice or already in the
-// queue, more than MaxFlowDepth levels or MaxFlowNodes jobs fail with
-// ErrInvalid. A backend without backend.Flows (Redis and Upstash in
-// this version) returns ErrUnsupported.
+// The root is in this queue, every other job in its FlowJob.Queue or its
+// parent's. The tree is checked before anything is stored, every job with
+// this queue's options (sizes, AddHooks): invalid options or queue names,
+// Dedup on any job, a JobID used twice in a queue or already there, more
+// than MaxFlowDepth levels or MaxFlowNodes jobs, and a tree across queues
+// on Redis Cluster fail with ErrInvalid. A backend without backend.Flows
+// returns ErrUnsupported.
 func (q *Queue) AddFlow(ctx context.Context, root FlowJob) (out []*Job, err error) {
 	const op = "add flow to"
 	if q.nameErr != nil {
@@ -77,7 +82,10 @@ func (q *Queue) AddFlow(ctx context.Context, root FlowJob) (out []*Job, err erro
 			endAddHooks(b.ends, out, err)
 		}
 	}()
-	tree, err := b.node(ctx, q, &root, 0)
+	if root.Queue != "" && root.Queue != q.name {
+		return nil, q.errorf(op, invalid("Queue", "of the root job %q is %q: the root is in the queue AddFlow is called on", root.Name, root.Queue))
+	}
+	tree, err := b.node(ctx, q, &root, q.name, 0)
 	if err != nil {
 		return nil, q.errorf(op, err)
 	}
@@ -94,11 +102,13 @@ func (q *Queue) AddFlow(ctx context.Context, root FlowJob) (out []*Job, err erro
 // flowBuilder converts FlowJobs for the backend, validating each job as
 // Add does (AddHooks included) and counting them.
 type flowBuilder struct {
-	items []backend.JobAddItem
-	ends  []hookEnd
+	items  []backend.JobAddItem
+	queues []string // each item's queue
+	ends   []hookEnd
 }
 
-func (b *flowBuilder) node(ctx context.Context, q *Queue, f *FlowJob, depth int) (backend.FlowNode, error) {
+// node converts f, a job whose parent is in queue parentQueue.
+func (b *flowBuilder) node(ctx context.Context, q *Queue, f *FlowJob, parentQueue string, depth int) (backend.FlowNode, error) {
 	if depth > MaxFlowDepth {
 		return backend.FlowNode{}, invalid("flow", "is deeper than %d levels", MaxFlowDepth)
 	}
@@ -107,6 +117,13 @@ func (b *flowBuilder) node(ctx context.Context, q *Queue, f *FlowJob, depth int)
 	}
 	if !f.OnChildFailure.Valid() {
 		return backend.FlowNode{}, invalid("OnChildFailure", "of job %q: unknown policy %q", f.Name, f.OnChildFailure)
+	}
+	queue := parentQueue
+	if f.Queue != "" {
+		if err := validateQueueName(f.Queue); err != nil {
+			return backend.FlowNode{}, fmt.Errorf("job %q: %w", f.Name, err)
+		}
+		queue = f.Queue
 	}
 	it, ends, err := q.item(ctx, len(b.items), &BulkJob{Name: f.Name, Data: f.Data, Options: f.Options}, b.ends)
 	b.ends = ends
@@ -122,9 +139,10 @@ func (b *flowBuilder) node(ctx context.Context, q *Queue, f *FlowJob, depth int)
 		}
 	}
 	b.items = append(b.items, it)
-	n := backend.FlowNode{Job: it, OnFailure: f.OnChildFailure}
+	b.queues = append(b.queues, queue)
+	n := backend.FlowNode{Queue: queue, Job: it, OnFailure: f.OnChildFailure}
 	for i := range f.Children {
-		c, err := b.node(ctx, q, &f.Children[i], depth+1)
+		c, err := b.node(ctx, q, &f.Children[i], queue, depth+1)
 		if err != nil {
 			return backend.FlowNode{}, err
 		}
@@ -140,7 +158,7 @@ func (b *flowBuilder) jobs(q *Queue, res []backend.JobAddResult) []*Job {
 		it := &b.items[i]
 		out[i] = &Job{
 			ID: r.ID, Name: it.Name, Data: it.Data, Options: jobOptionsFrom(it.Options), State: r.State,
-			AddedAt: r.AddedAt, be: q.be, queue: q.name,
+			AddedAt: r.AddedAt, be: q.be, queue: b.queues[i],
 		}
 		out[i].Options.Meta = maps.Clone(it.Options.Meta)
 		if r.State == StateDelayed {
@@ -157,7 +175,8 @@ func (b *flowBuilder) jobs(q *Queue, res []backend.JobAddResult) []*Job {
 var ErrWaitingChildren = errors.New("fila: job waits for its children")
 
 // WaitForChildren, called from the handler of job (a job of this queue
-// the worker holds), adds children to it and moves it to
+// the worker holds), adds children (in this queue, or in their
+// FlowJob.Queue) to it and moves it to
 // StateWaitingChildren in one backend step (BullMQ's
 // moveToWaitingChildren): the handler must then return
 // ErrWaitingChildren. The job runs again, as a new claim of the same
@@ -189,7 +208,7 @@ func (q *Queue) WaitForChildren(ctx context.Context, job *Job, children ...FlowJ
 	}()
 	nodes := make([]backend.FlowNode, len(children))
 	for i := range children {
-		if nodes[i], err = b.node(ctx, q, &children[i], 1); err != nil {
+		if nodes[i], err = b.node(ctx, q, &children[i], q.name, 1); err != nil {
 			return nil, q.errorf(op, err)
 		}
 	}
@@ -205,10 +224,11 @@ func (q *Queue) WaitForChildren(ctx context.Context, job *Job, children ...FlowJ
 	return b.jobs(q, res), nil
 }
 
-// Children is what a flow parent's finished children left.
+// Children is what a flow parent's finished children left, by child: its
+// ID, or "<queue>:<id>" for a child in another queue than the parent.
 type Children struct {
-	Values  map[string]json.RawMessage // completed child ID -> its return value
-	Failed  map[string]string          // failed child ID -> reason, for IgnoreFailure children
+	Values  map[string]json.RawMessage // completed child -> its return value
+	Failed  map[string]string          // failed child -> reason, for IgnoreFailure children
 	Pending int                        // children not finished yet (0 once the parent runs)
 	Total   int                        // children ever added (0: no flow parent, or a first run)
 }
@@ -232,7 +252,7 @@ func (j *Job) Children(ctx context.Context) (*Children, error) {
 }
 
 // ChildrenValues returns the completed children's return values by child
-// ID (see Children for the failed ones).
+// (see Children for the keys and the failed ones).
 func (j *Job) ChildrenValues(ctx context.Context) (map[string]json.RawMessage, error) {
 	c, err := j.Children(ctx)
 	if err != nil {

@@ -20,7 +20,8 @@ const (
 )
 
 // ErrInvalidFlow: FlowAdd refused a tree (too deep, too large, a node with
-// an ID already used, a node in another queue). Nothing was stored.
+// an ID already used, a node in a queue the backend cannot link). Nothing
+// was stored.
 var ErrInvalidFlow = errors.New("invalid flow")
 
 // ChildPolicy says what a child's failure (for good, after its attempts)
@@ -56,12 +57,13 @@ type Flows interface {
 	// add it. A child's completion records its return value under its
 	// parent and, for the last pending child, makes the parent ready, in
 	// the same step. Results come back in depth-first order, root first.
-	// Every node of this version is in p.Queue; nodes must not set Dedup.
+	// A node may be in another queue than its parent (FlowNode.Queue);
+	// nodes must not set Dedup.
 	FlowAdd(ctx context.Context, p *FlowAddParams) ([]JobAddResult, error)
 
 	// FlowChildren returns what a parent's finished children left: the
 	// completed ones' return values and, under ChildIgnore, the failed
-	// ones' reasons, by child ID. ErrJobNotFound for no job.
+	// ones' reasons, by ChildKey. ErrJobNotFound for no job.
 	FlowChildren(ctx context.Context, p *JobGetParams) (*FlowChildren, error)
 
 	// FlowWaitChildren adds children (each a tree) to an active job held
@@ -82,35 +84,70 @@ type FlowWaitChildrenParams struct {
 
 // FlowNode is one job of a tree.
 type FlowNode struct {
-	Job JobAddItem
+	// Queue is the node's queue; "" means its parent's (the root's:
+	// FlowAddParams.Queue, a running parent's: its own). CheckFlow fills
+	// it in on every node.
+	Queue string
+	Job   JobAddItem
 	// OnFailure is this node's policy towards its parent (ignored on the
 	// root).
 	OnFailure ChildPolicy
 	Children  []FlowNode
 }
 
-// FlowAddParams is a tree to add to one queue.
+// FlowAddParams is a tree whose root is in Queue.
 type FlowAddParams struct {
 	Queue string
 	Root  FlowNode
 }
 
-// FlowChildren is what a parent's children left.
+// FlowsAcrossQueues is an optional interface of a Flows backend.
+// FlowsSpanQueues reports whether a tree's jobs may be in different
+// queues; a backend that says no (Redis Cluster, where each queue is its
+// own hash slot) refuses such a tree with ErrInvalidFlow. A Flows backend
+// without the method must accept them.
+type FlowsAcrossQueues interface {
+	FlowsSpanQueues() bool
+}
+
+// ChildKey is how a parent names its child in FlowChildren and in the
+// reason it fails with: the child's ID when both are in one queue, else
+// "<child queue>:<child ID>" (queue names hold no ':').
+func ChildKey(parentQueue, childQueue, childID string) string {
+	if childQueue == parentQueue {
+		return childID
+	}
+	return childQueue + ":" + childID
+}
+
+// FlowChildren is what a parent's children left, by ChildKey.
 type FlowChildren struct {
-	Values  map[string][]byte // completed child ID -> return value (JSON)
-	Failed  map[string]string // failed child ID -> reason (ChildIgnore)
+	Values  map[string][]byte // completed child -> return value (JSON)
+	Failed  map[string]string // failed child -> reason (ChildIgnore)
 	Pending int               // children not finished yet
 	Total   int               // children ever added to the job
 }
 
-// CheckFlow validates a tree's shape: depth, size, policies, no Dedup and
-// no ID used twice. Backends call it before storing anything.
-func CheckFlow(root *FlowNode) error {
-	ids := map[string]bool{}
+// CheckFlow validates a tree whose root is in queue: depth, size,
+// policies, no Dedup and no ID used twice in one queue. It sets every
+// node's Queue ("" becomes its parent's). Backends call it before storing
+// anything. For FlowWaitChildren's children, root is a node without a Job
+// standing for the running parent.
+func CheckFlow(queue string, root *FlowNode) error {
+	ids := map[string]bool{} // queue + "\x00" + ID
 	n := 0
+	if root.Queue == "" {
+		root.Queue = queue
+	}
 	var walk func(f *FlowNode, depth int) error
 	walk = func(f *FlowNode, depth int) error {
 		n++
+		for i := range f.Children {
+			if f.Children[i].Queue == "" {
+				f.Children[i].Queue = f.Queue
+			}
+		}
+		id := f.Queue + "\x00" + f.Job.ID
 		switch {
 		case depth > MaxFlowDepth:
 			return fmt.Errorf("%w: deeper than %d levels", ErrInvalidFlow, MaxFlowDepth)
@@ -120,11 +157,11 @@ func CheckFlow(root *FlowNode) error {
 			return fmt.Errorf("%w: unknown child policy %q", ErrInvalidFlow, f.OnFailure)
 		case f.Job.Dedup != nil:
 			return fmt.Errorf("%w: job %q: dedup is not supported in a flow", ErrInvalidFlow, f.Job.Name)
-		case f.Job.ID != "" && ids[f.Job.ID]:
-			return fmt.Errorf("%w: job ID %q used twice", ErrInvalidFlow, f.Job.ID)
+		case f.Job.ID != "" && ids[id]:
+			return fmt.Errorf("%w: job ID %q used twice in queue %q", ErrInvalidFlow, f.Job.ID, f.Queue)
 		}
 		if f.Job.ID != "" {
-			ids[f.Job.ID] = true
+			ids[id] = true
 		}
 		for i := range f.Children {
 			if err := walk(&f.Children[i], depth+1); err != nil {
@@ -134,4 +171,24 @@ func CheckFlow(root *FlowNode) error {
 		return nil
 	}
 	return walk(root, 0)
+}
+
+// OneQueue refuses (ErrInvalidFlow) a checked tree with a node outside
+// the root's queue, for a backend that links jobs of one queue only; why
+// names the reason the error gives.
+func OneQueue(root *FlowNode, why string) error {
+	var walk func(f *FlowNode) error
+	walk = func(f *FlowNode) error {
+		for i := range f.Children {
+			c := &f.Children[i]
+			if c.Queue != root.Queue {
+				return fmt.Errorf("%w: job %q is in queue %q and its flow's root in %q: %s", ErrInvalidFlow, c.Job.Name, c.Queue, root.Queue, why)
+			}
+			if err := walk(c); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	return walk(root)
 }

@@ -51,6 +51,7 @@ func Run(t *testing.T, f Factory) {
 	t.Run("Cancel", func(t *testing.T) { runCancel(t, f) })
 	t.Run("Meta", func(t *testing.T) { runMeta(t, f) })
 	t.Run("Flows", func(t *testing.T) { runFlows(t, f) })
+	t.Run("FlowQueues", func(t *testing.T) { runFlowQueues(t, f) })
 }
 
 // bundle is what one subtest works with.

@@ -26,7 +26,10 @@ type flowLink struct {
 
 // FlowAdd implements backend.Flows.
 func (b *Backend) FlowAdd(ctx context.Context, p *backend.FlowAddParams) ([]backend.JobAddResult, error) {
-	if err := backend.CheckFlow(&p.Root); err != nil {
+	if err := backend.CheckFlow(p.Queue, &p.Root); err != nil {
+		return nil, err
+	}
+	if err := backend.OneQueue(&p.Root, "the memory backend links jobs of one queue only"); err != nil {
 		return nil, err
 	}
 	q, err := b.lock(ctx, p.Queue)
@@ -221,8 +224,11 @@ func (b *Backend) FlowWaitChildren(ctx context.Context, p *backend.FlowWaitChild
 	if len(p.Children) == 0 {
 		return nil, fmt.Errorf("%w: no children", backend.ErrInvalidFlow)
 	}
-	root := backend.FlowNode{Children: p.Children}
-	if err := backend.CheckFlow(&root); err != nil {
+	root := backend.FlowNode{Queue: p.Queue, Children: p.Children}
+	if err := backend.CheckFlow(p.Queue, &root); err != nil {
+		return nil, err
+	}
+	if err := backend.OneQueue(&root, "the memory backend links jobs of one queue only"); err != nil {
 		return nil, err
 	}
 	q, err := b.lock(ctx, p.Queue)

@@ -38,7 +38,10 @@ SELECT id, added_at FROM ins`
 
 // FlowAdd implements backend.Flows.
 func (b *Backend) FlowAdd(ctx context.Context, p *backend.FlowAddParams) ([]backend.JobAddResult, error) {
-	if err := backend.CheckFlow(&p.Root); err != nil {
+	if err := backend.CheckFlow(p.Queue, &p.Root); err != nil {
+		return nil, err
+	}
+	if err := backend.OneQueue(&p.Root, "this version of the postgres backend links jobs of one queue only"); err != nil {
 		return nil, err
 	}
 	var out []backend.JobAddResult
@@ -197,8 +200,11 @@ func (b *Backend) FlowWaitChildren(ctx context.Context, p *backend.FlowWaitChild
 	if len(p.Children) == 0 {
 		return nil, fmt.Errorf("fila/postgres: job %q of %q: %w: no children", p.ID, p.Queue, backend.ErrInvalidFlow)
 	}
-	root := backend.FlowNode{Children: p.Children}
-	if err := backend.CheckFlow(&root); err != nil {
+	root := backend.FlowNode{Queue: p.Queue, Children: p.Children}
+	if err := backend.CheckFlow(p.Queue, &root); err != nil {
+		return nil, err
+	}
+	if err := backend.OneQueue(&root, "this version of the postgres backend links jobs of one queue only"); err != nil {
 		return nil, err
 	}
 	var out []backend.JobAddResult
@@ -233,3 +239,7 @@ func (b *Backend) FlowWaitChildren(ctx context.Context, p *backend.FlowWaitChild
 	}
 	return out, nil
 }
+
+// FlowsSpanQueues implements backend.FlowsAcrossQueues: not in this
+// version.
+func (b *Backend) FlowsSpanQueues() bool { return false }

@@ -14,7 +14,10 @@ var _ backend.Flows = (*Backend)(nil)
 // lua/flow_add.lua, so it is stored whole or not at all. Every key it
 // touches is the queue's, so the call is single-slot on Cluster.
 func (b *Backend) FlowAdd(ctx context.Context, p *backend.FlowAddParams) ([]backend.JobAddResult, error) {
-	if err := backend.CheckFlow(&p.Root); err != nil {
+	if err := backend.CheckFlow(p.Queue, &p.Root); err != nil {
+		return nil, err
+	}
+	if err := backend.OneQueue(&p.Root, "the Redis backend links the jobs of one queue only (see FlowsSpanQueues)"); err != nil {
 		return nil, err
 	}
 	var nodes []any
@@ -30,8 +33,11 @@ func (b *Backend) FlowWaitChildren(ctx context.Context, p *backend.FlowWaitChild
 	if len(p.Children) == 0 {
 		return nil, fmt.Errorf("%w: no children", backend.ErrInvalidFlow)
 	}
-	root := backend.FlowNode{Children: p.Children}
-	if err := backend.CheckFlow(&root); err != nil {
+	root := backend.FlowNode{Queue: p.Queue, Children: p.Children}
+	if err := backend.CheckFlow(p.Queue, &root); err != nil {
+		return nil, err
+	}
+	if err := backend.OneQueue(&root, "the Redis backend links the jobs of one queue only (see FlowsSpanQueues)"); err != nil {
 		return nil, err
 	}
 	var nodes []any
@@ -177,3 +183,9 @@ func decodeFlowEntries(s string, out *backend.FlowChildren) error {
 	}
 	return nil
 }
+
+// FlowsSpanQueues implements backend.FlowsAcrossQueues: no. Each queue's
+// keys are their own hash slot on Cluster and their own locked keys on
+// Upstash, and a child's finish, one script call on its queue's keys,
+// cannot reach a parent in another queue.
+func (b *Backend) FlowsSpanQueues() bool { return false }
