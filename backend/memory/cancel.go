@@ -14,7 +14,7 @@ func (b *Backend) JobCancel(ctx context.Context, p *backend.JobCancelParams) (ba
 	if err != nil {
 		return "", err
 	}
-	defer q.mu.Unlock()
+	defer q.unlock()
 	e := q.jobs[p.ID]
 	if e == nil {
 		return "", backend.ErrJobNotFound
@@ -49,7 +49,7 @@ func (b *Backend) JobCancelled(ctx context.Context, p *backend.JobCancelledParam
 	if err != nil {
 		return nil, err
 	}
-	defer q.mu.Unlock()
+	defer q.unlock()
 	var ids []string
 	for _, l := range p.Locks {
 		if e := q.jobs[l.ID]; e != nil && e.cancelled != "" && e.cancelled == l.Token {

@@ -28,12 +28,12 @@ func (b *Backend) JobClaim(ctx context.Context, p *backend.JobClaimParams) (*bac
 		now := b.now()
 		res := q.claim(p, now)
 		if res.Job != nil || res.RetryAfter > 0 || p.Wait <= 0 {
-			q.mu.Unlock()
+			q.unlock()
 			return res, nil
 		}
 		wait := time.Until(deadline)
 		if wait <= 0 {
-			q.mu.Unlock()
+			q.unlock()
 			return res, nil
 		}
 		// Paused too: a due delayed job still moves (to paused) on time.
@@ -44,7 +44,7 @@ func (b *Backend) JobClaim(ctx context.Context, p *backend.JobClaimParams) (*bac
 			wait = min(wait, next.Sub(now))
 		}
 		ready := q.readyChan()
-		q.mu.Unlock()
+		q.unlock()
 
 		if timer == nil {
 			timer = time.NewTimer(wait)
@@ -126,7 +126,7 @@ func (b *Backend) JobComplete(ctx context.Context, p *backend.JobCompleteParams)
 	if err != nil {
 		return nil, err
 	}
-	defer q.mu.Unlock()
+	defer q.unlock()
 	now := b.now()
 	e, err := q.held(p.ID, p.Token, now)
 	if err != nil {
@@ -151,7 +151,7 @@ func (b *Backend) JobFail(ctx context.Context, p *backend.JobFailParams) (*backe
 	if err != nil {
 		return nil, err
 	}
-	defer q.mu.Unlock()
+	defer q.unlock()
 	now := b.now()
 	e, err := q.held(p.ID, p.Token, now)
 	if err != nil {
@@ -236,7 +236,7 @@ func (b *Backend) JobRelease(ctx context.Context, p *backend.JobReleaseParams) e
 	if err != nil {
 		return err
 	}
-	defer q.mu.Unlock()
+	defer q.unlock()
 	now := b.now()
 	e, err := q.held(p.ID, p.Token, now)
 	if err != nil {
@@ -254,7 +254,7 @@ func (b *Backend) JobExtendLocks(ctx context.Context, p *backend.JobExtendLocksP
 	if err != nil {
 		return nil, err
 	}
-	defer q.mu.Unlock()
+	defer q.unlock()
 	now := b.now()
 	var lost []string
 	for _, l := range p.Locks {

@@ -41,14 +41,14 @@ func (b *Backend) EventsRead(ctx context.Context, p *backend.EventsReadParams) (
 		evs := q.events.after(after, count)
 		wait := time.Until(deadline)
 		if len(evs) > 0 || wait <= 0 {
-			q.mu.Unlock()
+			q.unlock()
 			return evs, nil
 		}
 		if q.changed == nil {
 			q.changed = make(chan struct{})
 		}
 		changed := q.changed
-		q.mu.Unlock()
+		q.unlock()
 		if timer == nil {
 			timer = time.NewTimer(wait)
 		} else {
@@ -75,7 +75,7 @@ func (b *Backend) EventsCursor(ctx context.Context, p *backend.QueueParams) (str
 	if err != nil {
 		return "", err
 	}
-	defer q.mu.Unlock()
+	defer q.unlock()
 	return formatSeq(q.events.last), nil
 }
 

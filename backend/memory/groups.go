@@ -161,7 +161,7 @@ func (b *Backend) GroupOptionsSet(ctx context.Context, p *backend.GroupOptionsPa
 	if err != nil {
 		return err
 	}
-	defer q.mu.Unlock()
+	defer q.unlock()
 	q.groupOpts = p.Options
 	for _, g := range q.groups {
 		q.syncGroup(g) // a raised concurrency frees slots now
@@ -175,7 +175,7 @@ func (b *Backend) GroupOptionsGet(ctx context.Context, p *backend.QueueParams) (
 	if err != nil {
 		return nil, err
 	}
-	defer q.mu.Unlock()
+	defer q.unlock()
 	o := q.groupOpts
 	o.Concurrency = q.groupConcurrency()
 	return &o, nil
@@ -187,7 +187,7 @@ func (b *Backend) GroupCounts(ctx context.Context, p *backend.GroupParams) (*bac
 	if err != nil {
 		return nil, err
 	}
-	defer q.mu.Unlock()
+	defer q.unlock()
 	c := &backend.GroupCounts{}
 	if g := q.groups[p.Group]; g != nil {
 		*c = g.counts(b.now())
@@ -232,7 +232,7 @@ func (b *Backend) GroupRateLimit(ctx context.Context, p *backend.GroupRateLimitP
 	if err != nil {
 		return err
 	}
-	defer q.mu.Unlock()
+	defer q.unlock()
 	g := q.group(p.Group)
 	if until := b.now().Add(p.For); until.After(g.until) {
 		g.until = until
@@ -252,7 +252,7 @@ func (b *Backend) GroupPause(ctx context.Context, p *backend.GroupPauseParams) e
 	if err != nil {
 		return err
 	}
-	defer q.mu.Unlock()
+	defer q.unlock()
 	g := q.group(p.Group)
 	g.paused = p.Paused
 	q.syncGroup(g)
@@ -265,7 +265,7 @@ func (b *Backend) GroupList(ctx context.Context, p *backend.GroupListParams) ([]
 	if err != nil {
 		return nil, err
 	}
-	defer q.mu.Unlock()
+	defer q.unlock()
 	now := b.now()
 	out := make([]backend.GroupInfo, 0, len(q.groups))
 	for _, g := range q.groups {
@@ -290,7 +290,7 @@ func (b *Backend) GroupJobs(ctx context.Context, p *backend.GroupJobsParams) ([]
 	if err != nil {
 		return nil, err
 	}
-	defer q.mu.Unlock()
+	defer q.unlock()
 	limit := p.Limit
 	if limit <= 0 {
 		limit = 100
@@ -316,7 +316,7 @@ func (b *Backend) GroupDrain(ctx context.Context, p *backend.GroupParams) (int, 
 	if err != nil {
 		return 0, err
 	}
-	defer q.mu.Unlock()
+	defer q.unlock()
 	g := q.groups[p.Group]
 	if g == nil {
 		return 0, nil

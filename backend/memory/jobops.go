@@ -13,7 +13,7 @@ func (b *Backend) JobUpdateProgress(ctx context.Context, p *backend.JobUpdatePro
 	if err != nil {
 		return err
 	}
-	defer q.mu.Unlock()
+	defer q.unlock()
 	e := q.jobs[p.ID]
 	if e == nil {
 		return backend.ErrJobNotFound
@@ -29,7 +29,7 @@ func (b *Backend) JobLogAdd(ctx context.Context, p *backend.JobLogAddParams) (in
 	if err != nil {
 		return 0, err
 	}
-	defer q.mu.Unlock()
+	defer q.unlock()
 	e := q.jobs[p.ID]
 	if e == nil {
 		return 0, backend.ErrJobNotFound
@@ -47,7 +47,7 @@ func (b *Backend) JobLogs(ctx context.Context, p *backend.JobLogsParams) ([]stri
 	if err != nil {
 		return nil, 0, err
 	}
-	defer q.mu.Unlock()
+	defer q.unlock()
 	e := q.jobs[p.ID]
 	if e == nil {
 		return nil, 0, backend.ErrJobNotFound
@@ -69,7 +69,7 @@ func (b *Backend) JobRemove(ctx context.Context, p *backend.JobRemoveParams) err
 	if err != nil {
 		return err
 	}
-	defer q.mu.Unlock()
+	defer q.unlock()
 	e := q.jobs[p.ID]
 	if e == nil {
 		return backend.ErrJobNotFound
@@ -78,7 +78,7 @@ func (b *Backend) JobRemove(ctx context.Context, p *backend.JobRemoveParams) err
 		return backend.ErrJobActive
 	}
 	q.delete(e)
-	q.removeFlow(e, b.now())
+	q.removeFlow(e, b.now(), false)
 	q.emit(backend.EventRemoved, p.ID, b.now(), "")
 	return nil
 }
@@ -89,7 +89,7 @@ func (b *Backend) JobRetry(ctx context.Context, p *backend.JobRetryParams) error
 	if err != nil {
 		return err
 	}
-	defer q.mu.Unlock()
+	defer q.unlock()
 	e := q.jobs[p.ID]
 	if e == nil {
 		return backend.ErrJobNotFound
@@ -117,7 +117,7 @@ func (b *Backend) JobPromote(ctx context.Context, p *backend.JobPromoteParams) e
 	if err != nil {
 		return err
 	}
-	defer q.mu.Unlock()
+	defer q.unlock()
 	e := q.jobs[p.ID]
 	if e == nil {
 		return backend.ErrJobNotFound

@@ -18,7 +18,7 @@ func (b *Backend) JobAdd(ctx context.Context, p *backend.JobAddParams) ([]backen
 	if err != nil {
 		return nil, err
 	}
-	defer q.mu.Unlock()
+	defer q.unlock()
 	now := b.now()
 	q.sweepDedup(now)
 	out := make([]backend.JobAddResult, len(p.Jobs))
@@ -92,7 +92,7 @@ func (b *Backend) JobGet(ctx context.Context, p *backend.JobGetParams) (*backend
 	if err != nil {
 		return nil, err
 	}
-	defer q.mu.Unlock()
+	defer q.unlock()
 	e := q.jobs[p.ID]
 	if e == nil {
 		return nil, backend.ErrJobNotFound
@@ -106,7 +106,7 @@ func (b *Backend) JobList(ctx context.Context, p *backend.JobListParams) ([]*bac
 	if err != nil {
 		return nil, err
 	}
-	defer q.mu.Unlock()
+	defer q.unlock()
 	limit := p.Limit
 	if limit <= 0 {
 		limit = 100

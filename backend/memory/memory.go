@@ -64,8 +64,12 @@ func New(opts ...Options) *Backend {
 // queue is one queue's state. Its mutex guards every field.
 type queue struct {
 	mu     sync.Mutex
+	be     *Backend
 	name   string
 	listed bool // jobs were added since creation or the last obliterate
+	// out holds what the lock holder owes flow jobs of other queues; unlock
+	// delivers it (flows.go).
+	out []flowMsg
 
 	jobs        map[string]*entry
 	wait        *list.List // of *entry; front is the consuming end
@@ -106,7 +110,7 @@ type queue struct {
 }
 
 func (b *Backend) newQueue(name string) *queue {
-	q := &queue{name: name, events: newEventRing(b.opts.EventsMaxLen), now: b.now}
+	q := &queue{be: b, name: name, events: newEventRing(b.opts.EventsMaxLen), now: b.now}
 	q.reset(b.opts.MetricsMinutes)
 	return q
 }

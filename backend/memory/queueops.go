@@ -13,7 +13,7 @@ func (b *Backend) QueueCounts(ctx context.Context, p *backend.QueueParams) (*bac
 	if err != nil {
 		return nil, err
 	}
-	defer q.mu.Unlock()
+	defer q.unlock()
 	c := &backend.Counts{
 		Prioritized: int64(q.prioritized.Len()),
 		Delayed:     int64(q.delayed.Len()),
@@ -37,7 +37,7 @@ func (b *Backend) QueueInfo(ctx context.Context, p *backend.QueueParams) (*backe
 	if err != nil {
 		return nil, err
 	}
-	defer q.mu.Unlock()
+	defer q.unlock()
 	return &backend.QueueInfo{Paused: q.paused, RateLimitedFor: max(0, q.limitedUntil.Sub(b.now()))}, nil
 }
 
@@ -58,7 +58,7 @@ func (b *Backend) QueueList(ctx context.Context) ([]string, error) {
 		if q.listed {
 			names = append(names, q.name)
 		}
-		q.mu.Unlock()
+		q.unlock()
 	}
 	sort.Strings(names)
 	return names, nil
@@ -70,7 +70,7 @@ func (b *Backend) QueuePause(ctx context.Context, p *backend.QueuePauseParams) e
 	if err != nil {
 		return err
 	}
-	defer q.mu.Unlock()
+	defer q.unlock()
 	if q.paused == p.Paused {
 		return nil
 	}
@@ -90,7 +90,7 @@ func (b *Backend) QueueRateLimit(ctx context.Context, p *backend.QueueRateLimitP
 	if err != nil {
 		return err
 	}
-	defer q.mu.Unlock()
+	defer q.unlock()
 	if until := b.now().Add(p.For); until.After(q.limitedUntil) {
 		q.limitedUntil = until
 	}
@@ -103,7 +103,7 @@ func (b *Backend) QueueDrain(ctx context.Context, p *backend.QueueDrainParams) (
 	if err != nil {
 		return 0, err
 	}
-	defer q.mu.Unlock()
+	defer q.unlock()
 	victims := q.waitingJobs()
 	victims = append(victims, q.prioritized.items...)
 	if p.Delayed {
@@ -122,7 +122,7 @@ func (b *Backend) QueueClean(ctx context.Context, p *backend.QueueCleanParams) (
 	if err != nil {
 		return nil, err
 	}
-	defer q.mu.Unlock()
+	defer q.unlock()
 	now := b.now()
 	cut := now.Add(-p.Age)
 	var candidates []*entry
@@ -171,7 +171,7 @@ func (b *Backend) QueueRetryJobs(ctx context.Context, p *backend.QueueRetryJobsP
 	if err != nil {
 		return 0, err
 	}
-	defer q.mu.Unlock()
+	defer q.unlock()
 	l := q.failed
 	switch p.State {
 	case backend.StateFailed:
@@ -199,7 +199,7 @@ func (b *Backend) QueueObliterate(ctx context.Context, p *backend.QueueObliterat
 	if err != nil {
 		return err
 	}
-	defer q.mu.Unlock()
+	defer q.unlock()
 	if len(q.active) > 0 && !p.Force {
 		return backend.ErrQueueActive
 	}
@@ -214,7 +214,7 @@ func (b *Backend) QueueMetrics(ctx context.Context, p *backend.QueueMetricsParam
 	if err != nil {
 		return nil, err
 	}
-	defer q.mu.Unlock()
+	defer q.unlock()
 	now := b.now()
 	c, f := q.metrics.series(now, p.Minutes)
 	return &backend.Metrics{At: now, Completed: c, Failed: f}, nil

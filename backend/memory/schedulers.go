@@ -16,7 +16,7 @@ func (b *Backend) SchedulerUpsert(ctx context.Context, p *backend.SchedulerUpser
 	if err != nil {
 		return nil, err
 	}
-	defer q.mu.Unlock()
+	defer q.unlock()
 	old := q.schedulers[p.ID]
 	stored := ""
 	if old != nil {
@@ -47,7 +47,7 @@ func (b *Backend) SchedulerAdvance(ctx context.Context, p *backend.SchedulerAdva
 	if err != nil {
 		return 0, err
 	}
-	defer q.mu.Unlock()
+	defer q.unlock()
 	s := q.schedulers[p.ID]
 	if s == nil || s.Spec != p.Spec || s.Next.UnixMilli() != p.From.UnixMilli() {
 		return backend.SchedulerStale, nil
@@ -93,7 +93,7 @@ func (b *Backend) SchedulerGet(ctx context.Context, p *backend.SchedulerGetParam
 	if err != nil {
 		return nil, err
 	}
-	defer q.mu.Unlock()
+	defer q.unlock()
 	res := &backend.SchedulerGetResult{Now: b.now()}
 	if s := q.schedulers[p.ID]; s != nil {
 		res.Scheduler = q.schedulerCopy(s)
@@ -107,7 +107,7 @@ func (b *Backend) SchedulerList(ctx context.Context, p *backend.QueueParams) (*b
 	if err != nil {
 		return nil, err
 	}
-	defer q.mu.Unlock()
+	defer q.unlock()
 	res := &backend.SchedulerListResult{Now: b.now(), Schedulers: make([]*backend.Scheduler, 0, len(q.schedulers))}
 	for _, s := range q.schedulers {
 		res.Schedulers = append(res.Schedulers, q.schedulerCopy(s))
@@ -122,7 +122,7 @@ func (b *Backend) SchedulerRemove(ctx context.Context, p *backend.SchedulerRemov
 	if err != nil {
 		return false, err
 	}
-	defer q.mu.Unlock()
+	defer q.unlock()
 	s := q.schedulers[p.ID]
 	if s == nil {
 		return false, nil

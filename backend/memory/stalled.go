@@ -13,7 +13,7 @@ func (b *Backend) StalledCheck(ctx context.Context, p *backend.StalledCheckParam
 	if err != nil {
 		return nil, err
 	}
-	defer q.mu.Unlock()
+	defer q.unlock()
 	now := b.now()
 	if !q.lastStalledCheck.IsZero() && now.Sub(q.lastStalledCheck) < p.Interval {
 		return &backend.StalledCheckResult{Skipped: true}, nil
