@@ -65,7 +65,8 @@ type FlowJob struct {
 // this queue's options (sizes, AddHooks): invalid options or queue names,
 // Dedup on any job, a JobID used twice in a queue or already there, more
 // than MaxFlowDepth levels or MaxFlowNodes jobs, and a tree across queues
-// on Redis Cluster fail with ErrInvalid. A backend without backend.Flows
+// on a backend that does not link queues (backend.FlowsAcrossQueues: Redis
+// and Upstash in this version) fail with ErrInvalid. A backend without backend.Flows
 // returns ErrUnsupported.
 func (q *Queue) AddFlow(ctx context.Context, root FlowJob) (out []*Job, err error) {
 	const op = "add flow to"
