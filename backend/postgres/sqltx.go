@@ -23,11 +23,18 @@ type sqlTxKey struct{}
 //	q.Add(postgres.WithSQLTx(ctx, tx), "send", data, nil)
 //	tx.Commit()
 //
-// Only adds use the transaction. The jobs are added one statement each
+// Only adds use the transaction (a handler completes its job in its own
+// *sql.Tx with CompleteSQLTx). The jobs are added one statement each
 // (database/sql has no pipelined batch), so a large AddBulk is slower than
 // with WithTx.
 func WithSQLTx(ctx context.Context, tx *sql.Tx) context.Context {
 	return context.WithValue(ctx, sqlTxKey{}, tx)
+}
+
+// CompleteSQLTx is CompleteTx for a database/sql transaction: the job's
+// completion commits (or rolls back) with the handler's writes in tx.
+func (b *Backend) CompleteSQLTx(ctx context.Context, tx *sql.Tx, queue, id string, result []byte) error {
+	return b.completeTxIn(ctx, sqlTxQuerier{tx}, queue, id, result)
 }
 
 func sqlTxFrom(ctx context.Context) *sql.Tx {

@@ -2,6 +2,7 @@ package postgres_test
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -73,4 +74,62 @@ func TestAddInTheCallersSQLTransaction(t *testing.T) {
 		require.NoError(t, db.QueryRowContext(ctx, "SELECT count(*) FROM sql_orders").Scan(&n))
 		require.Equal(t, 1, n)
 	})
+}
+
+// A handler completes its job in its own *sql.Tx: the completion commits
+// or rolls back with the handler's write.
+func TestCompleteInTheHandlersSQLTransaction(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	be := open(t, postgres.Options{})
+	db := stdlib.OpenDBFromPool(be.Pool())
+	t.Cleanup(func() { db.Close() })
+	_, err := db.ExecContext(ctx, "CREATE TABLE sql_sent (job text PRIMARY KEY)")
+	require.NoError(t, err)
+	q := fila.NewQueue(be, "handler-sqltx")
+
+	w, err := fila.NewWorker(be, "handler-sqltx", func(ctx context.Context, job *fila.Job) (any, error) {
+		tx, err := db.BeginTx(ctx, nil)
+		if err != nil {
+			return nil, err
+		}
+		defer tx.Rollback()
+		if _, err := tx.ExecContext(ctx, "INSERT INTO sql_sent VALUES ($1)", job.ID); err != nil {
+			return nil, err
+		}
+		if err := be.CompleteSQLTx(ctx, tx, "handler-sqltx", job.ID, []byte(`"sent"`)); err != nil {
+			return nil, err
+		}
+		if job.Name == "rollback" {
+			return nil, fila.Unrecoverable(errors.New("rolled back after completing"))
+		}
+		return "sent", tx.Commit()
+	}, fila.WorkerOptions{})
+	require.NoError(t, err)
+	runErr := make(chan error, 1)
+	go func() { runErr <- w.Run(ctx) }()
+
+	ok, err := q.Add(ctx, "commit", nil, nil)
+	require.NoError(t, err)
+	bad, err := q.Add(ctx, "rollback", nil, nil)
+	require.NoError(t, err)
+	done, err := ok.WaitUntilFinished(ctx)
+	require.NoError(t, err)
+	require.Equal(t, 1, done.AttemptsMade, "completed once, not twice")
+	require.JSONEq(t, `"sent"`, string(done.ReturnValue))
+	_, err = bad.WaitUntilFinished(ctx)
+	require.ErrorContains(t, err, "rolled back after completing", "the rolled-back completion did not stand")
+
+	var n int
+	require.NoError(t, db.QueryRowContext(ctx, "SELECT count(*) FROM sql_sent").Scan(&n))
+	require.Equal(t, 1, n, "only the committed handler's write is kept")
+
+	tx, err := db.BeginTx(ctx, nil)
+	require.NoError(t, err)
+	require.ErrorIs(t, be.CompleteSQLTx(ctx, tx, "handler-sqltx", ok.ID, nil), backend.ErrLockLost)
+	require.ErrorIs(t, be.CompleteSQLTx(ctx, tx, "handler-sqltx", "missing", nil), backend.ErrJobNotFound)
+	require.NoError(t, tx.Rollback())
+	cancel()
+	require.NoError(t, <-runErr)
 }

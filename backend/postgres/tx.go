@@ -54,6 +54,11 @@ func (b *Backend) AddTx(ctx context.Context, tx pgx.Tx, p *backend.JobAddParams)
 // error after tx committed, the worker's fail reports ErrLockLost and the
 // job stays completed.
 func (b *Backend) CompleteTx(ctx context.Context, tx pgx.Tx, queue, id string, result []byte) error {
+	return b.completeTxIn(ctx, tx, queue, id, result)
+}
+
+// completeTxIn is CompleteTx on any transaction's statements (CompleteSQLTx).
+func (b *Backend) completeTxIn(ctx context.Context, tx rowQuerier, queue, id string, result []byte) error {
 	if err := b.usable(ctx); err != nil {
 		return err
 	}
