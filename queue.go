@@ -318,7 +318,8 @@ func (q *Queue) RateLimit(ctx context.Context, d time.Duration) error {
 }
 
 // Drain removes every job that has not started (waiting, prioritized,
-// paused) and, with delayed, the delayed ones. It returns how many it
+// paused, and flow parents waiting for children with their unfinished
+// children) and, with delayed, the delayed ones. It returns how many it
 // removed. Active and finished jobs stay.
 func (q *Queue) Drain(ctx context.Context, delayed bool) (int, error) {
 	if q.nameErr != nil {

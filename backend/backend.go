@@ -112,8 +112,11 @@ type Backend interface {
 	// processes (a third-party API said 429).
 	QueueRateLimit(ctx context.Context, p *QueueRateLimitParams) error
 
-	// QueueDrain removes every waiting, prioritized and paused job, and the
-	// delayed ones when p.Delayed. Active and finished jobs stay.
+	// QueueDrain removes every waiting, prioritized and paused job, every
+	// flow parent waiting for children (with its unfinished children, as
+	// JobRemove), and the delayed jobs when p.Delayed. Active and finished
+	// jobs stay. A drained (or cleaned) flow child is removed as JobRemove
+	// removes it: its parent stops waiting for it.
 	QueueDrain(ctx context.Context, p *QueueDrainParams) (int, error)
 
 	// QueueClean removes up to p.Limit jobs in p.State that are older than

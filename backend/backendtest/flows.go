@@ -175,6 +175,32 @@ func runFlows(t *testing.T, f Factory) {
 		require.Equal(t, []string{"parent"}, runAll(b))
 	})
 
+	t.Run("a drain removes waiting parents with their children", func(t *testing.T) {
+		b := setup(t, f)
+		fl := flows(b)
+		addFlow(b, fl, node("held", "", node("x", ""), node("y", "")))
+		x, tok := b.mustClaim()
+		require.Equal(t, "x", x.Name)
+		addFlow(b, fl, node("root", "", node("mid", "", node("leaf", "")), node("a", "")))
+		_, err := b.be.QueueDrain(b.ctx, &backend.QueueDrainParams{Queue: b.queue})
+		require.NoError(t, err)
+		require.Equal(t, backend.Counts{Active: 1}, b.counts(), "parents and their children are gone, x is left to finish")
+		_, err = b.be.JobComplete(b.ctx, &backend.JobCompleteParams{Queue: b.queue, ID: x.ID, Token: tok})
+		require.NoError(t, err)
+		require.Empty(t, runAll(b))
+		require.Equal(t, backend.Counts{Completed: 1}, b.counts())
+	})
+
+	t.Run("cleaning a pending child releases its parent", func(t *testing.T) {
+		b := setup(t, f)
+		fl := flows(b)
+		res := addFlow(b, fl, node("parent", "", node("a", "")))
+		ids, err := b.be.QueueClean(b.ctx, &backend.QueueCleanParams{Queue: b.queue, State: backend.StateWaiting, Limit: 10})
+		require.NoError(t, err)
+		require.Equal(t, []string{res[1].ID}, ids)
+		require.Equal(t, []string{"parent"}, runAll(b), "the parent stopped waiting for the cleaned child")
+	})
+
 	t.Run("a running job adds children and waits for them", func(t *testing.T) {
 		b := setup(t, f)
 		fl := flows(b)

@@ -109,9 +109,14 @@ func (b *Backend) QueueDrain(ctx context.Context, p *backend.QueueDrainParams) (
 	if p.Delayed {
 		victims = append(victims, q.delayed.items...)
 	}
+	victims = append(victims, q.waitingChildrenJobs()...)
 	victims = append([]*entry(nil), victims...) // deleting rewrites the heaps' slices
+	now := b.now()
 	for _, e := range victims {
-		q.delete(e)
+		if q.jobs[e.job.ID] == e { // else a parent drained before took it
+			q.delete(e)
+			q.removeFlow(e, now, false)
+		}
 	}
 	return len(victims), nil
 }
@@ -161,6 +166,7 @@ func (b *Backend) QueueClean(ctx context.Context, p *backend.QueueCleanParams) (
 		}
 		removed = append(removed, e.job.ID)
 		q.delete(e)
+		q.removeFlow(e, now, false)
 	}
 	return removed, nil
 }

@@ -5,6 +5,15 @@
 local s, age, limit = ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5])
 local cut = NOW - age
 local removed = {}
+-- forget tells a flow child's parent that the child is gone, as
+-- remove.lua does; a queue without parents waiting for children (none in
+-- the dedup zset) has no pending child, and pays nothing.
+local FLOWS = s ~= 'C' and s ~= 'F' and rcall('ZCOUNT', K_DEDUP, FLOW_BASE, '+inf') > 0
+local function forget(id)
+  if not FLOWS then return end
+  local rec, st = load(id)
+  if rec and st.fpar then flows_init(); flow_forget(st) end
+end
 local function old_enough(id)
   local rec = rcall('HGET', jk(id), 'j:' .. id)
   if not rec then return true end
@@ -29,6 +38,7 @@ if s == 'P' or s == 'D' then
     if fed and old_enough(fed) then
       clear_fed()
       rcall('LREM', K_WAIT, 1, fed)
+      forget(fed)
       delete_job(fed)
       removed[#removed + 1] = fed
     end
@@ -45,6 +55,7 @@ if s == 'P' or s == 'D' then
           if rec then group_leave(id, st) end -- a retry keeps its group's slot
         end
         rcall('ZREM', zkey, id)
+        forget(id)
         delete_job(id)
         removed[#removed + 1] = id
       else
@@ -63,6 +74,7 @@ local fd = meta().fd
 removed = pick_from_tail(key, limit, function(id) return id ~= MARKER and id ~= fd and not is_token(id) and old_enough(id) end)
 for _, id in ipairs(removed) do
   rcall('LREM', key, -1, id)
+  forget(id)
   delete_job(id)
 end
 feed()

@@ -1,5 +1,6 @@
 -- drain.lua: removes up to ARGV[4] jobs that have not started: waiting,
--- paused, prioritized, and delayed when ARGV[3] is 1.
+-- paused, prioritized, flow parents waiting for children (with their
+-- unfinished children, as remove.lua), and delayed when ARGV[3] is 1.
 -- Reply: {removed in this call, 1 if more may remain}
 local budget = tonumber(ARGV[4])
 local removed = 0
@@ -67,11 +68,34 @@ local function drain_zset(key)
     budget = budget - #ids
   end
 end
-drain_groups()
-if budget > 0 then drain_list(K_WAIT) end
-if budget > 0 then drain_list(K_PAUSED) end
-drain_zset(K_PRIO)
+-- drain_parents removes the flow parents waiting for children (their
+-- entries in the dedup zset), each as remove.lua does, and returns how
+-- many. A parent whose last pending child was another drained parent
+-- becomes ready meanwhile: the caller drains the lists again.
+local function drain_parents()
+  local n = 0
+  while budget > 0 do
+    local members = rcall('ZRANGEBYSCORE', K_DEDUP, FLOW_BASE, '+inf', 'LIMIT', 0, math.min(budget, 100))
+    if #members == 0 then break end
+    flows_init()
+    for _, m in ipairs(members) do
+      local id = string.sub(m, 2)
+      local rec, st = load(id)
+      if rec and st.s == 'K' then remove_job(id, st) else rcall('ZREM', K_DEDUP, m) end
+      n, removed, budget = n + 1, removed + 1, budget - 1
+    end
+  end
+  return n
+end
+local function drain_ready()
+  drain_groups()
+  if budget > 0 then drain_list(K_WAIT) end
+  if budget > 0 then drain_list(K_PAUSED) end
+  drain_zset(K_PRIO)
+end
+drain_ready()
 if ARGV[3] == '1' then drain_zset(K_DELAYED) end
+while budget > 0 and drain_parents() > 0 do drain_ready() end
 local more = 0
 if budget <= 0 then more = 1 end
 return {removed, more}

@@ -26,7 +26,7 @@
 -- same script; a removal (remove_job) likewise.
 
 local FLOW_BASE = 4503599627370496 -- 2^52, exact in a zset score
-local flow_put, flow_data, flow_render, flow_park, flow_settle, unlist, remove_job
+local flow_put, flow_data, flow_render, flow_park, flow_settle, unlist, remove_job, flow_forget
 
 -- flows_init defines the flow functions on first use: run as EVAL scripts
 -- (Upstash, Redis < 7) the whole library runs on every call, and a job
@@ -164,13 +164,19 @@ flows_init = function()
         end
       end
     end
-    if st.fpar and st.fpar ~= under then
-      local prec, pst = load(st.fpar)
-      if prec and pst.s == 'K' then
-        local d = flow_data(pst.fpd)
-        d.pending = d.pending - 1
-        flow_settle(st.fpar, prec, pst, d)
-      end
+    if st.fpar ~= under then flow_forget(st) end
+  end
+
+  -- flow_forget tells the parent of a job being deleted before it finished
+  -- (st, loaded) that it no longer waits for it, which readies a parent
+  -- left with no pending child (remove_job, drain.lua, clean.lua).
+  flow_forget = function(st)
+    if not st.fpar then return end
+    local prec, pst = load(st.fpar)
+    if prec and pst.s == 'K' then
+      local d = flow_data(pst.fpd)
+      d.pending = d.pending - 1
+      flow_settle(st.fpar, prec, pst, d)
     end
   end
 end
