@@ -125,7 +125,11 @@ func (b *Backend) QueueDrain(ctx context.Context, p *backend.QueueDrainParams) (
 	if err := b.usable(ctx); err != nil {
 		return 0, err
 	}
-	states := []string{"waiting", "prioritized", "paused", "gwaiting", "gpaused"}
+	// A flow parent waiting for children has not started either; its
+	// deletion takes its unfinished children with it (the flow_deleted
+	// trigger, as for JobRemove), and a drained child's parent stops
+	// waiting for it.
+	states := []string{"waiting", "prioritized", "paused", "gwaiting", "gpaused", "waiting-children"}
 	if p.Delayed {
 		states = append(states, "delayed")
 	}
@@ -163,6 +167,9 @@ func (b *Backend) QueueClean(ctx context.Context, p *backend.QueueCleanParams) (
 		return nil, b.fail(ctx, err)
 	}
 	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if len(ids) > 0 {
+		b.notify.signal(p.Queue) // a cleaned child's parent may be ready
+	}
 	return ids, b.fail(ctx, err)
 }
 
