@@ -361,7 +361,10 @@ func TestCancelCostsRenewalsNothingUntilALockIsLost(t *testing.T) {
 	be := &countingCanceller{Backend: memory.New()}
 	t.Cleanup(func() { _ = be.Close() })
 	h := newBlockingHandler()
-	startWorkerOn(t, be, queueName, h.process, fila.WorkerOptions{LockDuration: 100 * time.Millisecond})
+	// A lock of a second: a renewal late past the lock's end (a loaded
+	// machine delaying the ticker by 50ms did it with 100ms) loses the
+	// lock, asks JobCancelled and stops the renewals this test counts.
+	startWorkerOn(t, be, queueName, h.process, fila.WorkerOptions{LockDuration: time.Second})
 	q := fila.NewQueue(be, queueName)
 	job, err := q.Add(context.Background(), "a", nil, nil)
 	require.NoError(t, err)
