@@ -213,6 +213,7 @@ type jobBody struct {
 	Logs       []string
 	LogTotal   int
 	Timeline   []event
+	Children   *childrenView // nil unless the job is a flow parent
 }
 
 // event is one line of a job's timeline.
@@ -252,5 +253,9 @@ func (h *Handler) jobPage(w http.ResponseWriter, r *http.Request) {
 		body.Progress, _ = showBytes(j.Progress)
 	}
 	body.Timeline = timeline(j)
+	if body.Children, err = h.children(ctx, j, q.Name()); err != nil {
+		h.backendError(w, r, err)
+		return
+	}
 	h.render(w, r, "job", h.newPage(w, r, "Job "+j.ID, body))
 }
