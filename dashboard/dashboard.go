@@ -137,10 +137,13 @@ func (h *Handler) routes() {
 	m.HandleFunc("GET /{$}", h.overview)
 	m.HandleFunc("GET /queues/{queue}", h.queuePage)
 	m.HandleFunc("GET /queues/{queue}/jobs/{id}", h.jobPage)
+	m.HandleFunc("GET /queues/{queue}/groups/{group}", h.groupPage)
 	m.HandleFunc("GET /api/snapshot", h.snapshotJSON)
 	m.HandleFunc("GET /static/{file}", h.static)
 	m.HandleFunc("POST /queues/{queue}/actions/{action}", h.queueAction)
 	m.HandleFunc("POST /queues/{queue}/jobs/{id}/actions/{action}", h.jobAction)
+	m.HandleFunc("POST /queues/{queue}/groups/{group}/actions/{action}", h.groupAction)
+	m.HandleFunc("POST /queues/{queue}/schedulers/{id}/actions/{action}", h.schedulerAction)
 	h.mux = m
 }
 

@@ -100,6 +100,10 @@ type queueBody struct {
 	// Schedulers are the queue's job schedulers (none on a backend
 	// without them).
 	Schedulers []*fila.Scheduler
+	// Groups are the queue's busiest groups, at most groupLimit (none on
+	// a backend without groups).
+	Groups     []fila.GroupInfo
+	GroupLimit int
 }
 
 func (h *Handler) queuePage(w http.ResponseWriter, r *http.Request) {
@@ -168,6 +172,13 @@ func (h *Handler) queuePage(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	if _, ok := q.Backend().(backend.Groups); ok {
+		if body.Groups, err = q.Groups(ctx, groupLimit); err != nil {
+			h.backendError(w, r, err)
+			return
+		}
+		body.GroupLimit = groupLimit
+	}
 	p := h.newPage(w, r, q.Name(), body)
 	p.Interval = h.opt.Interval.Milliseconds()
 	h.render(w, r, "queue", p)
@@ -214,6 +225,7 @@ type jobBody struct {
 	LogTotal   int
 	Timeline   []event
 	Children   *childrenView // nil unless the job is a flow parent
+	Group      string        // the job's group, linked when the backend has groups
 }
 
 // event is one line of a job's timeline.
@@ -253,6 +265,9 @@ func (h *Handler) jobPage(w http.ResponseWriter, r *http.Request) {
 		body.Progress, _ = showBytes(j.Progress)
 	}
 	body.Timeline = timeline(j)
+	if _, ok := q.Backend().(backend.Groups); ok {
+		body.Group = j.Options.Group
+	}
 	if body.Children, err = h.children(ctx, j, q.Name()); err != nil {
 		h.backendError(w, r, err)
 		return
