@@ -297,10 +297,11 @@ func TestBrowser(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, fila.StateWaiting, j.State)
 	})
-	t.Run("queue page: pausing a group takes a click and a confirmation", func(t *testing.T) {
+	t.Run("groups page: pausing a group takes a click and a confirmation", func(t *testing.T) {
 		q := s.queues[0]
 		addGroups(t, q)
 		open(t, c, base+"queues/outbound")
+		click(t, c, "#groups-link")
 		require.Equal(t, "running", text(t, c, `#groups + .table-wrap tbody tr:first-child td:nth-child(5)`))
 		checkA11y(t, 360)
 		checkA11y(t, 1280)
@@ -311,7 +312,7 @@ func TestBrowser(t *testing.T) {
 		require.Equal(t, "Group paused.", text(t, c, ".flash"))
 		require.Equal(t, "paused", text(t, c, `#groups + .table-wrap tbody tr:first-child td:nth-child(5)`))
 		require.True(t, groupCounts(t, q, "alice").Paused)
-		screenshot(t, c, out, "queue-groups", 1280)
+		screenshot(t, c, out, "groups", 1280)
 
 		open(t, c, base+"queues/outbound/groups/alice")
 		require.Equal(t, "paused", text(t, c, "#group-switch"))

@@ -137,6 +137,7 @@ func (h *Handler) routes() {
 	m.HandleFunc("GET /{$}", h.overview)
 	m.HandleFunc("GET /queues/{queue}", h.queuePage)
 	m.HandleFunc("GET /queues/{queue}/jobs/{id}", h.jobPage)
+	m.HandleFunc("GET /queues/{queue}/groups", h.groupsPage)
 	m.HandleFunc("GET /queues/{queue}/groups/{group}", h.groupPage)
 	m.HandleFunc("GET /api/snapshot", h.snapshotJSON)
 	m.HandleFunc("GET /static/{file}", h.static)

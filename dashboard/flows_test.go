@@ -135,7 +135,7 @@ func TestBackendWithoutFeaturesShowsNoSections(t *testing.T) {
 		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
 		require.Equal(t, http.StatusOK, rec.Code, path)
 		body := rec.Body.String()
-		for _, section := range []string{`id="children"`, `id="groups"`, `id="schedulers"`} {
+		for _, section := range []string{`id="children"`, `id="groups-link"`, `id="schedulers"`} {
 			require.NotContains(t, body, section, path)
 		}
 	}

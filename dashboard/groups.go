@@ -10,8 +10,8 @@ import (
 	"github.com/fila-go/fila/backend"
 )
 
-// groupLimit is how many groups a queue page lists: the ones with the
-// most waiting jobs.
+// groupLimit is how many groups the groups page lists: the ones with
+// the most waiting jobs.
 const groupLimit = 100
 
 // groupsOf reports whether q's backend has groups, answering 404 when not.
@@ -21,6 +21,32 @@ func (h *Handler) groupsOf(w http.ResponseWriter, r *http.Request, q *fila.Queue
 		return false
 	}
 	return true
+}
+
+// groupsBody is a queue's groups page.
+type groupsBody struct {
+	Queue      string
+	Groups     []fila.GroupInfo
+	GroupLimit int
+}
+
+// groupsPage lists the queue's busiest groups. It is a page of its own,
+// not a section of the queue page, because the backend reads every group
+// of the queue to pick them (a Redis script of O(groups)).
+func (h *Handler) groupsPage(w http.ResponseWriter, r *http.Request) {
+	q, ok := h.queue(w, r)
+	if !ok || !h.groupsOf(w, r, q) {
+		return
+	}
+	ctx, cancel := h.ctx(r)
+	defer cancel()
+	groups, err := q.Groups(ctx, groupLimit)
+	if err != nil {
+		h.backendError(w, r, err)
+		return
+	}
+	body := groupsBody{Queue: q.Name(), Groups: groups, GroupLimit: groupLimit}
+	h.render(w, r, "groups", h.newPage(w, r, "Groups of "+q.Name(), body))
 }
 
 // groupBody is a group's page: its counts and a page of its waiting jobs
@@ -70,7 +96,7 @@ func (h *Handler) groupPage(w http.ResponseWriter, r *http.Request) {
 
 // groupAction pauses or resumes one group after its confirmation step,
 // then goes back to the page the form was on: the group's ("from=group")
-// or the queue's.
+// or the list of groups.
 func (h *Handler) groupAction(w http.ResponseWriter, r *http.Request) {
 	if !h.allowPost(w, r) {
 		return
@@ -97,7 +123,7 @@ func (h *Handler) groupAction(w http.ResponseWriter, r *http.Request) {
 	}
 	queuePath := h.base + "queues/" + url.PathEscape(q.Name())
 	groupPath := queuePath + "/groups/" + url.PathEscape(group)
-	back, from := queuePath, "queue"
+	back, from := queuePath+"/groups", "groups"
 	if r.PostFormValue("from") == "group" {
 		back, from = groupPath, "group"
 	}

@@ -47,15 +47,17 @@ func groupCounts(t *testing.T, q *fila.Queue, g string) *fila.GroupCounts {
 func TestGroups(t *testing.T) {
 	t.Parallel()
 	eachBackend(t, func(t *testing.T, be func(testing.TB) backend.Backend) {
-		t.Run("the queue page lists groups with counts, switches and buttons", func(t *testing.T) {
+		t.Run("the groups page lists groups with counts, switches and buttons", func(t *testing.T) {
 			b := setup(t, be, Options{})
 			_, body := b.get(t, "queues/outbound")
-			require.NotContains(t, body, `id="groups"`, "no section without groups")
+			require.Contains(t, body, `<a href="/admin/queues/queues/outbound/groups" id="groups-link">`, "the queue page links its groups")
+			_, body = b.get(t, "queues/outbound/groups")
+			require.Contains(t, body, "No group of this queue has jobs")
 			addGroups(t, b.queues[0])
-			code, body := b.get(t, "queues/outbound")
+			code, body := b.get(t, "queues/outbound/groups")
 			require.Equal(t, http.StatusOK, code)
 			requireNoXSS(t, body)
-			require.Contains(t, body, `<h2 id="groups">Groups <span class="fmt">(2)</span></h2>`)
+			require.Contains(t, body, `<p class="note" id="groups">2 groups, the most waiting first`)
 			// alice first: the most waiting.
 			alice := strings.Index(body, `href="/admin/queues/queues/outbound/groups/alice">alice</a></td>
 <td>2</td>
@@ -70,6 +72,7 @@ func TestGroups(t *testing.T) {
 			require.True(t, alice > 0 && bob > alice, "alice's row, then bob's:\n%s", body)
 			require.Contains(t, body, `action="/admin/queues/queues/outbound/groups/alice/actions/pause"`)
 			require.Contains(t, body, `action="/admin/queues/queues/outbound/groups/bob%2F%3Cb%3E/actions/resume"`)
+			require.Contains(t, body, `<input type="hidden" name="from" value="groups">`)
 		})
 		t.Run("the group page lists its waiting jobs in run order", func(t *testing.T) {
 			b := setup(t, be, Options{PageSize: 1})
@@ -104,16 +107,16 @@ func TestGroups(t *testing.T) {
 			addGroups(t, q)
 			tok := b.token(t)
 			path := "queues/outbound/groups/alice/actions/pause"
-			resp, body := b.post(t, path, url.Values{"csrf_token": {tok}, "from": {"queue"}})
+			resp, body := b.post(t, path, url.Values{"csrf_token": {tok}, "from": {"groups"}})
 			require.Equal(t, http.StatusOK, resp.StatusCode)
 			require.Contains(t, body, `name="confirm" value="yes"`)
 			require.Contains(t, body, `Pause group &#34;alice&#34; of &#34;outbound&#34;?`)
 			require.False(t, groupCounts(t, q, "alice").Paused, "nothing happens before the confirmation")
-			resp, _ = b.post(t, path, url.Values{"csrf_token": {tok}, "from": {"queue"}, "confirm": {"yes"}})
+			resp, _ = b.post(t, path, url.Values{"csrf_token": {tok}, "from": {"groups"}, "confirm": {"yes"}})
 			require.Equal(t, http.StatusSeeOther, resp.StatusCode)
-			require.Equal(t, "/admin/queues/queues/outbound?done=pause-group", resp.Header.Get("Location"))
+			require.Equal(t, "/admin/queues/queues/outbound/groups?done=pause-group", resp.Header.Get("Location"))
 			require.True(t, groupCounts(t, q, "alice").Paused)
-			_, body = b.get(t, "queues/outbound?done=pause-group")
+			_, body = b.get(t, "queues/outbound/groups?done=pause-group")
 			require.Contains(t, body, "Group paused.")
 
 			odd := "queues/outbound/groups/" + url.PathEscape(oddGroup)
@@ -144,7 +147,7 @@ func TestGroups(t *testing.T) {
 			b := setup(t, be, Options{ReadOnly: true})
 			q := b.queues[0]
 			addGroups(t, q)
-			for _, p := range []string{"queues/outbound", "queues/outbound/groups/alice"} {
+			for _, p := range []string{"queues/outbound/groups", "queues/outbound/groups/alice"} {
 				code, body := b.get(t, p)
 				require.Equal(t, http.StatusOK, code)
 				require.NotContains(t, body, `method="post"`, p)
@@ -219,9 +222,13 @@ func TestGroupAndSchedulerActionsOnABackendWithout(t *testing.T) {
 		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, p, nil))
 		return rec.Code, rec.Body.String()
 	}
-	code, body := get("/queues/q/groups/alice")
-	require.Equal(t, http.StatusNotFound, code)
-	require.Contains(t, body, "has no groups")
+	for _, p := range []string{"/queues/q/groups", "/queues/q/groups/alice"} {
+		code, body := get(p)
+		require.Equal(t, http.StatusNotFound, code, p)
+		require.Contains(t, body, "has no groups", p)
+	}
+	_, body := get("/queues/q")
+	require.NotContains(t, body, "groups-link")
 	_, body = get("/")
 	tok := csrfInput.FindStringSubmatch(body)
 	require.NotNil(t, tok)

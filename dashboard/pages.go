@@ -100,10 +100,8 @@ type queueBody struct {
 	// Schedulers are the queue's job schedulers (none on a backend
 	// without them).
 	Schedulers []*fila.Scheduler
-	// Groups are the queue's busiest groups, at most groupLimit (none on
-	// a backend without groups).
-	Groups     []fila.GroupInfo
-	GroupLimit int
+	// HasGroups links the queue's groups page (backends with groups).
+	HasGroups bool
 }
 
 func (h *Handler) queuePage(w http.ResponseWriter, r *http.Request) {
@@ -172,13 +170,8 @@ func (h *Handler) queuePage(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	if _, ok := q.Backend().(backend.Groups); ok {
-		if body.Groups, err = q.Groups(ctx, groupLimit); err != nil {
-			h.backendError(w, r, err)
-			return
-		}
-		body.GroupLimit = groupLimit
-	}
+	// The groups are on their own page: listing them reads every group.
+	_, body.HasGroups = q.Backend().(backend.Groups)
 	p := h.newPage(w, r, q.Name(), body)
 	p.Interval = h.opt.Interval.Milliseconds()
 	h.render(w, r, "queue", p)

@@ -19,7 +19,7 @@ var staticFS embed.FS
 
 // pageNames are the templates under templates/, each rendered inside
 // layout.html, with the shared pieces of parts.html.
-var pageNames = []string{"overview", "queue", "job", "group", "confirm", "error"}
+var pageNames = []string{"overview", "queue", "job", "groups", "group", "confirm", "error"}
 
 var funcs = template.FuncMap{
 	"seg": url.PathEscape,
@@ -42,7 +42,7 @@ var funcs = template.FuncMap{
 		return map[string]any{"P": p, "Action": action, "Label": label}
 	},
 	// gargs passes a page and a group's queue, name, switch and the page
-	// the form is on ("queue" or "group") to the group action form.
+	// the form is on ("groups" or "group") to the group action form.
 	"gargs": func(p *page, queue, group string, paused bool, from string) map[string]any {
 		return map[string]any{"P": p, "Queue": queue, "Group": group, "Paused": paused, "From": from}
 	},
