@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -144,4 +145,11 @@ func TestBackendWithoutFeaturesShowsNoSections(t *testing.T) {
 		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/queues/q", nil))
 		return rec.Body.String()
 	}())
+}
+
+func TestChildKeysSortNumbersByValue(t *testing.T) {
+	t.Parallel()
+	keys := []string{"b", "10", "inbound:3", "2", "a:1", "1"}
+	slices.SortFunc(keys, compareKeys)
+	require.Equal(t, []string{"1", "2", "10", "a:1", "b", "inbound:3"}, keys)
 }
