@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/fila-go/fila"
+	"github.com/fila-go/fila/backend"
 )
 
 // confirmBody is the confirmation step of an action.
@@ -180,4 +181,47 @@ func (h *Handler) jobAction(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	http.Redirect(w, r, jobPath+"?done="+action, http.StatusSeeOther)
+}
+
+// schedulerAction removes a scheduler (and its pending job) after its
+// confirmation step.
+func (h *Handler) schedulerAction(w http.ResponseWriter, r *http.Request) {
+	if !h.allowPost(w, r) {
+		return
+	}
+	q, ok := h.queue(w, r)
+	if !ok {
+		return
+	}
+	if _, ok := q.Backend().(backend.Schedulers); !ok {
+		h.fail(w, r, http.StatusNotFound, fmt.Sprintf("the storage of queue %q has no schedulers", q.Name()))
+		return
+	}
+	id, action := r.PathValue("id"), r.PathValue("action")
+	if action != "remove" {
+		h.fail(w, r, http.StatusNotFound, fmt.Sprintf("no scheduler action named %q", action))
+		return
+	}
+	queuePath := h.base + "queues/" + url.PathEscape(q.Name())
+	if r.PostFormValue("confirm") != "yes" {
+		body := confirmBody{
+			Text:   fmt.Sprintf("Remove scheduler %q of %q? It adds no more jobs, and its pending job is removed; a job of it that runs now finishes.", id, q.Name()),
+			Action: queuePath + "/schedulers/" + url.PathEscape(id) + "/actions/remove", Button: "Yes, remove the scheduler", Cancel: queuePath,
+		}
+		h.render(w, r, "confirm", h.newPage(w, r, "Confirm: remove scheduler", body))
+		return
+	}
+	ctx, cancel := h.ctx(r)
+	defer cancel()
+	found, err := q.RemoveScheduler(ctx, id)
+	h.snap.invalidate()
+	if err != nil {
+		h.backendError(w, r, err)
+		return
+	}
+	if !found {
+		h.fail(w, r, http.StatusNotFound, fmt.Sprintf("queue %q has no scheduler %q: it was removed already", q.Name(), id))
+		return
+	}
+	http.Redirect(w, r, queuePath+"?done=remove-scheduler", http.StatusSeeOther)
 }

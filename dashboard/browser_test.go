@@ -135,6 +135,20 @@ func text(t *testing.T, c *cdp, selector string) string {
 	return s
 }
 
+// click scrolls the first element matching a CSS selector into view,
+// clicks the middle of it with a real mouse press and release, and waits
+// for the page it loads.
+func click(t *testing.T, c *cdp, selector string) {
+	t.Helper()
+	var box struct{ X, Y float64 }
+	require.NoError(t, c.evaluate(fmt.Sprintf(`(() => { const el = document.querySelector(%q); el.scrollIntoView({block: "center"}); const r = el.getBoundingClientRect(); return {X: r.x + r.width/2, Y: r.y + r.height/2}; })()`, selector), &box))
+	c.drainEvents()
+	for _, typ := range []string{"mousePressed", "mouseReleased"} {
+		require.NoError(t, c.call("Input.dispatchMouseEvent", map[string]any{"type": typ, "x": box.X, "y": box.Y, "button": "left", "clickCount": 1}, nil))
+	}
+	require.NoError(t, c.waitEvent("Page.loadEventFired", 30*time.Second))
+}
+
 // screenshot saves a full-page PNG at width px wide.
 func screenshot(t *testing.T, c *cdp, dir, name string, width int) {
 	t.Helper()
@@ -276,19 +290,34 @@ func TestBrowser(t *testing.T) {
 		checkA11y(t, 1280)
 		screenshot(t, c, out, "job", 1280)
 
-		// A real mouse click in the middle of the button.
-		var box struct{ X, Y float64 }
-		require.NoError(t, c.evaluate(`(() => { const r = document.getElementById("action-retry").getBoundingClientRect(); return {X: r.x + r.width/2, Y: r.y + r.height/2}; })()`, &box))
-		c.drainEvents()
-		for _, typ := range []string{"mousePressed", "mouseReleased"} {
-			require.NoError(t, c.call("Input.dispatchMouseEvent", map[string]any{"type": typ, "x": box.X, "y": box.Y, "button": "left", "clickCount": 1}, nil))
-		}
-		require.NoError(t, c.waitEvent("Page.loadEventFired", 30*time.Second))
+		click(t, c, "#action-retry")
 		require.Equal(t, "waiting", text(t, c, "#job-state"))
 		require.Equal(t, "Job retried.", text(t, c, ".flash"))
 		j, err := s.queues[0].GetJob(context.Background(), id)
 		require.NoError(t, err)
 		require.Equal(t, fila.StateWaiting, j.State)
+	})
+	t.Run("groups page: pausing a group takes a click and a confirmation", func(t *testing.T) {
+		q := s.queues[0]
+		addGroups(t, q)
+		open(t, c, base+"queues/outbound")
+		click(t, c, "#groups-link")
+		require.Equal(t, "running", text(t, c, `#groups + .table-wrap tbody tr:first-child td:nth-child(5)`))
+		checkA11y(t, 360)
+		checkA11y(t, 1280)
+		click(t, c, `button[aria-label="Pause group alice"]`)
+		require.Contains(t, text(t, c, ".confirm-text"), `Pause group "alice" of "outbound"?`)
+		require.False(t, groupCounts(t, q, "alice").Paused, "nothing happens before the confirmation")
+		click(t, c, "#confirm")
+		require.Equal(t, "Group paused.", text(t, c, ".flash"))
+		require.Equal(t, "paused", text(t, c, `#groups + .table-wrap tbody tr:first-child td:nth-child(5)`))
+		require.True(t, groupCounts(t, q, "alice").Paused)
+		screenshot(t, c, out, "groups", 1280)
+
+		open(t, c, base+"queues/outbound/groups/alice")
+		require.Equal(t, "paused", text(t, c, "#group-switch"))
+		checkA11y(t, 360)
+		checkA11y(t, 1280)
 	})
 }
 

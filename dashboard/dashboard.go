@@ -1,8 +1,10 @@
 // Package dashboard is a web UI over fila queues: an http.Handler that shows
 // every queue's counts, switches and last hour of throughput, pages through
-// a queue's jobs by state, shows one job in full, and offers the operator's
-// fixes (retry, promote, remove, clean, drain, pause, resume) behind a CSRF
-// token and a confirmation step.
+// a queue's jobs by state, shows one job in full (a flow parent with its
+// children), lists a queue's schedulers and groups, and offers the
+// operator's fixes (retry, promote, remove, clean, drain, pause, resume,
+// pause or resume a group, remove a scheduler) behind a CSRF token and a
+// confirmation step. docs/dashboard.md describes every page.
 //
 // Mount it under a base path, behind the host's own authentication:
 //
@@ -137,10 +139,14 @@ func (h *Handler) routes() {
 	m.HandleFunc("GET /{$}", h.overview)
 	m.HandleFunc("GET /queues/{queue}", h.queuePage)
 	m.HandleFunc("GET /queues/{queue}/jobs/{id}", h.jobPage)
+	m.HandleFunc("GET /queues/{queue}/groups", h.groupsPage)
+	m.HandleFunc("GET /queues/{queue}/groups/{group}", h.groupPage)
 	m.HandleFunc("GET /api/snapshot", h.snapshotJSON)
 	m.HandleFunc("GET /static/{file}", h.static)
 	m.HandleFunc("POST /queues/{queue}/actions/{action}", h.queueAction)
 	m.HandleFunc("POST /queues/{queue}/jobs/{id}/actions/{action}", h.jobAction)
+	m.HandleFunc("POST /queues/{queue}/groups/{group}/actions/{action}", h.groupAction)
+	m.HandleFunc("POST /queues/{queue}/schedulers/{id}/actions/{action}", h.schedulerAction)
 	h.mux = m
 }
 

@@ -99,6 +99,7 @@ var flashes = map[string]string{
 	"pause": "Queue paused.", "resume": "Queue resumed.",
 	"retry-failed": "Failed jobs retried: ", "clean": "Jobs cleaned: ",
 	"drain": "Jobs drained: ", "promote-delayed": "Delayed jobs promoted: ",
+	"pause-group": "Group paused.", "resume-group": "Group resumed.", "remove-scheduler": "Scheduler removed.",
 }
 
 // flash returns the message of the request's done= and n= parameters.

@@ -100,6 +100,8 @@ type queueBody struct {
 	// Schedulers are the queue's job schedulers (none on a backend
 	// without them).
 	Schedulers []*fila.Scheduler
+	// HasGroups links the queue's groups page (backends with groups).
+	HasGroups bool
 }
 
 func (h *Handler) queuePage(w http.ResponseWriter, r *http.Request) {
@@ -168,6 +170,8 @@ func (h *Handler) queuePage(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	// The groups are on their own page: listing them reads every group.
+	_, body.HasGroups = q.Backend().(backend.Groups)
 	p := h.newPage(w, r, q.Name(), body)
 	p.Interval = h.opt.Interval.Milliseconds()
 	h.render(w, r, "queue", p)
@@ -213,6 +217,8 @@ type jobBody struct {
 	Logs       []string
 	LogTotal   int
 	Timeline   []event
+	Children   *childrenView // nil unless the job is a flow parent
+	Group      string        // the job's group, linked when the backend has groups
 }
 
 // event is one line of a job's timeline.
@@ -252,5 +258,12 @@ func (h *Handler) jobPage(w http.ResponseWriter, r *http.Request) {
 		body.Progress, _ = showBytes(j.Progress)
 	}
 	body.Timeline = timeline(j)
+	if _, ok := q.Backend().(backend.Groups); ok {
+		body.Group = j.Options.Group
+	}
+	if body.Children, err = h.children(ctx, j, q.Name()); err != nil {
+		h.backendError(w, r, err)
+		return
+	}
 	h.render(w, r, "job", h.newPage(w, r, "Job "+j.ID, body))
 }

@@ -18,8 +18,8 @@ var templateFS embed.FS
 var staticFS embed.FS
 
 // pageNames are the templates under templates/, each rendered inside
-// layout.html.
-var pageNames = []string{"overview", "queue", "job", "confirm", "error"}
+// layout.html, with the shared pieces of parts.html.
+var pageNames = []string{"overview", "queue", "job", "groups", "group", "confirm", "error"}
 
 var funcs = template.FuncMap{
 	"seg": url.PathEscape,
@@ -41,14 +41,21 @@ var funcs = template.FuncMap{
 	"args": func(p *page, action, label string) map[string]any {
 		return map[string]any{"P": p, "Action": action, "Label": label}
 	},
+	// gargs passes a page and a group's queue, name, switch and the page
+	// the form is on ("groups" or "group") to the group action form.
+	"gargs": func(p *page, queue, group string, paused bool, from string) map[string]any {
+		return map[string]any{"P": p, "Queue": queue, "Group": group, "Paused": paused, "From": from}
+	},
 	"seconds": func(ms int64) string { return fmt.Sprintf("%.1fs", float64(ms)/1000) },
+	// held writes the time left on a group's limit, to the tenth of a second.
+	"held": func(d time.Duration) string { return d.Round(100 * time.Millisecond).String() },
 }
 
 // parseTemplates builds one template set per page.
 func parseTemplates() (map[string]*template.Template, error) {
 	out := make(map[string]*template.Template, len(pageNames))
 	for _, name := range pageNames {
-		t, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html")
+		t, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/parts.html", "templates/"+name+".html")
 		if err != nil {
 			return nil, fmt.Errorf("dashboard: template %s: %w", name, err)
 		}

@@ -19,7 +19,7 @@ func TestQueuePageShowsSchedulers(t *testing.T) {
 		out := b.queues[0]
 		require.Equal(t, "outbound", out.Name())
 		_, body := b.get(t, "queues/outbound")
-		require.NotContains(t, body, "<h2>Schedulers</h2>", "no section without schedulers")
+		require.NotContains(t, body, `<h2 id="schedulers">Schedulers</h2>`, "no section without schedulers")
 
 		ctx := context.Background()
 		s, err := out.UpsertScheduler(ctx, "digest<b>", fila.Schedule{Pattern: "0 9 * * *", TZ: "Europe/Paris"}, "digest", nil, nil)
@@ -28,7 +28,7 @@ func TestQueuePageShowsSchedulers(t *testing.T) {
 		require.NoError(t, err)
 		code, body := b.get(t, "queues/outbound")
 		require.Equal(t, http.StatusOK, code)
-		require.Contains(t, body, "<h2>Schedulers</h2>")
+		require.Contains(t, body, `<h2 id="schedulers">Schedulers</h2>`)
 		require.Contains(t, body, "digest&lt;b&gt;")
 		require.Contains(t, body, "0 9 * * * (Europe/Paris)")
 		require.Contains(t, body, "every 1m0s")
