@@ -3,6 +3,7 @@ package redisbackend
 import (
 	"context"
 	"fmt"
+	"sort"
 	"time"
 
 	"github.com/fila-go/fila/backend"
@@ -71,27 +72,51 @@ func (b *Backend) GroupPause(ctx context.Context, p *backend.GroupPauseParams) e
 	return err
 }
 
-// GroupList implements backend.Groups.
+// GroupList implements backend.Groups: a walk over the queue's groups in
+// script calls of one HSCAN step each (a few hundred groups), so Redis is
+// never held for the whole walk; the calls' tops are merged here. Groups
+// changed during the walk may be seen in either state, as with HSCAN.
 func (b *Backend) GroupList(ctx context.Context, p *backend.GroupListParams) ([]backend.GroupInfo, error) {
 	limit := p.Limit
 	if limit <= 0 {
 		limit = 100
 	}
-	v, err := b.run(ctx, b.s.group, b.queue(p.Queue), "list", limit)
-	if err != nil {
-		return nil, err
+	q := b.queue(p.Queue)
+	var out []backend.GroupInfo
+	seen := map[string]bool{} // HSCAN may return a field twice
+	cursor := "0"
+	for {
+		v, err := b.run(ctx, b.s.group, q, "list", limit, cursor)
+		if err != nil {
+			return nil, err
+		}
+		arr, _ := v.([]any)
+		if len(arr) == 0 || (len(arr)-1)%5 != 0 {
+			return nil, fmt.Errorf("redis: malformed group list reply %v", v)
+		}
+		for i := 1; i < len(arr); i += 5 {
+			g := str(arr[i])
+			if seen[g] {
+				continue
+			}
+			seen[g] = true
+			out = append(out, backend.GroupInfo{Group: g, GroupCounts: backend.GroupCounts{
+				Waiting: num(arr[i+1]), Active: num(arr[i+2]), LimitedFor: time.Duration(num(arr[i+3])) * time.Millisecond, Paused: num(arr[i+4]) == 1,
+			}})
+		}
+		sort.Slice(out, func(i, j int) bool {
+			if out[i].Waiting != out[j].Waiting {
+				return out[i].Waiting > out[j].Waiting
+			}
+			return out[i].Group < out[j].Group
+		})
+		if len(out) > limit {
+			out = out[:limit]
+		}
+		if cursor = str(arr[0]); cursor == "0" {
+			return out, nil
+		}
 	}
-	arr, _ := v.([]any)
-	if len(arr)%5 != 0 {
-		return nil, fmt.Errorf("redis: malformed group list reply %v", v)
-	}
-	out := make([]backend.GroupInfo, 0, len(arr)/5)
-	for i := 0; i < len(arr); i += 5 {
-		out = append(out, backend.GroupInfo{Group: str(arr[i]), GroupCounts: backend.GroupCounts{
-			Waiting: num(arr[i+1]), Active: num(arr[i+2]), LimitedFor: time.Duration(num(arr[i+3])) * time.Millisecond, Paused: num(arr[i+4]) == 1,
-		}})
-	}
-	return out, nil
 }
 
 // GroupJobs implements backend.Groups.

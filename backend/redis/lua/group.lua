@@ -3,8 +3,9 @@
 --           ms; every group that can now run a job gets its token. Reply: 0
 --         'limit': ARGV[4] group, [5] ms: hold the group back. Reply: 0
 --         'pause': ARGV[4] group, [5] 1 pause | 0 resume. Reply: 0
---         'list': ARGV[4] limit: the groups, most waiting first.
---           Reply {group, waiting, slots, limited ms, paused, ...}
+--         'list': ARGV[4] limit, [5] HSCAN cursor: one step of a walk over
+--           the groups, its most waiting first. Reply {next cursor ('0': the
+--           walk ended), group, waiting, slots, limited ms, paused, ...}
 --         'jobs': ARGV[4] group, [5] offset, [6] limit. Reply {job reply...}
 --         'drain': ARGV[4] group: delete its waiting jobs. Reply: how many
 --         'get': Reply {concurrency, max size}
@@ -34,20 +35,24 @@ if op == 'pause' then
   return 0
 end
 if op == 'list' then
-  local all, cursor = {}, '0'
-  repeat
-    local r = rcall('HSCAN', K_META, cursor, 'MATCH', 'Gs:*', 'COUNT', 1000)
-    cursor = r[1]
-    for i = 1, #r[2], 2 do all[#all + 1] = gstate(string.sub(r[2][i], 4)) end
-  until cursor == '0'
+  -- One HSCAN step per call, so a queue with many groups never holds
+  -- Redis for the whole walk: the backend merges the steps' tops.
+  local r = rcall('HSCAN', K_META, ARGV[5], 'MATCH', 'Gs:*', 'COUNT', 500)
+  local all = {}
+  for i = 1, #r[2], 2 do
+    local w, a, _, lu, p = string.match(r[2][i + 1], '^(%d+) (%d+) (%d) (%d+) (%d)')
+    if w then
+      all[#all + 1] = {g = string.sub(r[2][i], 4), w = tonumber(w), a = tonumber(a), lu = tonumber(lu), p = tonumber(p)}
+    end
+  end
   table.sort(all, function(x, y)
     if x.w ~= y.w then return x.w > y.w end
     return x.g < y.g
   end)
-  local out = {}
+  local out = {r[1]}
   for i = 1, math.min(#all, tonumber(ARGV[4])) do
     local gs, lu = all[i], 0
-    if gs.lu > 0 then lu = gs.lu - NOW end
+    if gs.lu > NOW then lu = gs.lu - NOW end
     out[#out + 1] = gs.g
     out[#out + 1] = gs.w
     out[#out + 1] = gs.a
