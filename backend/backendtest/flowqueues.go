@@ -29,19 +29,7 @@ func runFlowQueues(t *testing.T, f Factory) {
 	node := func(queue, name string, p backend.ChildPolicy, children ...backend.FlowNode) backend.FlowNode {
 		return backend.FlowNode{Queue: queue, Job: backend.JobAddItem{Name: name, Data: []byte(`{}`), Options: backend.JobOptions{Attempts: 1}}, OnFailure: p, Children: children}
 	}
-	runAll := func(b *bundle) []string {
-		b.t.Helper()
-		var names []string
-		for {
-			j, tok := b.claim()
-			if j == nil {
-				return names
-			}
-			names = append(names, j.Name)
-			_, err := b.be.JobComplete(b.ctx, &backend.JobCompleteParams{Queue: b.queue, ID: j.ID, Token: tok, ReturnValue: []byte(`"` + j.Name + `"`)})
-			require.NoError(b.t, err)
-		}
-	}
+	runAll := (*bundle).runAll
 	key := backend.ChildKey
 	missing := func(b *bundle, id string) {
 		b.t.Helper()

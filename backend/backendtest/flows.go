@@ -35,21 +35,7 @@ func runFlows(t *testing.T, f Factory) {
 		require.NoError(b.t, err)
 		return c
 	}
-	// runAll claims and completes (returning the job's name) every ready
-	// job, and returns the names in claim order.
-	runAll := func(b *bundle) []string {
-		b.t.Helper()
-		var names []string
-		for {
-			j, tok := b.claim()
-			if j == nil {
-				return names
-			}
-			names = append(names, j.Name)
-			_, err := b.be.JobComplete(b.ctx, &backend.JobCompleteParams{Queue: b.queue, ID: j.ID, Token: tok, ReturnValue: []byte(`"` + j.Name + `"`), Retention: j.Options.RemoveOnComplete})
-			require.NoError(b.t, err)
-		}
-	}
+	runAll := (*bundle).runAll
 	fail := func(b *bundle, name string) string {
 		b.t.Helper()
 		j, tok := b.mustClaim()
@@ -359,4 +345,20 @@ func runFlows(t *testing.T, f Factory) {
 		}
 		require.Len(t, addFlow(b, fl, ok), backend.MaxFlowDepth+1)
 	})
+}
+
+// runAll claims and completes (returning the job's name) every ready job,
+// and returns the names in claim order.
+func (b *bundle) runAll() []string {
+	b.t.Helper()
+	var names []string
+	for {
+		j, tok := b.claim()
+		if j == nil {
+			return names
+		}
+		names = append(names, j.Name)
+		_, err := b.be.JobComplete(b.ctx, &backend.JobCompleteParams{Queue: b.queue, ID: j.ID, Token: tok, ReturnValue: []byte(`"` + j.Name + `"`), Retention: j.Options.RemoveOnComplete})
+		require.NoError(b.t, err)
+	}
 }
