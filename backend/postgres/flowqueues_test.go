@@ -1,0 +1,327 @@
+package postgres_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/stretchr/testify/require"
+
+	"github.com/fila-go/fila/backend"
+	"github.com/fila-go/fila/backend/postgres"
+	"github.com/fila-go/fila/internal/pgtest"
+)
+
+// openOn returns a backend on the database at url, migrated, closed at the
+// end: several of them stand for several processes.
+func openOn(t *testing.T, url string, o postgres.Options) *postgres.Backend {
+	t.Helper()
+	ctx := context.Background()
+	pool, err := pgxpool.New(ctx, url+"&pool_max_conns=20")
+	require.NoError(t, err)
+	be := postgres.New(pool, o)
+	_, err = be.Migrate(ctx)
+	require.NoError(t, err)
+	t.Cleanup(func() { be.Close(); pool.Close() })
+	return be
+}
+
+func leaf(queue, name string, p backend.ChildPolicy) backend.FlowNode {
+	return backend.FlowNode{Queue: queue, OnFailure: p, Job: backend.JobAddItem{Name: name, Options: backend.JobOptions{Attempts: 1}}}
+}
+
+// TestAParentMadeReadyInAnotherQueueWakesItsWorkers: whatever call
+// releases a parent from a child in another queue, a claim blocked on the
+// parent's queue in another process wakes at once (its FallbackRecheck is
+// a minute, longer than its Wait: only the notification can wake it).
+func TestAParentMadeReadyInAnotherQueueWakesItsWorkers(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	url := pgtest.DB(t)
+	worker := openOn(t, url, postgres.Options{FallbackRecheck: time.Minute})
+	other := openOn(t, url, postgres.Options{FallbackRecheck: time.Minute})
+
+	claim := func(t *testing.T, queue string) *backend.Job {
+		t.Helper()
+		res, err := other.JobClaim(ctx, &backend.JobClaimParams{Queue: queue, Token: "c-" + queue, LockDuration: time.Minute})
+		require.NoError(t, err)
+		require.NotNil(t, res.Job)
+		return res.Job
+	}
+	for _, tc := range []struct {
+		name   string
+		policy backend.ChildPolicy
+		act    func(t *testing.T, queue, id string)
+	}{
+		{"completed", "", func(t *testing.T, queue, id string) {
+			j := claim(t, queue)
+			_, err := other.JobComplete(ctx, &backend.JobCompleteParams{Queue: queue, ID: j.ID, Token: "c-" + queue, ReturnValue: []byte(`1`)})
+			require.NoError(t, err)
+		}},
+		{"completed in the handler's transaction", "", func(t *testing.T, queue, id string) {
+			claim(t, queue)
+			tx, err := other.Pool().Begin(ctx)
+			require.NoError(t, err)
+			require.NoError(t, other.CompleteTx(ctx, tx, queue, id, []byte(`1`)))
+			require.NoError(t, tx.Commit(ctx))
+		}},
+		{"failed, ignored", backend.ChildIgnore, func(t *testing.T, queue, id string) {
+			j := claim(t, queue)
+			_, err := other.JobFail(ctx, &backend.JobFailParams{Queue: queue, ID: j.ID, Token: "c-" + queue, Reason: "boom"})
+			require.NoError(t, err)
+		}},
+		{"cancelled, ignored", backend.ChildIgnore, func(t *testing.T, queue, id string) {
+			_, err := other.JobCancel(ctx, &backend.JobCancelParams{Queue: queue, ID: id})
+			require.NoError(t, err)
+		}},
+		{"stalled, ignored", backend.ChildIgnore, func(t *testing.T, queue, id string) {
+			res, err := other.JobClaim(ctx, &backend.JobClaimParams{Queue: queue, Token: "lost", LockDuration: 50 * time.Millisecond})
+			require.NoError(t, err)
+			require.NotNil(t, res.Job)
+			time.Sleep(200 * time.Millisecond)
+			for range 2 {
+				_, err := other.StalledCheck(ctx, &backend.StalledCheckParams{Queue: queue})
+				require.NoError(t, err)
+			}
+		}},
+		{"removed", "", func(t *testing.T, queue, id string) {
+			require.NoError(t, other.JobRemove(ctx, &backend.JobRemoveParams{Queue: queue, ID: id}))
+		}},
+		{"drained", "", func(t *testing.T, queue, id string) {
+			n, err := other.QueueDrain(ctx, &backend.QueueDrainParams{Queue: queue})
+			require.NoError(t, err)
+			require.Equal(t, 1, n)
+		}},
+		{"cleaned", "", func(t *testing.T, queue, id string) {
+			ids, err := other.QueueClean(ctx, &backend.QueueCleanParams{Queue: queue, State: backend.StateWaiting})
+			require.NoError(t, err)
+			require.Equal(t, []string{id}, ids)
+		}},
+		{"obliterated", "", func(t *testing.T, queue, id string) {
+			require.NoError(t, other.QueueObliterate(ctx, &backend.QueueObliterateParams{Queue: queue}))
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			parentQ, childQ := "parent-"+tc.name, "child-"+tc.name
+			res, err := other.FlowAdd(ctx, &backend.FlowAddParams{Queue: parentQ, Root: backend.FlowNode{
+				Job: backend.JobAddItem{Name: "parent", Options: backend.JobOptions{Attempts: 1}}, Children: []backend.FlowNode{leaf(childQ, "child", tc.policy)},
+			}})
+			require.NoError(t, err)
+			got := make(chan *backend.Job, 1)
+			go func() {
+				res, err := worker.JobClaim(ctx, &backend.JobClaimParams{Queue: parentQ, Token: "w", LockDuration: time.Minute, Wait: 30 * time.Second})
+				if err != nil {
+					got <- nil
+					return
+				}
+				got <- res.Job
+			}()
+			time.Sleep(300 * time.Millisecond) // the claim found nothing and waits
+			tc.act(t, childQ, res[1].ID)
+			select {
+			case j := <-got:
+				require.NotNil(t, j)
+				require.Equal(t, res[0].ID, j.ID)
+			case <-time.After(10 * time.Second):
+				t.Fatal("the parent's queue was not woken")
+			}
+		})
+	}
+}
+
+// TestRemovingAParentKeepsItsChildsGroupMoving: a grouped child in another
+// queue that held its group's place in the line, removed with its parent,
+// gives the place to its group's next job.
+func TestRemovingAParentKeepsItsChildsGroupMoving(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	be := open(t, postgres.Options{})
+	child := leaf("grouped", "child", "")
+	child.Job.Options.Group = "g"
+	res, err := be.FlowAdd(ctx, &backend.FlowAddParams{Queue: "parents", Root: backend.FlowNode{
+		Job: backend.JobAddItem{Name: "parent", Options: backend.JobOptions{Attempts: 1}}, Children: []backend.FlowNode{child},
+	}})
+	require.NoError(t, err)
+	next, err := be.JobAdd(ctx, &backend.JobAddParams{Queue: "grouped", Jobs: []backend.JobAddItem{{Name: "next", Options: backend.JobOptions{Attempts: 1, Group: "g"}}}})
+	require.NoError(t, err)
+
+	require.NoError(t, be.JobRemove(ctx, &backend.JobRemoveParams{Queue: "parents", ID: res[0].ID}))
+	_, err = be.JobGet(ctx, &backend.JobGetParams{Queue: "grouped", ID: res[1].ID})
+	require.ErrorIs(t, err, backend.ErrJobNotFound)
+	c, err := be.JobClaim(ctx, &backend.JobClaimParams{Queue: "grouped", Token: "t", LockDuration: time.Minute})
+	require.NoError(t, err)
+	require.NotNil(t, c.Job, "the group's next job took its place in the line")
+	require.Equal(t, next[0].ID, c.Job.ID)
+}
+
+// TestFlowsAcrossQueuesUnderConcurrentWorkers runs trees whose jobs are in
+// two queues through workers of both queues at once, while some parents
+// are removed: no call fails (parents and children lock in one order, so
+// no transaction deadlocks past its retries), every parent that was not
+// removed runs once, after its children, and sees all their values.
+func TestFlowsAcrossQueuesUnderConcurrentWorkers(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	be := open(t, postgres.Options{})
+	const trees, workers = 40, 4
+	queues := []string{"left", "right"}
+	var parents []backend.JobAddResult
+	for i := range trees {
+		root := backend.FlowNode{Job: backend.JobAddItem{Name: fmt.Sprintf("p%d", i), Options: backend.JobOptions{Attempts: 1}}}
+		for k := range 4 {
+			root.Children = append(root.Children, leaf(queues[(i+k)%2], fmt.Sprintf("p%d-c%d", i, k), ""))
+		}
+		res, err := be.FlowAdd(ctx, &backend.FlowAddParams{Queue: queues[i%2], Root: root})
+		require.NoError(t, err)
+		parents = append(parents, res[0])
+	}
+
+	var (
+		mu   sync.Mutex
+		ran  = map[string]int{}
+		errs []error
+		wg   sync.WaitGroup
+	)
+	// settled: no job of either queue is left to run.
+	settled := func() (bool, error) {
+		for _, q := range queues {
+			c, err := be.QueueCounts(ctx, &backend.QueueParams{Queue: q})
+			if err != nil || c.Waiting+c.Active+c.WaitingChildren+c.Delayed > 0 {
+				return false, err
+			}
+		}
+		return true, nil
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for _, q := range queues {
+		for w := range workers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for n := 0; time.Now().Before(deadline); n++ {
+					tok := fmt.Sprintf("%s-%d-%d", q, w, n)
+					res, err := be.JobClaim(ctx, &backend.JobClaimParams{Queue: q, Token: tok, LockDuration: time.Minute, Wait: 200 * time.Millisecond})
+					if err == nil && res.Job == nil {
+						var done bool
+						if done, err = settled(); done {
+							return
+						}
+					}
+					if err == nil && res.Job != nil {
+						_, err = be.JobComplete(ctx, &backend.JobCompleteParams{Queue: q, ID: res.Job.ID, Token: tok, ReturnValue: []byte(`"` + res.Job.Name + `"`)})
+						mu.Lock()
+						ran[res.Job.Name]++
+						mu.Unlock()
+					}
+					if err != nil {
+						mu.Lock()
+						errs = append(errs, err)
+						mu.Unlock()
+						return
+					}
+				}
+			}()
+		}
+	}
+	removed := map[string]bool{}
+	for i := 0; i < trees; i += 5 {
+		err := be.JobRemove(ctx, &backend.JobRemoveParams{Queue: queues[i%2], ID: parents[i].ID})
+		if err == nil {
+			removed[fmt.Sprintf("p%d", i)] = true // before it ran, or after
+		} else {
+			require.ErrorIs(t, err, backend.ErrJobActive, "only a parent running now is kept")
+		}
+	}
+	wg.Wait()
+	require.Empty(t, errs)
+	for i, p := range parents {
+		name := fmt.Sprintf("p%d", i)
+		if removed[name] {
+			require.LessOrEqual(t, ran[name], 1, name)
+			continue
+		}
+		require.Equal(t, 1, ran[name], name)
+		c, err := be.FlowChildren(ctx, &backend.JobGetParams{Queue: queues[i%2], ID: p.ID})
+		require.NoError(t, err)
+		require.Len(t, c.Values, 4, name)
+		for key, v := range c.Values {
+			require.True(t, strings.HasPrefix(string(v), `"`+name+"-c"), "%s: %s", key, v)
+		}
+	}
+	for _, q := range queues {
+		c, err := be.QueueCounts(ctx, &backend.QueueParams{Queue: q})
+		require.NoError(t, err)
+		require.Zero(t, c.Waiting+c.Active+c.WaitingChildren+c.Delayed+c.Failed, "%s: %+v", q, c)
+	}
+}
+
+// TestMigration4KeepsTheFlowsOfVersion3: links written by schema version 3
+// (no parent queue: the child's own) still release, fail and remove their
+// parents once the schema is migrated.
+func TestMigration4KeepsTheFlowsOfVersion3(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	url := pgtest.DB(t)
+	conn, err := pgx.Connect(ctx, url)
+	require.NoError(t, err)
+	defer conn.Close(ctx)
+	const schema = "v3"
+	_, err = conn.Exec(ctx, `CREATE SCHEMA v3; CREATE TABLE v3.schema_version (version integer NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`)
+	require.NoError(t, err)
+	for v, name := range []string{"001_init.sql", "002_finished_counts.sql", "003_cancel_schedulers_groups_flows.sql"} {
+		sql, err := os.ReadFile("migrations/" + name)
+		require.NoError(t, err)
+		_, err = conn.Exec(ctx, strings.ReplaceAll(string(sql), "{{schema}}", pgx.Identifier{schema}.Sanitize()))
+		require.NoError(t, err, name)
+		_, err = conn.Exec(ctx, `INSERT INTO v3.schema_version (version) VALUES ($1)`, v+1)
+		require.NoError(t, err)
+	}
+	// Two trees as version 3 stored them: p with children a and b, r with
+	// child x; a completes under version 3.
+	_, err = conn.Exec(ctx, `
+		INSERT INTO v3.queues (name, listed) VALUES ('q', true);
+		INSERT INTO v3.jobs (queue, id, name, options, state, ord, added_at, flow_kids) VALUES
+			('q', 'p', 'p', '{"Attempts":1}', 'waiting-children', nextval('v3.job_ord'), clock_timestamp(), 2),
+			('q', 'r', 'r', '{"Attempts":1}', 'waiting-children', nextval('v3.job_ord'), clock_timestamp(), 1);
+		INSERT INTO v3.jobs (queue, id, name, options, state, ord, added_at, flow_parent) VALUES
+			('q', 'a', 'a', '{"Attempts":1}', 'waiting', nextval('v3.job_ord'), clock_timestamp(), 'p'),
+			('q', 'b', 'b', '{"Attempts":1}', 'waiting', nextval('v3.job_ord'), clock_timestamp(), 'p'),
+			('q', 'x', 'x', '{"Attempts":1}', 'waiting', nextval('v3.job_ord'), clock_timestamp(), 'r');
+		INSERT INTO v3.flow_links (queue, child, parent, policy) VALUES ('q', 'a', 'p', ''), ('q', 'b', 'p', ''), ('q', 'x', 'r', '');
+		UPDATE v3.jobs SET state = 'completed', return_value = '"a"', finished_at = clock_timestamp() WHERE queue = 'q' AND id = 'a'`)
+	require.NoError(t, err)
+
+	pool, err := pgxpool.New(ctx, url)
+	require.NoError(t, err)
+	defer pool.Close()
+	be := postgres.New(pool, postgres.Options{Schema: schema})
+	defer be.Close()
+	require.ErrorIs(t, be.Check(ctx), postgres.ErrNotMigrated)
+	applied, err := be.Migrate(ctx)
+	require.NoError(t, err)
+	require.Equal(t, []int{4}, applied)
+	require.NoError(t, be.Check(ctx))
+	c, err := be.FlowChildren(ctx, &backend.JobGetParams{Queue: "q", ID: "p"})
+	require.NoError(t, err)
+	require.Equal(t, map[string][]byte{"a": []byte(`"a"`)}, c.Values)
+	require.Equal(t, 1, c.Pending)
+
+	res, err := be.JobClaim(ctx, &backend.JobClaimParams{Queue: "q", Token: "t", LockDuration: time.Minute})
+	require.NoError(t, err)
+	require.Equal(t, "b", res.Job.ID)
+	_, err = be.JobFail(ctx, &backend.JobFailParams{Queue: "q", ID: "b", Token: "t", Reason: "boom"})
+	require.NoError(t, err)
+	p := getJob(t, be, "q", "p")
+	require.Equal(t, backend.StateFailed, p.State)
+	require.Equal(t, "child b failed: boom", p.FailedReason, "a child of the parent's queue is named by its ID")
+
+	require.NoError(t, be.JobRemove(ctx, &backend.JobRemoveParams{Queue: "q", ID: "r"}))
+	_, err = be.JobGet(ctx, &backend.JobGetParams{Queue: "q", ID: "x"})
+	require.ErrorIs(t, err, backend.ErrJobNotFound, "removing r removed its child")
+}
