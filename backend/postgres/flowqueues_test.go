@@ -37,9 +37,10 @@ func leaf(queue, name string, p backend.ChildPolicy) backend.FlowNode {
 }
 
 // TestAParentMadeReadyInAnotherQueueWakesItsWorkers: whatever call
-// releases a parent from a child in another queue, a claim blocked on the
-// parent's queue in another process wakes at once (its FallbackRecheck is
-// a minute, longer than its Wait: only the notification can wake it).
+// releases a parent from a child in another queue (a grouped one, so
+// GroupDrain can remove it too), a claim blocked on the parent's queue in
+// another process wakes at once (its FallbackRecheck is a minute, longer
+// than its Wait: only the notification can wake it).
 func TestAParentMadeReadyInAnotherQueueWakesItsWorkers(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -103,14 +104,21 @@ func TestAParentMadeReadyInAnotherQueueWakesItsWorkers(t *testing.T) {
 			require.NoError(t, err)
 			require.Equal(t, []string{id}, ids)
 		}},
+		{"drained from its group", "", func(t *testing.T, queue, id string) {
+			n, err := other.GroupDrain(ctx, &backend.GroupParams{Queue: queue, Group: "g"})
+			require.NoError(t, err)
+			require.Equal(t, 1, n)
+		}},
 		{"obliterated", "", func(t *testing.T, queue, id string) {
 			require.NoError(t, other.QueueObliterate(ctx, &backend.QueueObliterateParams{Queue: queue}))
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			parentQ, childQ := "parent-"+tc.name, "child-"+tc.name
+			child := leaf(childQ, "child", tc.policy)
+			child.Job.Options.Group = "g"
 			res, err := other.FlowAdd(ctx, &backend.FlowAddParams{Queue: parentQ, Root: backend.FlowNode{
-				Job: backend.JobAddItem{Name: "parent", Options: backend.JobOptions{Attempts: 1}}, Children: []backend.FlowNode{leaf(childQ, "child", tc.policy)},
+				Job: backend.JobAddItem{Name: "parent", Options: backend.JobOptions{Attempts: 1}}, Children: []backend.FlowNode{child},
 			}})
 			require.NoError(t, err)
 			got := make(chan *backend.Job, 1)
