@@ -333,3 +333,88 @@ func TestMigration4KeepsTheFlowsOfVersion3(t *testing.T) {
 	_, err = be.JobGet(ctx, &backend.JobGetParams{Queue: "q", ID: "x"})
 	require.ErrorIs(t, err, backend.ErrJobNotFound, "removing r removed its child")
 }
+
+// TestARemovedParentAndItsFinishingChildDoNotDeadlock: a parent's removal
+// holds the parent while its child in another queue finishes or is
+// removed (the child's outcome waits for the parent); when the removal
+// then takes the links, it must not wait for the child in turn. The
+// child's side locks the parent before the child's link, so neither waits
+// for the other crosswise.
+func TestARemovedParentAndItsFinishingChildDoNotDeadlock(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name   string
+		finish func(ctx context.Context, be *postgres.Backend, tx pgx.Tx, child string) error
+		want   backend.State // the child's state after; "" for removed
+	}{
+		{"completed", func(ctx context.Context, be *postgres.Backend, tx pgx.Tx, child string) error {
+			return be.CompleteTx(ctx, tx, "children", child, []byte(`1`))
+		}, backend.StateCompleted},
+		{"removed", func(ctx context.Context, be *postgres.Backend, tx pgx.Tx, child string) error {
+			_, err := tx.Exec(ctx, `DELETE FROM fila.jobs WHERE queue = 'children' AND id = $1`, child) // as JobRemove does
+			return err
+		}, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			be := open(t, postgres.Options{})
+			res, err := be.FlowAdd(ctx, &backend.FlowAddParams{Queue: "parents", Root: backend.FlowNode{
+				Job: backend.JobAddItem{Name: "parent", Options: backend.JobOptions{Attempts: 1}}, Children: []backend.FlowNode{leaf("children", "child", "")},
+			}})
+			require.NoError(t, err)
+			parent, child := res[0].ID, res[1].ID
+			if tc.want == backend.StateCompleted {
+				c, err := be.JobClaim(ctx, &backend.JobClaimParams{Queue: "children", Token: "t", LockDuration: time.Minute})
+				require.NoError(t, err)
+				require.Equal(t, child, c.Job.ID)
+			}
+
+			// Both transactions hold their connection before the race (a
+			// new connection can wait on another test's DROP DATABASE).
+			finish, err := be.Pool().Begin(ctx)
+			require.NoError(t, err)
+			defer finish.Rollback(ctx)
+			// The removal, step by step as JobRemove takes it: the parent's
+			// row first.
+			remove, err := be.Pool().Begin(ctx)
+			require.NoError(t, err)
+			defer remove.Rollback(ctx)
+			_, err = remove.Exec(ctx, `SELECT 1 FROM fila.jobs WHERE queue = 'parents' AND id = $1 FOR UPDATE`, parent)
+			require.NoError(t, err)
+
+			done, exited := make(chan error, 1), make(chan struct{})
+			go func() {
+				defer close(exited)
+				err := tc.finish(ctx, be, finish, child)
+				if err == nil {
+					err = finish.Commit(ctx)
+				}
+				done <- err
+			}()
+			defer func() { // on a failure: free the child's side before finish's rollback
+				remove.Rollback(ctx)
+				<-exited
+			}()
+			require.Eventually(t, func() bool { // the child's side waits for the parent
+				var n int
+				err := remove.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`).Scan(&n)
+				return err == nil && n == 1
+			}, 10*time.Second, 20*time.Millisecond)
+
+			_, err = remove.Exec(ctx, `DELETE FROM fila.jobs WHERE queue = 'parents' AND id = $1`, parent)
+			require.NoError(t, err, "the removal waited for the child's link and deadlocked")
+			require.NoError(t, remove.Commit(ctx))
+			require.NoError(t, <-done)
+			_, err = be.JobGet(ctx, &backend.JobGetParams{Queue: "parents", ID: parent})
+			require.ErrorIs(t, err, backend.ErrJobNotFound)
+			j, err := be.JobGet(ctx, &backend.JobGetParams{Queue: "children", ID: child})
+			if tc.want == "" {
+				require.ErrorIs(t, err, backend.ErrJobNotFound)
+			} else {
+				require.NoError(t, err)
+				require.Equal(t, tc.want, j.State, "an active child is left to finish")
+			}
+		})
+	}
+}
