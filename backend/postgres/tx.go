@@ -52,7 +52,9 @@ func (b *Backend) AddTx(ctx context.Context, tx pgx.Tx, p *backend.JobAddParams)
 // applies retention (and stores its return value when result was nil),
 // without completing twice; if the handler returns an
 // error after tx committed, the worker's fail reports ErrLockLost and the
-// job stays completed.
+// job stays completed. A flow's child completed here moves its parent
+// along in tx too, in whatever queue; a parent it makes ready is notified
+// inside tx, so its workers wake when tx commits.
 func (b *Backend) CompleteTx(ctx context.Context, tx pgx.Tx, queue, id string, result []byte) error {
 	if err := b.usable(ctx); err != nil {
 		return err
