@@ -2,6 +2,7 @@ package postgres_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"strings"
@@ -13,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
+	"github.com/fila-go/fila"
 	"github.com/fila-go/fila/backend"
 	"github.com/fila-go/fila/backend/postgres"
 	"github.com/fila-go/fila/internal/pgtest"
@@ -416,5 +418,46 @@ func TestARemovedParentAndItsFinishingChildDoNotDeadlock(t *testing.T) {
 				require.Equal(t, tc.want, j.State, "an active child is left to finish")
 			}
 		})
+	}
+}
+
+// TestWorkersRunAFlowAcrossQueues runs fila's own API and Worker on two
+// Backends (two processes): AddFlow with children in another queue, whose
+// worker is in the other process; the parent's handler reads every
+// child's value, the far ones named "<queue>:<id>".
+func TestWorkersRunAFlowAcrossQueues(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	url := pgtest.DB(t)
+	replies := openOn(t, url, postgres.Options{})
+	media := openOn(t, url, postgres.Options{})
+	got := make(chan map[string]json.RawMessage, 1)
+	runWorker(t, replies, "replies", func(ctx context.Context, j *fila.Job) (any, error) {
+		if j.Name != "reply" {
+			return j.Name, nil
+		}
+		v, err := j.ChildrenValues(ctx)
+		if err == nil {
+			got <- v
+		}
+		return nil, err
+	}, fila.WorkerOptions{Concurrency: 2})
+	runWorker(t, media, "media", func(ctx context.Context, j *fila.Job) (any, error) {
+		return j.Name, nil
+	}, fila.WorkerOptions{Concurrency: 2})
+
+	jobs, err := fila.NewQueue(replies, "replies").AddFlow(ctx, fila.FlowJob{Name: "reply", Children: []fila.FlowJob{
+		{Queue: "media", Name: "download"}, {Queue: "media", Name: "scan"}, {Name: "format"},
+	}})
+	require.NoError(t, err)
+	select {
+	case v := <-got:
+		require.Equal(t, map[string]json.RawMessage{
+			"media:" + jobs[1].ID: json.RawMessage(`"download"`),
+			"media:" + jobs[2].ID: json.RawMessage(`"scan"`),
+			jobs[3].ID:            json.RawMessage(`"format"`),
+		}, v)
+	case <-time.After(30 * time.Second):
+		t.Fatal("the parent did not run")
 	}
 }
