@@ -112,7 +112,7 @@ func runFlowQueues(t *testing.T, f Factory) {
 		r := q[0].get(root)
 		require.Equal(t, backend.StateFailed, r.State, "the failure climbs back to the root's queue")
 		require.Contains(t, r.FailedReason, q[1].queue+":"+mid)
-		require.EqualValues(t, 2, q[1].counts().Failed, "ign and mid")
+		require.EqualValues(t, 2, q[1].counts().Failed, "mid, and ign: an ignored child is failed itself")
 		require.Equal(t, backend.Counts{Failed: 2}, q[0].counts())
 	})
 

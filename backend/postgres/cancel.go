@@ -34,8 +34,9 @@ func (b *Backend) JobCancel(ctx context.Context, p *backend.JobCancelParams) (ba
 	err := b.inTx(ctx, func(tx pgx.Tx) error {
 		var state string
 		var opts []byte
-		err := tx.QueryRow(ctx, b.q(`SELECT state, options FROM {s}.jobs WHERE queue = $1 AND id = $2 FOR UPDATE`), p.Queue, p.ID).
-			Scan(&state, &opts)
+		var child bool // a flow's child: its failure may release or fail its parent, in any queue
+		err := tx.QueryRow(ctx, b.q(`SELECT state, options, flow_parent IS NOT NULL FROM {s}.jobs WHERE queue = $1 AND id = $2 FOR UPDATE`), p.Queue, p.ID).
+			Scan(&state, &opts, &child)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return backend.ErrJobNotFound
 		}
@@ -63,7 +64,12 @@ func (b *Backend) JobCancel(ctx context.Context, p *backend.JobCancelParams) (ba
 		if err := b.retain(ctx, tx, p.Queue, p.ID, backend.StateFailed, r); err != nil {
 			return err
 		}
-		return b.ready(tx, p.Queue) // a group's next job, or a flow's parent, may be ready
+		if child {
+			if err := b.flowWoke(ctx, tx); err != nil {
+				return err
+			}
+		}
+		return b.ready(tx, p.Queue) // a group's next job may be ready
 	})
 	if err != nil {
 		return "", err

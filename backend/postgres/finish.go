@@ -24,10 +24,10 @@ upd AS (
 	UPDATE {s}.jobs j SET state = 'completed', finished_at = t.now, attempts_made = j.attempts_made + 1,
 		return_value = $4::bytea, token = NULL, lock_until = NULL, ord = nextval('{s}.job_ord')
 	FROM t WHERE ` + held + `
-	RETURNING j.id, j.finished_at, j.grp IS NOT NULL OR j.flow_parent IS NOT NULL AS wakes),
+	RETURNING j.id, j.finished_at, j.grp IS NOT NULL AS grouped, j.flow_parent IS NOT NULL AS child),
 ev AS (INSERT INTO {s}.events (queue, type, job_id, at, data) SELECT $1, 'completed', id, finished_at, $4::bytea FROM upd),
 m AS (INSERT INTO {s}.metrics (queue, minute, completed) SELECT $1, date_trunc('minute', finished_at), 1 FROM upd)
-SELECT count(*), coalesce(bool_or(wakes), false) FROM upd`
+SELECT count(*), coalesce(bool_or(grouped), false), coalesce(bool_or(child), false) FROM upd`
 
 const failSQL = `
 WITH t AS (SELECT clock_timestamp() AS now),
@@ -41,12 +41,12 @@ upd AS (
 		finished_at = CASE WHEN NOT $6::bool THEN t.now END,
 		ord = nextval('{s}.job_ord')
 	FROM t WHERE ` + held + `
-	RETURNING j.id, j.state, t.now AS at, j.grp IS NOT NULL OR j.flow_parent IS NOT NULL AS wakes),
+	RETURNING j.id, j.state, t.now AS at, j.grp IS NOT NULL AS grouped, j.flow_parent IS NOT NULL AS child),
 ev AS (
 	INSERT INTO {s}.events (queue, type, job_id, at, data)
 	SELECT $1, CASE WHEN state = 'failed' THEN 'failed' ELSE 'retried' END, id, at, convert_to($4, 'UTF8') FROM upd),
 m AS (INSERT INTO {s}.metrics (queue, minute, failed) SELECT $1, date_trunc('minute', at), 1 FROM upd WHERE state = 'failed')
-SELECT state, wakes FROM upd`
+SELECT state, grouped, child FROM upd`
 
 const releaseSQL = `
 WITH upd AS (
@@ -95,12 +95,17 @@ func (b *Backend) JobComplete(ctx context.Context, p *backend.JobCompleteParams)
 // completeIn completes a job in tx and applies retention.
 func (b *Backend) completeIn(ctx context.Context, tx pgx.Tx, p *backend.JobCompleteParams) error {
 	var n int
-	var wakes bool // a grouped job (its group's next may be ready) or a flow's child (its parent may be)
-	if err := tx.QueryRow(ctx, b.q(completeSQL), p.Queue, p.ID, p.Token, p.ReturnValue).Scan(&n, &wakes); err != nil {
+	var grouped, child bool // a grouped job: its group's next may be ready; a flow's child: its parent may be, in any queue
+	if err := tx.QueryRow(ctx, b.q(completeSQL), p.Queue, p.ID, p.Token, p.ReturnValue).Scan(&n, &grouped, &child); err != nil {
 		return err
 	}
-	if wakes || n == 0 { // n == 0: CompleteTx completed it, and may have freed a group's slot
+	if grouped || n == 0 { // n == 0: CompleteTx completed it, and may have freed a group's slot
 		if err := b.ready(tx, p.Queue); err != nil {
+			return err
+		}
+	}
+	if child {
+		if err := b.flowWoke(ctx, tx); err != nil {
 			return err
 		}
 	}
@@ -190,16 +195,21 @@ func (b *Backend) JobFail(ctx context.Context, p *backend.JobFailParams) (*backe
 			keep = 10
 		}
 		var state string
-		var wakes bool // a grouped job (its group's next may be ready) or a flow's child (its parent may be)
-		err := tx.QueryRow(ctx, b.q(failSQL), p.Queue, p.ID, p.Token, p.Reason, p.Stacktrace, p.Retry, ms(p.RetryDelay), keep).Scan(&state, &wakes)
+		var grouped, child bool // a grouped job: its group's next may be ready; a flow's child: its parent may be, in any queue
+		err := tx.QueryRow(ctx, b.q(failSQL), p.Queue, p.ID, p.Token, p.Reason, p.Stacktrace, p.Retry, ms(p.RetryDelay), keep).Scan(&state, &grouped, &child)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return b.lockLost(ctx, tx, p.Queue, p.ID)
 		}
 		if err != nil {
 			return err
 		}
-		if wakes {
+		if grouped {
 			if err := b.ready(tx, p.Queue); err != nil {
+				return err
+			}
+		}
+		if child && state == string(backend.StateFailed) {
+			if err := b.flowWoke(ctx, tx); err != nil {
 				return err
 			}
 		}

@@ -212,7 +212,10 @@ func (b *Backend) GroupDrain(ctx context.Context, p *backend.GroupParams) (int, 
 		}
 		ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
 		n = len(ids)
-		return err
+		if err != nil {
+			return err
+		}
+		return b.flowWoke(ctx, tx) // a drained flow child may release its parent, in any queue
 	})
 	return n, err
 }

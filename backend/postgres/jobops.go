@@ -139,7 +139,9 @@ func (b *Backend) JobRemove(ctx context.Context, p *backend.JobRemoveParams) err
 		if state == backend.StateActive {
 			return fmt.Errorf("fila/postgres: remove job %q of %q: %w", p.ID, p.Queue, backend.ErrJobActive)
 		}
-		_, err = tx.Exec(ctx, b.q(`DELETE FROM {s}.jobs WHERE queue = $1 AND id = $2;`), p.Queue, p.ID)
+		var flow bool // a flow's child (its parent may be ready) or parent (its children are removed), in any queue
+		err = tx.QueryRow(ctx, b.q(`DELETE FROM {s}.jobs WHERE queue = $1 AND id = $2 RETURNING flow_parent IS NOT NULL OR flow_kids > 0`),
+			p.Queue, p.ID).Scan(&flow)
 		if err != nil {
 			return err
 		}
@@ -147,7 +149,12 @@ func (b *Backend) JobRemove(ctx context.Context, p *backend.JobRemoveParams) err
 		if err != nil {
 			return err
 		}
-		return b.ready(tx, p.Queue) // a group's next job, or a flow's parent, may be ready
+		if flow {
+			if err := b.flowWoke(ctx, tx); err != nil {
+				return err
+			}
+		}
+		return b.ready(tx, p.Queue) // a group's next job may be ready
 	})
 }
 

@@ -133,11 +133,42 @@ func (b *Backend) QueueDrain(ctx context.Context, p *backend.QueueDrainParams) (
 	if p.Delayed {
 		states = append(states, "delayed")
 	}
-	tag, err := b.pool.Exec(ctx, b.q(`DELETE FROM {s}.jobs WHERE queue = $1 AND state = ANY($2)`), p.Queue, states)
-	if err != nil {
-		return 0, b.fail(ctx, err)
+	var n int
+	err := b.withWoken(ctx, func(batch *pgx.Batch) {
+		batch.Queue(b.q(`DELETE FROM {s}.jobs WHERE queue = $1 AND state = ANY($2)`), p.Queue, states)
+	}, func(br pgx.BatchResults) error {
+		tag, err := br.Exec()
+		n = int(tag.RowsAffected())
+		return err
+	})
+	return n, b.fail(ctx, err)
+}
+
+// withWoken runs the statements queue adds to a batch, and reads their
+// results with read, in one round trip and one implicit transaction, and
+// then what the flow triggers made ready (a removed child may release its
+// parent, in any queue); it signals those queues once the batch
+// committed.
+func (b *Backend) withWoken(ctx context.Context, queue func(*pgx.Batch), read func(pgx.BatchResults) error) error {
+	batch := &pgx.Batch{}
+	queue(batch)
+	batch.Queue(`SELECT ` + flowWoken)
+	br := b.pool.SendBatch(ctx, batch)
+	err := read(br)
+	var woken []string
+	if err == nil {
+		woken, err = scanWoken(br.QueryRow())
 	}
-	return int(tag.RowsAffected()), nil
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	for _, q := range woken {
+		b.notify.signal(q)
+	}
+	return nil
 }
 
 // QueueClean implements backend.Backend: oldest first, by finish time for
@@ -157,20 +188,26 @@ func (b *Backend) QueueClean(ctx context.Context, p *backend.QueueCleanParams) (
 	if p.Limit > 0 {
 		limit = &p.Limit
 	}
-	rows, err := b.pool.Query(ctx, b.q(`
+	var ids []string
+	err := b.withWoken(ctx, func(batch *pgx.Batch) {
+		batch.Queue(b.q(`
 		WITH d AS (
 			SELECT id FROM {s}.jobs WHERE queue = $1 AND state = ANY($2) AND `+at+` <= clock_timestamp() - $3::float8 * interval '1 millisecond'
 			ORDER BY `+at+`, ord LIMIT $4 FOR UPDATE SKIP LOCKED),
 		del AS (DELETE FROM {s}.jobs j USING d WHERE j.queue = $1 AND j.id = d.id RETURNING j.id, j.`+at+` AS at, j.ord)
 		SELECT id FROM del ORDER BY at, ord`), p.Queue, storedStates(p.State), ms(p.Age), limit)
+	}, func(br pgx.BatchResults) error {
+		rows, err := br.Query()
+		if err != nil {
+			return err
+		}
+		ids, err = pgx.CollectRows(rows, pgx.RowTo[string])
+		return err
+	})
 	if err != nil {
 		return nil, b.fail(ctx, err)
 	}
-	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if len(ids) > 0 {
-		b.notify.signal(p.Queue) // a cleaned child's parent may be ready
-	}
-	return ids, b.fail(ctx, err)
+	return ids, nil
 }
 
 // QueueRetryJobs implements backend.Backend: the oldest finished first.
@@ -224,13 +261,14 @@ func (b *Backend) QueueObliterate(ctx context.Context, p *backend.QueueObliterat
 			`DELETE FROM {s}.schedulers WHERE queue = $1`,
 			`DELETE FROM {s}.groups WHERE queue = $1`,
 			`DELETE FROM {s}.flow_links WHERE queue = $1`,
+			`DELETE FROM {s}.flow_links WHERE coalesce(parent_queue, queue) = $1`,
 			`DELETE FROM {s}.queues WHERE name = $1`,
 		} {
 			if _, err := tx.Exec(ctx, b.q(sql), p.Queue); err != nil {
 				return err
 			}
 		}
-		return nil
+		return b.flowWoke(ctx, tx) // a removed child may release its parent in another queue
 	})
 }
 

@@ -25,12 +25,24 @@ upd AS (
 		finished_at = CASE WHEN j.stalled_count + 1 > $2::int THEN clock_timestamp() END,
 		ord = CASE WHEN j.stalled_count + 1 > $2::int THEN nextval('{s}.job_ord') ELSE -nextval('{s}.job_ord') END
 	FROM r WHERE j.queue = $1 AND j.id = r.id
-	RETURNING j.id, j.state),
+	RETURNING j.id, j.state, j.flow_parent IS NOT NULL AS child),
 ev AS (
 	INSERT INTO {s}.events (queue, type, job_id, data)
 	SELECT $1, CASE WHEN state = 'failed' THEN 'failed' ELSE 'stalled' END, id,
 		CASE WHEN state = 'failed' THEN convert_to($3, 'UTF8') END FROM upd)
-SELECT id, state FROM upd`
+SELECT id, state, child FROM upd`
+
+// stalledParentsSQL locks, in one order (queue, ID), the parents of the
+// flow children recoverSQL may fail, before it locks the children: a
+// check failing children of two parents and another check failing
+// children of the same two (in another queue) would otherwise lock the
+// parents in opposite orders. The children themselves are taken with SKIP
+// LOCKED, so holding a parent first waits on no child.
+const stalledParentsSQL = `
+SELECT 1 FROM {s}.jobs p WHERE (p.queue, p.id) IN (
+	SELECT coalesce(c.flow_parent_queue, c.queue), c.flow_parent FROM {s}.jobs c
+	WHERE c.queue = $1 AND c.state = 'active' AND c.stall_marked AND c.lock_until <= clock_timestamp() AND c.flow_parent IS NOT NULL)
+ORDER BY p.queue, p.id FOR UPDATE OF p`
 
 // markSQL marks active jobs without a live lock, for the next check.
 const markSQL = `
@@ -60,25 +72,17 @@ func (b *Backend) StalledCheck(ctx context.Context, p *backend.StalledCheckParam
 		if err != nil {
 			return err
 		}
-		rows, err := tx.Query(ctx, b.q(recoverSQL), p.Queue, p.MaxStalledCount, stalledReason)
+		batch := &pgx.Batch{}
+		batch.Queue(b.q(stalledParentsSQL), p.Queue)
+		batch.Queue(b.q(recoverSQL), p.Queue, p.MaxStalledCount, stalledReason)
+		children, err := b.recover(ctx, tx, batch, res)
 		if err != nil {
 			return err
 		}
-		for rows.Next() {
-			var id, state string
-			if err := rows.Scan(&id, &state); err != nil {
-				rows.Close()
+		if children {
+			if err := b.flowWoke(ctx, tx); err != nil {
 				return err
 			}
-			if state == string(backend.StateFailed) {
-				res.Failed = append(res.Failed, id)
-			} else {
-				res.Stalled = append(res.Stalled, id)
-			}
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return err
 		}
 		maxJobs := p.MaxJobs
 		if maxJobs <= 0 {
@@ -99,6 +103,40 @@ func (b *Backend) StalledCheck(ctx context.Context, p *backend.StalledCheckParam
 		return nil, err
 	}
 	return res, nil
+}
+
+// recover runs StalledCheck's batch (stalledParentsSQL, recoverSQL) and
+// adds the jobs it returned or failed to res; children reports a flow's
+// child among the failed.
+func (b *Backend) recover(ctx context.Context, tx pgx.Tx, batch *pgx.Batch, res *backend.StalledCheckResult) (children bool, err error) {
+	br := tx.SendBatch(ctx, batch)
+	defer func() {
+		if cerr := br.Close(); err == nil {
+			err = cerr
+		}
+	}()
+	if _, err := br.Exec(); err != nil {
+		return false, err
+	}
+	rows, err := br.Query()
+	if err != nil {
+		return false, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id, state string
+		var child bool
+		if err := rows.Scan(&id, &state, &child); err != nil {
+			return false, err
+		}
+		if state == string(backend.StateFailed) {
+			children = children || child
+			res.Failed = append(res.Failed, id)
+		} else {
+			res.Stalled = append(res.Stalled, id)
+		}
+	}
+	return children, rows.Err()
 }
 
 // housekeep bounds the queue's side tables.

@@ -52,7 +52,9 @@ func (b *Backend) AddTx(ctx context.Context, tx pgx.Tx, p *backend.JobAddParams)
 // applies retention (and stores its return value when result was nil),
 // without completing twice; if the handler returns an
 // error after tx committed, the worker's fail reports ErrLockLost and the
-// job stays completed.
+// job stays completed. A flow's child completed here moves its parent
+// along in tx too, in whatever queue; a parent it makes ready is notified
+// inside tx, so its workers wake when tx commits.
 func (b *Backend) CompleteTx(ctx context.Context, tx pgx.Tx, queue, id string, result []byte) error {
 	return b.completeTxIn(ctx, tx, queue, id, result)
 }
@@ -63,18 +65,28 @@ func (b *Backend) completeTxIn(ctx context.Context, tx rowQuerier, queue, id str
 		return err
 	}
 	var n int
+	var child bool
 	err := tx.QueryRow(ctx, b.q(`
 		WITH t AS (SELECT clock_timestamp() AS now),
 		upd AS (
 			UPDATE {s}.jobs j SET state = 'completed', finished_at = t.now, attempts_made = j.attempts_made + 1,
 				return_value = $3::bytea, done_token = j.token, token = NULL, lock_until = NULL, ord = nextval('{s}.job_ord')
 			FROM t WHERE j.queue = $1 AND j.id = $2 AND j.state = 'active' AND j.lock_until > clock_timestamp()
-			RETURNING j.id, j.finished_at),
+			RETURNING j.id, j.finished_at, j.flow_parent IS NOT NULL AS child),
 		ev AS (INSERT INTO {s}.events (queue, type, job_id, at, data) SELECT $1, 'completed', id, finished_at, $3::bytea FROM upd),
 		m AS (INSERT INTO {s}.metrics (queue, minute, completed) SELECT $1, date_trunc('minute', finished_at), 1 FROM upd)
-		SELECT count(*) FROM upd`), queue, id, result).Scan(&n)
+		SELECT count(*), coalesce(bool_or(child), false) FROM upd`), queue, id, result).Scan(&n, &child)
 	if err != nil {
 		return b.fail(ctx, err)
+	}
+	if child {
+		// Its parent, in whatever queue, may be ready when tx commits: as
+		// adds inside the caller's transaction do, notified inside it.
+		var sent int
+		if err := tx.QueryRow(ctx, `SELECT count(*) FROM (SELECT pg_notify($1, q) FROM jsonb_array_elements_text(`+flowWoken+`) AS w(q)) n`,
+			b.channel).Scan(&sent); err != nil {
+			return b.fail(ctx, err)
+		}
 	}
 	if n == 0 {
 		var one int
