@@ -140,6 +140,23 @@ func runFlowQueues(t *testing.T, f Factory) {
 		require.Equal(t, []string{"parent"}, runAll(q[0]))
 	})
 
+	t.Run("obliterating a queue lets go of the flows of other queues", func(t *testing.T) {
+		fl, q := queues(t, 2)
+		// q1 holds the first tree's only child and the second tree's parent.
+		res, err := fl.FlowAdd(q[0].ctx, &backend.FlowAddParams{Queue: q[0].queue, Root: node("", "p", "", node(q[1].queue, "c", ""))})
+		require.NoError(t, err)
+		res2, err := fl.FlowAdd(q[1].ctx, &backend.FlowAddParams{Queue: q[1].queue, Root: node("", "p2", "", node(q[2].queue, "c2", ""))})
+		require.NoError(t, err)
+		require.NoError(t, q[1].be.QueueObliterate(q[1].ctx, &backend.QueueObliterateParams{Queue: q[1].queue, Force: true}))
+		require.Equal(t, []string{"p"}, runAll(q[0]), "p stopped waiting for its obliterated child")
+		missing(q[2], res2[1].ID)
+		require.Equal(t, backend.Counts{}, q[2].counts(), "p2's unfinished child went with it")
+		c, err := fl.FlowChildren(q[0].ctx, &backend.JobGetParams{Queue: q[0].queue, ID: res[0].ID})
+		require.NoError(t, err)
+		require.Empty(t, c.Values, "a child gone delivers nothing")
+		require.Zero(t, c.Pending)
+	})
+
 	t.Run("a running job waits for children it adds in another queue", func(t *testing.T) {
 		fl, q := queues(t, 1)
 		id := q[0].add("parent", backend.JobOptions{})

@@ -202,6 +202,7 @@ type flowMsg struct {
 	id     string // the job told
 	key    string // the child, as its parent names it (childDone, childGone)
 	parent string // the removed parent (removeChild)
+	from   string // the removed parent's queue (removeChild)
 	ok     bool   // childDone: completed, else failed for good
 	value  []byte // childDone: the return value
 	reason string // childDone: the failure
@@ -252,7 +253,7 @@ func (q *queue) receive(m flowMsg, now time.Time) {
 		}
 	case removeChild:
 		c := q.jobs[m.id]
-		if c == nil || c.flow == nil || c.flow.parent != m.parent || c.job.State == backend.StateActive ||
+		if c == nil || c.flow == nil || c.flow.parent != m.parent || c.flow.parentQueue != m.from || c.job.State == backend.StateActive ||
 			c.job.State == backend.StateCompleted || c.job.State == backend.StateFailed {
 			return
 		}
@@ -329,11 +330,32 @@ func (q *queue) removeFlow(e *entry, now time.Time, under bool) {
 		return
 	}
 	for _, c := range e.flow.children {
-		q.tell(flowMsg{kind: removeChild, queue: c.queue, id: c.id, parent: e.job.ID}, now)
+		q.tell(flowMsg{kind: removeChild, queue: c.queue, id: c.id, parent: e.job.ID, from: q.name}, now)
 	}
 	if e.flow.parent != "" && !under {
 		q.tell(flowMsg{kind: childGone, queue: e.flow.parentQueue, id: e.flow.parent,
 			key: backend.ChildKey(e.flow.parentQueue, q.name, e.job.ID)}, now)
+	}
+}
+
+// obliterated tells the flow jobs of other queues that q's jobs are gone,
+// as removals would: parents stop waiting for q's children, and q's
+// parents take their unfinished children in other queues with them.
+// Links within q go with it.
+func (q *queue) obliterated() {
+	for _, e := range q.jobs {
+		if e.flow == nil {
+			continue
+		}
+		for _, c := range e.flow.children {
+			if c.queue != q.name {
+				q.out = append(q.out, flowMsg{kind: removeChild, queue: c.queue, id: c.id, parent: e.job.ID, from: q.name})
+			}
+		}
+		if e.flow.parent != "" && e.flow.parentQueue != q.name {
+			q.out = append(q.out, flowMsg{kind: childGone, queue: e.flow.parentQueue, id: e.flow.parent,
+				key: backend.ChildKey(e.flow.parentQueue, q.name, e.job.ID)})
+		}
 	}
 }
 

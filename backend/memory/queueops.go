@@ -209,6 +209,7 @@ func (b *Backend) QueueObliterate(ctx context.Context, p *backend.QueueObliterat
 	if len(q.active) > 0 && !p.Force {
 		return backend.ErrQueueActive
 	}
+	q.obliterated()
 	q.reset(b.opts.MetricsMinutes)
 	q.signalReady()
 	return nil
