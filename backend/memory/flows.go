@@ -106,9 +106,19 @@ func (b *Backend) lockTree(ctx context.Context, names []string, nodes []backend.
 	return t, nil
 }
 
+// unlock unlocks every queue of the tree before it delivers what they
+// owe other queues, so delivery never waits for a lock while holding one.
 func (t *flowTree) unlock() {
+	var out []flowMsg
+	var be *Backend
 	for _, q := range t.qs {
-		q.unlock()
+		out = append(out, q.out...)
+		q.out = nil
+		be = q.be
+		q.mu.Unlock()
+	}
+	if be != nil {
+		be.deliver(out)
 	}
 }
 
@@ -223,12 +233,18 @@ func (q *queue) unlock() {
 	out := q.out
 	q.out = nil
 	q.mu.Unlock()
+	q.be.deliver(out)
+}
+
+// deliver applies each message under its queue's lock; the caller holds
+// no queue lock.
+func (b *Backend) deliver(out []flowMsg) {
 	for _, m := range out {
-		o, err := q.be.lock(context.Background(), m.queue)
+		o, err := b.lock(context.Background(), m.queue)
 		if err != nil {
 			return // closed: nothing is left to tell
 		}
-		o.receive(m, q.be.now())
+		o.receive(m, b.now())
 		o.unlock()
 	}
 }
