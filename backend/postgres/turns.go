@@ -25,8 +25,11 @@ import (
 // sleeps on a notification or the fallback re-check. A goroutine never
 // holds two turns: the functions a turn covers (claimIn, chain,
 // completeFast, inTx) take none themselves. A turn is taken before any
-// transaction begins, so no row lock is ever held by a goroutine that waits
-// for a turn.
+// transaction of the backend's begins, so no goroutine waits for a turn
+// while it holds a row lock of the backend's or a pool connection. Lock
+// renewals take no turn: a job whose completion waits for one keeps its
+// lock. The claims also hold at most ClaimConcurrency pool connections at
+// once, where a hundred claimers took a hundred.
 
 // defaultClaimConcurrency is Options.ClaimConcurrency's default.
 const defaultClaimConcurrency = 8
