@@ -157,9 +157,18 @@ func (b *Backend) claimInfo(ctx context.Context, qr querier, queue string) (clai
 	return out, nil
 }
 
-// claimOnce makes one claim attempt: one round trip when the claim is not
-// rate limited, a transaction of claimIn's otherwise.
+// claimOnce makes one claim attempt, in a claim turn (turns.go): one round
+// trip when the claim is not rate limited, a transaction of claimIn's
+// otherwise.
 func (b *Backend) claimOnce(ctx context.Context, p *backend.JobClaimParams) (claimOut, error) {
+	if err := b.usable(ctx); err != nil {
+		return claimOut{}, err
+	}
+	return claimTurn(ctx, b, func() (claimOut, error) { return b.claimAttempt(ctx, p) })
+}
+
+// claimAttempt is claimOnce's attempt, in the turn.
+func (b *Backend) claimAttempt(ctx context.Context, p *backend.JobClaimParams) (claimOut, error) {
 	if limited(p) {
 		var out claimOut
 		err := b.inTx(ctx, func(tx pgx.Tx) error {
@@ -205,7 +214,8 @@ func (b *Backend) claimOnce(ctx context.Context, p *backend.JobClaimParams) (cla
 // JobClaim implements backend.Backend. A claim that finds nothing waits for
 // a notification naming its queue, the next delayed job's due time, or
 // FallbackRecheck, whichever comes first, and looks again; never past
-// p.Wait.
+// p.Wait. Each look takes a claim turn (turns.go) and gives it back before
+// the wait.
 func (b *Backend) JobClaim(ctx context.Context, p *backend.JobClaimParams) (*backend.JobClaimResult, error) {
 	if err := b.usable(ctx); err != nil {
 		return nil, err

@@ -50,7 +50,8 @@ SELECT {s}.held(count(*)) FROM del`
 // (p.Next, not rate limited) in one pipelined batch: one round trip, one
 // implicit transaction. errNotHeld when the job was not active under the
 // token: nothing happened, and the caller's transaction path tells a lost
-// lock from a job CompleteTx completed.
+// lock from a job CompleteTx completed. When it claims, JobComplete holds
+// the claim turn for it (turns.go): completeFast takes none.
 func (b *Backend) completeFast(ctx context.Context, p *backend.JobCompleteParams) (*backend.JobClaimResult, error) {
 	if err := b.usable(ctx); err != nil {
 		return nil, err

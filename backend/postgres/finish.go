@@ -70,8 +70,21 @@ func (b *Backend) lockLost(ctx context.Context, qr querier, queue, id string) er
 
 // JobComplete implements backend.Backend. The common case is one round
 // trip (completeFast); a lock not held, a job completed already by
-// CompleteTx, or a rate-limited next claim take a transaction.
+// CompleteTx, or a rate-limited next claim take a transaction. A call that
+// claims the next job (p.Next) runs in one claim turn (turns.go), both
+// paths included.
 func (b *Backend) JobComplete(ctx context.Context, p *backend.JobCompleteParams) (*backend.JobClaimResult, error) {
+	if p.Next == nil {
+		return b.jobComplete(ctx, p)
+	}
+	if err := b.usable(ctx); err != nil {
+		return nil, err
+	}
+	return claimTurn(ctx, b, func() (*backend.JobClaimResult, error) { return b.jobComplete(ctx, p) })
+}
+
+// jobComplete is JobComplete, in the turn when it claims.
+func (b *Backend) jobComplete(ctx context.Context, p *backend.JobCompleteParams) (*backend.JobClaimResult, error) {
 	if p.Next == nil || !limited(p.Next) {
 		res, err := b.completeFast(ctx, p)
 		if !errors.Is(err, errNotHeld) {
@@ -124,7 +137,8 @@ func (b *Backend) completeIn(ctx context.Context, tx pgx.Tx, p *backend.JobCompl
 	return b.retain(ctx, tx, p.Queue, p.ID, backend.StateCompleted, p.Retention)
 }
 
-// chain claims the next job in the same transaction when next is set.
+// chain claims the next job in the same transaction when next is set. Its
+// caller holds the claim turn (JobComplete, JobFail): chain takes none.
 func (b *Backend) chain(ctx context.Context, tx pgx.Tx, next *backend.JobClaimParams, res *backend.JobClaimResult) error {
 	if next == nil {
 		return nil
@@ -180,8 +194,20 @@ const keepForSQL = `DELETE FROM {s}.jobs WHERE queue = $1 AND id IN (
 	SELECT id FROM {s}.jobs WHERE queue = $1 AND state = $2 AND finished_at < clock_timestamp() - $3::float8 * interval '1 millisecond'
 	LIMIT 1000 FOR UPDATE SKIP LOCKED)`
 
-// JobFail implements backend.Backend.
+// JobFail implements backend.Backend. A call that claims the next job
+// (p.Next) runs in a claim turn (turns.go).
 func (b *Backend) JobFail(ctx context.Context, p *backend.JobFailParams) (*backend.JobClaimResult, error) {
+	if p.Next == nil {
+		return b.jobFail(ctx, p)
+	}
+	if err := b.usable(ctx); err != nil {
+		return nil, err
+	}
+	return claimTurn(ctx, b, func() (*backend.JobClaimResult, error) { return b.jobFail(ctx, p) })
+}
+
+// jobFail is JobFail, in the turn when it claims.
+func (b *Backend) jobFail(ctx context.Context, p *backend.JobFailParams) (*backend.JobClaimResult, error) {
 	res := &backend.JobClaimResult{}
 	err := b.inTx(ctx, func(tx pgx.Tx) error {
 		*res = backend.JobClaimResult{}

@@ -54,6 +54,18 @@ type Options struct {
 	// MetricsHistory is how many minutes of per-minute metrics are kept.
 	// Default 1440 (a day).
 	MetricsHistory int
+	// ClaimConcurrency is how many claims of this Backend may talk to the
+	// server at once: JobClaim's looks, and the JobComplete and JobFail
+	// calls that claim the next job. Claims beyond it wait in-process for a
+	// turn (their context or Close ends the wait); a blocked claim waits
+	// for a notification without holding one. 0 or less means the default,
+	// 8: about 2-4x the cores of a small server. All claims take the next
+	// row of the same index (FOR UPDATE SKIP LOCKED), so more claimers than
+	// the server has cores to run only contend on the same rows and slow
+	// each other down (docs/postgres.md, "Claim concurrency"). Raise it for
+	// a server with many cores, or for several queues with many workers
+	// each in one process.
+	ClaimConcurrency int
 }
 
 // Backend is the PostgreSQL backend. It is safe for concurrent use.
@@ -69,6 +81,7 @@ type Backend struct {
 
 	wake   *waker
 	notify *notifier
+	turns  *turns
 }
 
 // The errors the backend names. Both wrap backend.ErrPermanent: a worker
@@ -99,12 +112,16 @@ func New(pool *pgxpool.Pool, o Options) *Backend {
 	if o.MetricsHistory <= 0 {
 		o.MetricsHistory = 1440
 	}
+	if o.ClaimConcurrency <= 0 {
+		o.ClaimConcurrency = defaultClaimConcurrency
+	}
 	b := &Backend{
 		pool:    pool,
 		schema:  pgx.Identifier{o.Schema}.Sanitize(),
 		channel: "fila_" + o.Schema,
 		opts:    o,
 		sql:     map[string]string{},
+		turns:   newTurns(o.ClaimConcurrency),
 	}
 	b.wake = newWaker(pool.Config().ConnConfig, b.channel)
 	b.notify = newNotifier(b)
@@ -234,10 +251,12 @@ func (b *Backend) Ping(ctx context.Context) error {
 	return b.fail(ctx, b.pool.Ping(ctx))
 }
 
-// Close stops the listening connection, wakes blocked calls (they return
-// ErrClosed) and closes the pool when Open created it.
+// Close stops the listening connection, wakes blocked calls and the claims
+// waiting for a turn (they return ErrClosed) and closes the pool when Open
+// created it.
 func (b *Backend) Close() error {
 	b.wake.close()
+	b.turns.close()
 	b.notify.close()
 	if b.ownPool {
 		b.pool.Close()

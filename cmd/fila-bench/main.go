@@ -85,6 +85,7 @@ type config struct {
 	schedN                            int
 	flowTrees                         int
 	conc, prefetch                    []int
+	pgClaims                          int // the postgres backend's Options.ClaimConcurrency; 0: its default
 	latGap, idle                      time.Duration
 	scenarios                         map[string]bool
 }
@@ -112,6 +113,7 @@ func run() error {
 		idle      = flag.Duration("idle", 60*time.Second, "how long the idle scenario watches")
 		schedN    = flag.Int("sched-n", 10000, "schedulers in the schedulers scenario")
 		flowTrees = flag.Int("flow-trees", 10000, "trees (1 parent + 3 children) in the flows scenario")
+		pgClaims  = flag.Int("pg-claims", 0, "the postgres backend's Options.ClaimConcurrency: how many of its claims talk to the server at once (0: the backend's default, 8)")
 		backends  = flag.String("backends", "", "comma-separated backends (memory, redis, postgres); default: memory, plus redis with -redis and postgres with -postgres")
 		asJSON    = flag.Bool("json", false, "print one JSON array instead of a table")
 		cpuProf   = flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
@@ -134,8 +136,11 @@ func run() error {
 		}
 		defer pprof.StopCPUProfile()
 	}
+	if *pgClaims < 0 {
+		return fmt.Errorf("-pg-claims: %d is not a claim count (0 for the backend's default)", *pgClaims)
+	}
 	cfg := config{n: *n, schedN: max(*schedN, 1), flowTrees: max(*flowTrees, 1), producers: *producers, runs: max(*runs, 1), payload: *payload, latN: *latN, latGap: *latGap, idle: *idle,
-		scenarios: map[string]bool{}}
+		pgClaims: *pgClaims, scenarios: map[string]bool{}}
 	for _, s := range strings.Split(*scenarios, ",") {
 		if s = strings.TrimSpace(s); s != "" {
 			if !knownScenario[s] {
@@ -208,7 +213,7 @@ func run() error {
 			if *pgURL == "" {
 				return fmt.Errorf("-backends postgres needs -postgres")
 			}
-			pb, pool, closePG, err := openPostgres(ctx, *pgURL)
+			pb, pool, closePG, err := openPostgres(ctx, *pgURL, cfg.pgClaims)
 			if err != nil {
 				return err
 			}

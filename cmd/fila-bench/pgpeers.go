@@ -29,7 +29,7 @@ func comparePostgres(ctx context.Context, cfg config, url string, o compareOptio
 		Host: fmt.Sprintf("%s/%s, %d CPUs", runtime.GOOS, runtime.GOARCH, runtime.NumCPU()),
 		N:    cfg.n, Runs: cfg.runs, Peers: map[string]peerOutput{}, Commit: gitCommit(filepath.Dir(filepath.Dir(o.peersDir)))}
 	load0 := loadAvg()
-	be, pool, closePG, err := openPostgres(ctx, url)
+	be, pool, closePG, err := openPostgres(ctx, url, cfg.pgClaims)
 	if err != nil {
 		return err
 	}

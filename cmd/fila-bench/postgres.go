@@ -13,8 +13,9 @@ import (
 
 // openPostgres connects to url, migrates fila's schema (the bench's
 // database is the bench's: use a database of its own) and returns the
-// backend and the pool the footprint scenario reads sizes through.
-func openPostgres(ctx context.Context, url string) (*postgres.Backend, *pgxpool.Pool, func(), error) {
+// backend (claims: its Options.ClaimConcurrency, 0 for the default) and
+// the pool the footprint scenario reads sizes through.
+func openPostgres(ctx context.Context, url string, claims int) (*postgres.Backend, *pgxpool.Pool, func(), error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("-postgres: %w", err)
@@ -26,7 +27,7 @@ func openPostgres(ctx context.Context, url string) (*postgres.Backend, *pgxpool.
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("-postgres: %w", err)
 	}
-	be := postgres.New(pool, postgres.Options{})
+	be := postgres.New(pool, postgres.Options{ClaimConcurrency: claims})
 	if _, err := be.Migrate(ctx); err != nil {
 		pool.Close()
 		return nil, nil, nil, fmt.Errorf("-postgres: migrate: %w", err)
