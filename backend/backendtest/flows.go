@@ -177,6 +177,22 @@ func runFlows(t *testing.T, f Factory) {
 		require.Equal(t, backend.Counts{Completed: 1}, b.counts())
 	})
 
+	t.Run("draining a child's group releases its parent", func(t *testing.T) {
+		b := setup(t, f)
+		fl := flows(b)
+		g, ok := b.be.(backend.Groups)
+		if !ok {
+			t.Skip("backend does not implement backend.Groups")
+		}
+		grouped := node("a", "")
+		grouped.Job.Options.Group = "tenant"
+		addFlow(b, fl, node("parent", "", grouped))
+		n, err := g.GroupDrain(b.ctx, &backend.GroupParams{Queue: b.queue, Group: "tenant"})
+		require.NoError(t, err)
+		require.Equal(t, 1, n)
+		require.Equal(t, []string{"parent"}, runAll(b), "the parent stopped waiting for the drained child")
+	})
+
 	t.Run("cleaning a pending child releases its parent", func(t *testing.T) {
 		b := setup(t, f)
 		fl := flows(b)

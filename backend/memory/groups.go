@@ -328,6 +328,7 @@ func (b *Backend) GroupDrain(ctx context.Context, p *backend.GroupParams) (int, 
 	now := b.now()
 	for _, e := range victims {
 		q.delete(e)
+		q.removeFlow(e, now, false)
 		q.emit(backend.EventRemoved, e.job.ID, now, "")
 	}
 	return len(victims), nil

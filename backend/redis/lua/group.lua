@@ -77,14 +77,24 @@ if op == 'jobs' then
   return out
 end
 if op == 'drain' then
-  local gs, n = gstate(ARGV[4]), 0
+  -- A drained flow child's parent stops waiting for it, as remove.lua
+  -- does; told after the group is written back, since a parent it
+  -- releases may join this group's line. A queue without parents waiting
+  -- for children (the dedup zset) has no pending child and pays nothing.
+  local gs, n, gone = gstate(ARGV[4]), 0, {}
+  local flows = rcall('ZCOUNT', K_DEDUP, FLOW_BASE, '+inf') > 0
   while gs.h do
     local id = gpop(gs)
+    if flows then
+      local rec, st = load(id)
+      if rec and st.fpar then gone[#gone + 1] = st end
+    end
     delete_job(id)
     emit('removed', id)
     n = n + 1
   end
   gsync(gs)
+  for _, st in ipairs(gone) do flow_forget(st) end
   return n
 end
 if op == 'get' then
