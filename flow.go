@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"strings"
 
 	"github.com/fila-go/fila/backend"
 )
@@ -92,12 +93,18 @@ func (q *Queue) AddFlow(ctx context.Context, root FlowJob) (out []*Job, err erro
 	}
 	res, err := fl.FlowAdd(ctx, &backend.FlowAddParams{Queue: q.name, Root: tree})
 	if errors.Is(err, backend.ErrInvalidFlow) {
-		err = invalid("flow", "%v", err)
+		err = invalidFlow(err)
 	}
 	if err != nil {
 		return nil, q.errorf(op, err)
 	}
 	return b.jobs(q, res), nil
+}
+
+// invalidFlow turns a backend's refusal of a tree into ErrInvalid, without
+// saying "invalid flow" twice.
+func invalidFlow(err error) error {
+	return invalid("flow", "%s", strings.TrimPrefix(err.Error(), backend.ErrInvalidFlow.Error()+": "))
 }
 
 // flowBuilder converts FlowJobs for the backend, validating each job as
@@ -215,7 +222,7 @@ func (q *Queue) WaitForChildren(ctx context.Context, job *Job, children ...FlowJ
 	}
 	res, err := fl.FlowWaitChildren(ctx, &backend.FlowWaitChildrenParams{Queue: q.name, ID: job.ID, Token: job.token, Children: nodes})
 	if errors.Is(err, backend.ErrInvalidFlow) {
-		err = invalid("flow", "%v", err)
+		err = invalidFlow(err)
 	}
 	if err != nil {
 		return nil, q.errorf(op, err)

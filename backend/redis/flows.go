@@ -17,7 +17,7 @@ func (b *Backend) FlowAdd(ctx context.Context, p *backend.FlowAddParams) ([]back
 	if err := backend.CheckFlow(p.Queue, &p.Root); err != nil {
 		return nil, err
 	}
-	if err := backend.OneQueue(&p.Root, "the Redis backend links the jobs of one queue only (see FlowsSpanQueues)"); err != nil {
+	if err := backend.OneQueue(&p.Root, "the Redis backend links the jobs of one queue only: keep the tree in one queue there (docs/flows.md)"); err != nil {
 		return nil, err
 	}
 	var nodes []any
@@ -37,7 +37,7 @@ func (b *Backend) FlowWaitChildren(ctx context.Context, p *backend.FlowWaitChild
 	if err := backend.CheckFlow(p.Queue, &root); err != nil {
 		return nil, err
 	}
-	if err := backend.OneQueue(&root, "the Redis backend links the jobs of one queue only (see FlowsSpanQueues)"); err != nil {
+	if err := backend.OneQueue(&root, "the Redis backend links the jobs of one queue only: keep the tree in one queue there (docs/flows.md)"); err != nil {
 		return nil, err
 	}
 	var nodes []any
