@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"strconv"
 
 	"github.com/fila-go/fila"
 	"github.com/fila-go/fila/backend"
@@ -66,17 +65,14 @@ func (h *Handler) groupPage(w http.ResponseWriter, r *http.Request) {
 	if !ok || !h.groupsOf(w, r, q) {
 		return
 	}
-	offset, err := 0, error(nil)
-	if v := r.URL.Query().Get("offset"); v != "" {
-		offset, err = strconv.Atoi(v)
-	}
-	if err != nil || offset < 0 {
-		h.fail(w, r, http.StatusBadRequest, "offset must be a whole number >= 0")
+	offset, ok := h.offset(w, r)
+	if !ok {
 		return
 	}
 	ctx, cancel := h.ctx(r)
 	defer cancel()
 	body := groupBody{Queue: q.Name(), Group: r.PathValue("group"), Offset: offset, Prev: -1, Next: -1}
+	var err error
 	if body.Counts, err = q.GroupCounts(ctx, body.Group); err != nil {
 		h.backendError(w, r, err)
 		return

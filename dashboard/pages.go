@@ -117,12 +117,8 @@ func (h *Handler) queuePage(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, http.StatusBadRequest, "unknown state "+strconv.Quote(string(state)))
 		return
 	}
-	offset, err := 0, error(nil)
-	if v := r.URL.Query().Get("offset"); v != "" {
-		offset, err = strconv.Atoi(v)
-	}
-	if err != nil || offset < 0 {
-		h.fail(w, r, http.StatusBadRequest, "offset must be a whole number >= 0")
+	offset, ok := h.offset(w, r)
+	if !ok {
 		return
 	}
 	s, err := h.snap.get(r.Context())
@@ -266,4 +262,19 @@ func (h *Handler) jobPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.render(w, r, "job", h.newPage(w, r, "Job "+j.ID, body))
+}
+
+// offset reads a page's ?offset= (0 when absent), answering 400 for
+// anything but a whole number >= 0.
+func (h *Handler) offset(w http.ResponseWriter, r *http.Request) (int, bool) {
+	v := r.URL.Query().Get("offset")
+	if v == "" {
+		return 0, true
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 {
+		h.fail(w, r, http.StatusBadRequest, "offset must be a whole number >= 0")
+		return 0, false
+	}
+	return n, true
 }
