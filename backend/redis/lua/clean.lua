@@ -8,7 +8,7 @@ local removed = {}
 -- forget tells a flow child's parent that the child is gone, as
 -- remove.lua does; a queue without parents waiting for children (none in
 -- the dedup zset) has no pending child, and pays nothing.
-local FLOWS = s ~= 'C' and s ~= 'F' and rcall('ZCOUNT', K_DEDUP, FLOW_BASE, '+inf') > 0
+local FLOWS = s ~= 'C' and s ~= 'F' and parents_waiting()
 local function forget(id)
   if not FLOWS then return end
   local rec, st = load(id)

@@ -82,7 +82,7 @@ if op == 'drain' then
   -- releases may join this group's line. A queue without parents waiting
   -- for children (the dedup zset) has no pending child and pays nothing.
   local gs, n, gone = gstate(ARGV[4]), 0, {}
-  local flows = rcall('ZCOUNT', K_DEDUP, FLOW_BASE, '+inf') > 0
+  local flows = parents_waiting()
   while gs.h do
     local id = gpop(gs)
     if flows then

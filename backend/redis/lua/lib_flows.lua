@@ -26,6 +26,14 @@
 -- same script; a removal (remove_job) likewise.
 
 local FLOW_BASE = 4503599627370496 -- 2^52, exact in a zset score
+
+-- parents_waiting reports whether the queue has a parent waiting for
+-- children (its entry in the dedup zset): without one, no job of the queue
+-- is a pending child, and a bulk removal (clean.lua, group.lua's drain)
+-- skips reading each job's links.
+local function parents_waiting()
+  return rcall('ZCOUNT', K_DEDUP, FLOW_BASE, '+inf') > 0
+end
 local flow_put, flow_data, flow_render, flow_park, flow_settle, unlist, remove_job, flow_forget
 
 -- flows_init defines the flow functions on first use: run as EVAL scripts
