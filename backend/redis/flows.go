@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strconv"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/fila-go/fila/backend"
 )
 
@@ -17,11 +19,11 @@ func (b *Backend) FlowAdd(ctx context.Context, p *backend.FlowAddParams) ([]back
 	if err := backend.CheckFlow(p.Queue, &p.Root); err != nil {
 		return nil, err
 	}
-	if err := backend.OneQueue(&p.Root, "the Redis backend links the jobs of one queue only: keep the tree in one queue there (docs/flows.md)"); err != nil {
+	if err := b.flowQueues(&p.Root); err != nil {
 		return nil, err
 	}
 	var nodes []any
-	if err := flowArgs(&nodes, &p.Root, 0); err != nil {
+	if err := b.flowArgs(&nodes, &p.Root, 0); err != nil {
 		return nil, err
 	}
 	return b.flowRun(ctx, p.Queue, "", "", nodes)
@@ -37,12 +39,12 @@ func (b *Backend) FlowWaitChildren(ctx context.Context, p *backend.FlowWaitChild
 	if err := backend.CheckFlow(p.Queue, &root); err != nil {
 		return nil, err
 	}
-	if err := backend.OneQueue(&root, "the Redis backend links the jobs of one queue only: keep the tree in one queue there (docs/flows.md)"); err != nil {
+	if err := b.flowQueues(&root); err != nil {
 		return nil, err
 	}
 	var nodes []any
 	for i := range p.Children {
-		if err := flowArgs(&nodes, &p.Children[i], 0); err != nil {
+		if err := b.flowArgs(&nodes, &p.Children[i], 0); err != nil {
 			return nil, err
 		}
 	}
@@ -50,11 +52,11 @@ func (b *Backend) FlowWaitChildren(ctx context.Context, p *backend.FlowWaitChild
 }
 
 // flowNodeArgs is the number of flow_add.lua values per node.
-const flowNodeArgs = 8
+const flowNodeArgs = 10
 
 // flowArgs appends f and its children, depth first, as flow_add.lua's
 // node values; parent is the 1-based index of f's parent, 0 for none.
-func flowArgs(nodes *[]any, f *backend.FlowNode, parent int) error {
+func (b *Backend) flowArgs(nodes *[]any, f *backend.FlowNode, parent int) error {
 	it := &f.Job
 	body, err := encodeBody(it.Name, it.Data, &it.Options)
 	if err != nil {
@@ -71,10 +73,11 @@ func flowArgs(nodes *[]any, f *backend.FlowNode, parent int) error {
 	case backend.ChildRemove:
 		policy = "r"
 	}
-	*nodes = append(*nodes, it.ID, it.Options.Priority, lifo, it.Options.Group, ms(it.Options.Delay), parent, policy, body)
+	*nodes = append(*nodes, it.ID, it.Options.Priority, lifo, it.Options.Group, ms(it.Options.Delay), parent, policy, body,
+		f.Queue, b.queue(f.Queue).base())
 	self := len(*nodes) / flowNodeArgs
 	for i := range f.Children {
-		if err := flowArgs(nodes, &f.Children[i], self); err != nil {
+		if err := b.flowArgs(nodes, &f.Children[i], self); err != nil {
 			return err
 		}
 	}
@@ -84,7 +87,7 @@ func flowArgs(nodes *[]any, f *backend.FlowNode, parent int) error {
 // flowRun calls flow_add.lua and decodes its reply.
 func (b *Backend) flowRun(ctx context.Context, queue, id, token string, nodes []any) ([]backend.JobAddResult, error) {
 	q := b.queue(queue)
-	args := append([]any{id, token, len(nodes) / flowNodeArgs}, nodes...)
+	args := append([]any{id, token, len(nodes) / flowNodeArgs, queue}, nodes...)
 	v, err := b.run(ctx, b.s.flowAdd, q, args...)
 	if err != nil {
 		return nil, err
@@ -115,8 +118,20 @@ func (b *Backend) flowRun(ctx context.Context, queue, id, token string, nodes []
 	if len(out) != len(nodes)/flowNodeArgs {
 		return nil, fmt.Errorf("redis: flow add returned %d results for %d jobs", len(out), len(nodes)/flowNodeArgs)
 	}
-	q.signal()
-	b.register(ctx, queue, q)
+	seen := map[string]bool{}
+	for i := 8; i < len(nodes); i += flowNodeArgs {
+		name := nodes[i].(string)
+		if !seen[name] {
+			seen[name] = true
+			nq := b.queue(name)
+			nq.signal()
+			b.register(ctx, name, nq)
+		}
+	}
+	if !seen[queue] {
+		q.signal()
+		b.register(ctx, queue, q)
+	}
 	return out, nil
 }
 
@@ -184,8 +199,67 @@ func decodeFlowEntries(s string, out *backend.FlowChildren) error {
 	return nil
 }
 
-// FlowsSpanQueues implements backend.FlowsAcrossQueues: no. Each queue's
-// keys are their own hash slot on Cluster and their own locked keys on
-// Upstash, and a child's finish, one script call on its queue's keys,
-// cannot reach a parent in another queue.
-func (b *Backend) FlowsSpanQueues() bool { return false }
+// FlowsSpanQueues implements backend.FlowsAcrossQueues. A child's
+// finish, one script call on its queue's keys, moves a parent in another
+// queue by building that queue's keys in the script (lua/lib_flows.lua):
+// fine on one Redis server, refused by Upstash's key locking and by
+// Cluster for keys of another hash slot. So a backend made by New with a
+// single-server client links any queues; one with a *redis.ClusterClient
+// links the queues of one hash slot (see WithHashTag), which FlowAdd
+// checks; one made by NewWithConn links none.
+func (b *Backend) FlowsSpanQueues() bool { return b.flowSpan() == spanAll }
+
+// span says which trees across queues a backend links.
+type span int
+
+const (
+	spanNone span = iota // none: a transport whose scripts touch only their declared keys
+	spanSlot             // those whose queues share a Cluster hash slot
+	spanAll              // any: one server
+)
+
+func (b *Backend) flowSpan() span {
+	c, ok := b.conn.(*goredisConn)
+	switch {
+	case !ok:
+		return spanNone
+	case isCluster(c.rdb):
+		return spanSlot
+	}
+	return spanAll
+}
+
+func isCluster(rdb redis.UniversalClient) bool {
+	_, ok := rdb.(*redis.ClusterClient)
+	return ok
+}
+
+// flowQueues refuses a tree (queues filled in by backend.CheckFlow) whose
+// queues this backend does not link.
+func (b *Backend) flowQueues(root *backend.FlowNode) error {
+	switch b.flowSpan() {
+	case spanNone:
+		return backend.OneQueue(root, "this transport runs scripts on their declared keys only (Upstash's key locking), "+
+			"and the Redis backend links queues by reaching into another queue's keys: keep the tree in one queue there (docs/flows.md)")
+	case spanSlot:
+		return b.oneSlot(root, root)
+	}
+	return nil
+}
+
+// oneSlot refuses a tree with a node whose queue's keys are in another
+// Cluster hash slot than its root's.
+func (b *Backend) oneSlot(root, f *backend.FlowNode) error {
+	for i := range f.Children {
+		c := &f.Children[i]
+		if slot := keySlot(b.queue(c.Queue).base()); slot != keySlot(b.queue(root.Queue).base()) {
+			return fmt.Errorf("%w: job %q is in queue %q, hash slot %d, and its flow's root in %q, hash slot %d: "+
+				"on Redis Cluster a tree's queues must share a hash slot; give them one hash tag with redisbackend.WithHashTag (docs/flows.md)",
+				backend.ErrInvalidFlow, c.Job.Name, c.Queue, slot, root.Queue, keySlot(b.queue(root.Queue).base()))
+		}
+		if err := b.oneSlot(root, c); err != nil {
+			return err
+		}
+	}
+	return nil
+}

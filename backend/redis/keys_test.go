@@ -39,7 +39,7 @@ func TestKeyOrderMatchesLib(t *testing.T) {
 // With job buckets, bucket 0 is the one-bucket jobs hash and the others
 // follow the fixed keys, for add.lua too, as lib.lua's init reads them.
 func TestQueueKeysWithBuckets(t *testing.T) {
-	keys := queueKeys("p", "q", 3)
+	keys := queueKeys("p", "q", "", 3)
 	adds := firstKeys(keys, addKeys)
 	require.Equal(t, []string{
 		"p:{q}:wait", "p:{q}:paused", "p:{q}:prio", "p:{q}:jobs", "p:{q}:meta", "p:{q}:events", "p:{q}:delayed",
@@ -49,7 +49,7 @@ func TestQueueKeysWithBuckets(t *testing.T) {
 	require.Equal(t, append(append([]string{}, keys[:addKeys]...), "p:{q}:jobs:1", "p:{q}:jobs:2"), adds)
 	require.Equal(t, append(append([]string{}, keys[:add1Keys]...), "p:{q}:jobs:1", "p:{q}:jobs:2"), firstKeys(keys, add1Keys))
 
-	keys = queueKeys("p", "q", 1)
+	keys = queueKeys("p", "q", "", 1)
 	require.Len(t, keys, len(keyNames))
 	require.Equal(t, "p:{q}:jobs", keys[keyJobs])
 	require.Equal(t, keys[:addKeys], firstKeys(keys, addKeys))

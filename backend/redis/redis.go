@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -24,11 +25,22 @@ type options struct {
 	addBatch         int
 	jobBuckets       int
 	pollMin, pollMax time.Duration
+	hashTag          func(queue string) string
 }
 
 // WithPrefix sets the key prefix; default "fila". Keys are
 // "<prefix>:{<queue>}:<name>".
 func WithPrefix(p string) Option { return func(o *options) { o.prefix = p } }
+
+// WithHashTag puts a queue's keys under the hash tag tag(queue) instead of
+// the queue's name: "<prefix>:{<tag>}:<queue>:<name>" (a tag that is ""
+// or the queue's name keeps the default layout). Queues with one tag share
+// a Redis Cluster hash slot, so one script call may move jobs in all of
+// them: a flow whose jobs are in several queues needs that on Cluster
+// (docs/flows.md); a single server needs no tag. The tag is part of every
+// key: changing it for a queue that holds jobs leaves them behind under
+// the old keys. All queues of one tag live on one Cluster node.
+func WithHashTag(tag func(queue string) string) Option { return func(o *options) { o.hashTag = tag } }
 
 // WithEventsMaxLen caps each queue's event stream near n entries (XADD
 // MAXLEN ~); default 10,000. An entry holds the events of one script call,
@@ -252,9 +264,13 @@ func (q *queueInfo) keysFor(s *Script) []string {
 	return q.keys
 }
 
-// queueKeys returns a queue's keys (see queueInfo) for n job buckets.
-func queueKeys(prefix, name string, n int) []string {
+// queueKeys returns a queue's keys (see queueInfo) for n job buckets,
+// under hash tag tag ("" for the queue's name: see WithHashTag).
+func queueKeys(prefix, name, tag string, n int) []string {
 	base := prefix + ":{" + name + "}:"
+	if tag != "" && tag != name {
+		base = prefix + ":{" + tag + "}:" + name + ":"
+	}
 	keys := make([]string, len(keyNames), len(keyNames)+n-1)
 	for i, k := range keyNames {
 		keys[i] = base + k
@@ -264,6 +280,9 @@ func queueKeys(prefix, name string, n int) []string {
 	}
 	return keys
 }
+
+// base is the start every key of q shares: its first key without "wait".
+func (q *queueInfo) base() string { return strings.TrimSuffix(q.keys[keyWait], keyNames[keyWait]) }
 
 // firstKeys returns the first fixed of keys (queueKeys) and the job
 // buckets after the fixed keys: the keys of a script that takes fewer.
@@ -278,7 +297,11 @@ func (b *Backend) queue(name string) *queueInfo {
 	if q, ok := b.queues.Load(name); ok {
 		return q.(*queueInfo)
 	}
-	keys := queueKeys(b.opts.prefix, name, b.opts.jobBuckets)
+	tag := ""
+	if b.opts.hashTag != nil {
+		tag = b.opts.hashTag(name)
+	}
+	keys := queueKeys(b.opts.prefix, name, tag, b.opts.jobBuckets)
 	qi := &queueInfo{name: name, keys: keys, addKeys: firstKeys(keys, addKeys), add1Keys: firstKeys(keys, add1Keys)}
 	batch := func(s *Script) func(ctx context.Context, items [][]any) ([]any, error) {
 		return func(ctx context.Context, items [][]any) ([]any, error) {

@@ -16,10 +16,9 @@ var _ backend.Schedulers = (*Backend)(nil)
 // queue's fixed keys, its schedulers hash, then the job buckets.
 func (q *queueInfo) schedKeys() []string {
 	fixed := len(keyNames)
-	base := strings.TrimSuffix(q.keys[keyWait], keyNames[keyWait])
 	keys := make([]string, 0, len(q.keys)+1)
 	keys = append(keys, q.keys[:fixed]...)
-	keys = append(keys, base+"schedulers")
+	keys = append(keys, q.base()+"schedulers")
 	return append(keys, q.keys[fixed:]...)
 }
 

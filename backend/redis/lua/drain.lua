@@ -1,6 +1,8 @@
 -- drain.lua: removes up to ARGV[4] jobs that have not started: waiting,
 -- paused, prioritized, flow parents waiting for children (with their
--- unfinished children, as remove.lua), and delayed when ARGV[3] is 1.
+-- unfinished children, as remove.lua), and delayed when ARGV[3] is 1. A
+-- drained child's parent in another queue stops waiting for it
+-- (forget_far); one in this queue is drained too.
 -- Reply: {removed in this call, 1 if more may remain}
 local budget = tonumber(ARGV[4])
 local removed = 0
@@ -23,6 +25,7 @@ local function drain_list(key)
       end
       budget = budget - 1
     end
+    forget_far(jobs)
     delete_jobs(jobs)
     removed = removed + #jobs
   end
@@ -37,13 +40,15 @@ local function drain_groups()
     for i = 1, #r[2], 2 do
       if budget <= 0 then return end
       local gs = gstate(string.sub(r[2][i], 4))
+      local ids = {}
       while gs.h and budget > 0 do
-        local id = gpop(gs)
-        delete_job(id)
-        removed = removed + 1
+        ids[#ids + 1] = gpop(gs)
         budget = budget - 1
       end
       gsync(gs)
+      forget_far(ids)
+      delete_jobs(ids)
+      removed = removed + #ids
     end
   until cursor == '0'
 end
@@ -63,6 +68,7 @@ local function drain_zset(key)
       end
     end
     rcall('ZREM', key, unpack(ids))
+    forget_far(ids)
     delete_jobs(ids)
     removed = removed + #ids
     budget = budget - #ids

@@ -117,10 +117,10 @@ local function check_layout()
   if nb ~= want then error('FILA_LAYOUT stored=' .. nb .. ' backend=' .. want) end
 end
 
--- fixed is how many of keys are the queue's fixed keys (14, or 8 for
--- add.lua); the rest are job buckets 1..n-1.
-local function init(keys, argv, fixed)
-  rcall = redis.call
+-- bind points the K_ names at a queue's keys: fixed is how many of keys
+-- are its fixed keys (14, or 8 for add.lua); the rest are job buckets
+-- 1..n-1.
+local function bind(keys, fixed)
   K_WAIT, K_PAUSED, K_PRIO, K_JOBS, K_META = keys[1], keys[2], keys[3], keys[4], keys[5]
   K_EVENTS, K_DELAYED, K_DEDUP, K_ACTIVE, K_COMPLETED = keys[6], keys[7], keys[8], keys[9], keys[10]
   K_FAILED, K_LIMITER, K_STALLED, K_METRICS = keys[11], keys[12], keys[13], keys[14]
@@ -137,6 +137,12 @@ local function init(keys, argv, fixed)
     JB = {[0] = K_JOBS}
     for i = 1, NB - 1 do JB[i] = keys[fixed + i] end
   end
+end
+
+-- init starts a run on keys (see bind).
+local function init(keys, argv, fixed)
+  rcall = redis.call
+  bind(keys, fixed)
   EVENTS_MAX, METRICS_MAX = argv[1], argv[2]
   if string.sub(METRICS_MAX, -1) == 'L' then
     METRICS_MAX = string.sub(METRICS_MAX, 1, -2)

@@ -20,6 +20,21 @@
 --            waits for children (state K): counts (ZCOUNT) and list read it.
 --            Dedup expiries are times in ms, far below FLOW_BASE, and a
 --            dedup id holds no control character.
+-- Flows across queues. A tree's jobs may be in several queues of one Redis
+-- server, or of one Cluster hash slot (the backend refuses other trees,
+-- and every tree across queues on a transport whose scripts may touch only
+-- the keys they declare: redis.go, FlowsSpanQueues). A script reaching a
+-- linked job in another queue builds that queue's keys from the key base
+-- the link records and works there as a run of its own (in_queue): the one
+-- place a script builds key names. Links across queues:
+--   a child's parent id: "\5<parent queue>\5<parent base>\5<parent id>\5<child key>",
+--            child key "<child queue>:<child id>", the name the parent
+--            knows the child by (backend.ChildKey): in its entries and in
+--            the reason it fails with
+--   a parent's child, in its child ids: "\5<child base>\5<child id>"
+--   meta xq  set on a queue holding such a link: its bulk removals (drain,
+--            clean, a group's drain, obliterate) then read their jobs' links
+--            to tell the other queues.
 -- A child is pending for its parent while its g: names the parent: the
 -- child's final outcome (complete_job, fail_job, cancel.lua, stalled.lua)
 -- calls flow_child_done, which drops the link and updates the parent in the
@@ -32,9 +47,61 @@ local FLOW_BASE = 4503599627370496 -- 2^52, exact in a zset score
 -- is a pending child, and a bulk removal (clean.lua, group.lua's drain)
 -- skips reading each job's links.
 local function parents_waiting()
-  return rcall('ZCOUNT', K_DEDUP, FLOW_BASE, '+inf') > 0
+  return rcall('ZCOUNT', K_DEDUP, FLOW_BASE, '+inf') > 0 or rcall('HEXISTS', K_META, 'xq') == 1
 end
-local flow_put, flow_data, flow_render, flow_park, flow_settle, unlist, remove_job, flow_forget
+local flow_put, flow_data, flow_render, flow_park, flow_settle, unlist, remove_job, flow_forget, drop_kids
+local flow_let_go
+
+-- KEY_NAMES are the suffixes of a queue's keys in KEYS order (redis.go
+-- keyNames), for in_queue.
+local KEY_NAMES = {'wait', 'paused', 'prio', 'jobs', 'meta', 'events', 'delayed', 'dedup', 'active',
+  'completed', 'failed', 'limiter', 'stalled', 'metrics'}
+
+-- here is the key base of the queue the run is on.
+local function here() return string.sub(K_WAIT, 1, -5) end
+
+-- xparent parses a link to a parent in another queue: its queue, key
+-- base, id, and the child's key; nil for a parent in the child's queue.
+local function xparent(fpar)
+  return string.match(fpar, '^\5([^\5]*)\5([^\5]*)\5([^\5]*)\5(.*)$')
+end
+
+-- in_queue runs fn as a run of its own on the queue whose keys start
+-- with base, with its own switches, events and metrics (written by done
+-- as fn ends), and returns fn's result; the run's own state is back
+-- after. The queue must spread its jobs over as many buckets as this
+-- one. Outside flows_init: Lua 5.1 allows a function 60 upvalues.
+local function in_queue(base, fn)
+  local keys = {}
+  for i, k in ipairs(KEY_NAMES) do keys[i] = base .. k end
+  for i = 1, NB - 1 do keys[#KEY_NAMES + i] = base .. 'jobs:' .. i end
+  local saved = {K_WAIT, K_PAUSED, K_PRIO, K_JOBS, K_META, K_EVENTS, K_DELAYED, K_DEDUP, K_ACTIVE,
+    K_COMPLETED, K_FAILED, K_LIMITER, K_STALLED, K_METRICS}
+  for i = 1, NB - 1 do saved[#KEY_NAMES + i] = JB[i] end
+  local m, m_all, wake, fq, fq_set, retain = M, M_ALL, WAKE, FQ, FQ_SET, RETAIN
+  local dc, df, ev, evn, gxd = DONE_C, DONE_F, EV, EVN, GX_D
+  bind(keys, #KEY_NAMES)
+  check_layout()
+  M, M_ALL, FQ, FQ_SET, RETAIN, DONE_C, DONE_F, EV, EVN, WAKE, GX_D = nil, false, nil, false, nil, 0, 0, {}, 0, false, 0
+  local r = fn()
+  done()
+  bind(saved, #KEY_NAMES)
+  M, M_ALL, WAKE, FQ, FQ_SET, RETAIN = m, m_all, wake, fq, fq_set, retain
+  DONE_C, DONE_F, EV, EVN, GX_D = dc, df, ev, evn, gxd
+  return r
+end
+
+-- forget_far tells the parents in other queues of jobs ids, which a bulk
+-- removal (drain.lua) is about to delete, that they stop waiting for them.
+-- A parent in the same queue is the removal's own business.
+local function forget_far(ids)
+  if rcall('HEXISTS', K_META, 'xq') == 0 then return end
+  flows_init()
+  for _, id in ipairs(ids) do
+    local rec, st = load(id)
+    if rec and st.fpar and xparent(st.fpar) then flow_forget(st) end
+  end
+end
 
 -- flows_init defines the flow functions on first use: run as EVAL scripts
 -- (Upstash, Redis < 7) the whole library runs on every call, and a job
@@ -103,20 +170,31 @@ flows_init = function()
   -- finished for good: completed (ok, value its return value) or failed
   -- (value its reason), applying the child's policy. A parent failed by its
   -- child fails its own parent in turn. The caller files the child after.
+  local flow_told
   flow_child_done = function(id, st, ok, value)
     local pid, pol = st.fpar, st.fpol
     st.fpar, st.fpol = nil, nil
     flow_put(id, st)
+    local _, pbase, xpid, key = xparent(pid)
+    if pbase then
+      in_queue(pbase, function() flow_told(xpid, key, pol, ok, value) end)
+    else
+      flow_told(pid, id, pol, ok, value)
+    end
+  end
+  -- flow_told applies a child's outcome to parent pid (in the run's queue),
+  -- which knows the child by key.
+  flow_told = function(pid, key, pol, ok, value)
     local prec, pst = load(pid)
     if not prec or pst.s ~= 'K' then return end
     local d = flow_data(pst.fpd)
     d.pending = d.pending - 1
     if ok then
-      d.ent = d.ent .. 'V' .. len(id) .. ':' .. id .. len(value) .. ':' .. value
+      d.ent = d.ent .. 'V' .. len(key) .. ':' .. key .. len(value) .. ':' .. value
     elseif pol == 'i' then
-      d.ent = d.ent .. 'X' .. len(id) .. ':' .. id .. len(value) .. ':' .. value
+      d.ent = d.ent .. 'X' .. len(key) .. ':' .. key .. len(value) .. ':' .. value
     elseif pol ~= 'r' then
-      local reason = 'child ' .. id .. ' failed: ' .. value
+      local reason = 'child ' .. key .. ' failed: ' .. value
       pst.fpd = flow_render(d)
       rcall('ZREM', K_DEDUP, '\2' .. pid)
       pst.s = 'F'
@@ -164,27 +242,70 @@ flows_init = function()
     unlist(id, st)
     delete_job(id)
     emit('removed', id)
-    if st.fpd then
-      for kid in string.gmatch(flow_data(st.fpd).kids, '[^\3]+') do
+    if st.fpd then drop_kids(id, st, false) end
+    if st.fpar ~= under then flow_forget(st) end
+  end
+
+  -- drop_kids removes the unfinished children (not active ones) of parent
+  -- id (st, loaded) as remove_job does, or only those in other queues
+  -- (far, for flow_let_go).
+  local unfinished = function(st) return st.s ~= 'A' and st.s ~= 'C' and st.s ~= 'F' end
+  drop_kids = function(id, st, far)
+    local base = here()
+    for kid in string.gmatch(flow_data(st.fpd).kids, '[^\3]+') do
+      local kbase, kid_id = string.match(kid, '^\5([^\5]*)\5(.*)$')
+      if kbase then
+        in_queue(kbase, function()
+          local krec, kst = load(kid_id)
+          if krec and kst.fpar and unfinished(kst) then
+            local _, pbase, pid = xparent(kst.fpar)
+            if pbase == base and pid == id then remove_job(kid_id, kst, kst.fpar) end
+          end
+        end)
+      elseif not far then
         local krec, kst = load(kid)
-        if krec and kst.fpar == id and kst.s ~= 'A' and kst.s ~= 'C' and kst.s ~= 'F' then
-          remove_job(kid, kst, id)
-        end
+        if krec and kst.fpar == id and unfinished(kst) then remove_job(kid, kst, id) end
       end
     end
-    if st.fpar ~= under then flow_forget(st) end
+  end
+
+  -- flow_let_go tells the queues linked to this one's jobs that the jobs
+  -- are going (obliterate.lua): a parent elsewhere stops waiting for its
+  -- child here, and the unfinished children elsewhere of a parent here go
+  -- with it. It reads every job's links, in a queue that has any (xq).
+  flow_let_go = function()
+    if rcall('HEXISTS', K_META, 'xq') == 0 then return end
+    for b = 0, NB - 1 do
+      local bucket = K_JOBS
+      if b > 0 then bucket = JB[b] end
+      local cursor = '0'
+      repeat
+        local r = rcall('HSCAN', bucket, cursor, 'MATCH', 'g:*', 'COUNT', 1000)
+        cursor = r[1]
+        for i = 1, #r[2], 2 do
+          local st = {}
+          if string.byte(r[2][i + 1], 1) == 2 then flow_state(st, r[2][i + 1]) end
+          if st.fpar and xparent(st.fpar) then flow_forget(st) end
+          if st.fpd then drop_kids(string.sub(r[2][i], 3), st, true) end
+        end
+      until cursor == '0'
+    end
   end
 
   -- flow_forget tells the parent of a job being deleted before it finished
   -- (st, loaded) that it no longer waits for it, which readies a parent
   -- left with no pending child (remove_job, drain.lua, clean.lua).
-  flow_forget = function(st)
-    if not st.fpar then return end
-    local prec, pst = load(st.fpar)
+  local forget_in = function(pid)
+    local prec, pst = load(pid)
     if prec and pst.s == 'K' then
       local d = flow_data(pst.fpd)
       d.pending = d.pending - 1
-      flow_settle(st.fpar, prec, pst, d)
+      flow_settle(pid, prec, pst, d)
     end
+  end
+  flow_forget = function(st)
+    if not st.fpar then return end
+    local _, pbase, pid = xparent(st.fpar)
+    if pbase then in_queue(pbase, function() forget_in(pid) end) else forget_in(st.fpar) end
   end
 end
