@@ -206,8 +206,12 @@ func decodeFlowEntries(s string, out *backend.FlowChildren) error {
 // Cluster for keys of another hash slot. So a backend made by New with a
 // single-server client links any queues; one with a *redis.ClusterClient
 // links the queues of one hash slot (see WithHashTag), which FlowAdd
-// checks; one made by NewWithConn links none.
-func (b *Backend) FlowsSpanQueues() bool { return b.flowSpan() == spanAll }
+// checks: it reports true once WithHashTag is set; one made by NewWithConn
+// links none.
+func (b *Backend) FlowsSpanQueues() bool {
+	s := b.flowSpan()
+	return s == spanAll || s == spanSlot && b.opts.hashTag != nil
+}
 
 // span says which trees across queues a backend links.
 type span int

@@ -94,3 +94,40 @@ func TestCancelledClaimTakesNothing(t *testing.T) {
 		require.Equal(t, backend.Counts{Waiting: 1}, *c, "round %d", i)
 	}
 }
+
+// With one hash tag for every queue, a Cluster links flows across queues:
+// the whole suite, FlowQueues included, on one slot.
+func TestConformanceClusterHashTag(t *testing.T) {
+	addrs := redistest.Cluster(t)
+	be := newBackend(t, redis.NewClusterClient(&redis.ClusterOptions{Addrs: addrs}),
+		redisbackend.WithHashTag(func(string) string { return "fila-test" }))
+	require.True(t, be.FlowsSpanQueues())
+	backendtest.Run(t, func(t *testing.T) backend.Backend { return be })
+}
+
+// Without a shared tag, a Cluster refuses a tree across queues at its add,
+// naming the slots and the option that fixes it; with tags that differ,
+// too.
+func TestClusterRefusesATreeAcrossSlots(t *testing.T) {
+	addrs := redistest.Cluster(t)
+	tags := map[string]string{"media": "m", "scan": "m", "thumb": "t"}
+	be := newBackend(t, redis.NewClusterClient(&redis.ClusterOptions{Addrs: addrs}),
+		redisbackend.WithHashTag(func(q string) string { return tags[q] }))
+	node := func(queue, name string, kids ...backend.FlowNode) backend.FlowNode {
+		return backend.FlowNode{Queue: queue, Job: backend.JobAddItem{Name: name, Data: []byte(`{}`), Options: backend.JobOptions{Attempts: 1}}, Children: kids}
+	}
+	ctx := context.Background()
+	_, err := be.FlowAdd(ctx, &backend.FlowAddParams{Queue: "media", Root: node("", "reply", node("scan", "scan"), node("thumb", "thumb"))})
+	require.ErrorIs(t, err, backend.ErrInvalidFlow)
+	require.ErrorContains(t, err, `queue "thumb", hash slot`)
+	require.ErrorContains(t, err, "WithHashTag")
+	c, err := be.QueueCounts(ctx, &backend.QueueParams{Queue: "scan"})
+	require.NoError(t, err)
+	require.Equal(t, backend.Counts{}, *c, "nothing stored")
+
+	res, err := be.FlowAdd(ctx, &backend.FlowAddParams{Queue: "media", Root: node("", "reply", node("scan", "scan"))})
+	require.NoError(t, err, "media and scan share tag m")
+	require.Len(t, res, 2)
+	require.NoError(t, be.QueueObliterate(ctx, &backend.QueueObliterateParams{Queue: "media", Force: true}))
+	require.NoError(t, be.QueueObliterate(ctx, &backend.QueueObliterateParams{Queue: "scan", Force: true}))
+}
