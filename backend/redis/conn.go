@@ -75,6 +75,15 @@ type Conn interface {
 	Ping(ctx context.Context) error
 }
 
+// UndeclaredKeys is an optional interface of a Conn. UndeclaredKeys
+// reports whether a script may touch keys it was not passed in KEYS: true
+// on one server without key locking. A backend over a Conn that says so
+// links flows across queues (FlowsSpanQueues); over any other Conn made
+// by NewWithConn it does not.
+type UndeclaredKeys interface {
+	UndeclaredKeys() bool
+}
+
 // Blocker is a Conn that can block server-side. Without it the backend polls
 // with an adaptive interval (see WithPollInterval).
 type Blocker interface {

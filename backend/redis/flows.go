@@ -207,7 +207,8 @@ func decodeFlowEntries(s string, out *backend.FlowChildren) error {
 // single-server client links any queues; one with a *redis.ClusterClient
 // links the queues of one hash slot (see WithHashTag), which FlowAdd
 // checks: it reports true once WithHashTag is set; one made by NewWithConn
-// links none.
+// links any queues when its Conn says scripts may touch undeclared keys
+// (UndeclaredKeys; upstash.Config.GlobalLock), else none.
 func (b *Backend) FlowsSpanQueues() bool {
 	s := b.flowSpan()
 	return s == spanAll || s == spanSlot && b.opts.hashTag != nil
@@ -226,6 +227,9 @@ func (b *Backend) flowSpan() span {
 	c, ok := b.conn.(*goredisConn)
 	switch {
 	case !ok:
+		if u, ok := b.conn.(UndeclaredKeys); ok && u.UndeclaredKeys() {
+			return spanAll
+		}
 		return spanNone
 	case isCluster(c.rdb):
 		return spanSlot
@@ -244,7 +248,8 @@ func (b *Backend) flowQueues(root *backend.FlowNode) error {
 	switch b.flowSpan() {
 	case spanNone:
 		return backend.OneQueue(root, "this transport runs scripts on their declared keys only (Upstash's key locking), "+
-			"and the Redis backend links queues by reaching into another queue's keys: keep the tree in one queue there (docs/flows.md)")
+			"and the Redis backend links queues by reaching into another queue's keys: keep the tree in one queue, "+
+			"or on Upstash set upstash.Config.GlobalLock (docs/flows.md)")
 	case spanSlot:
 		return b.oneSlot(root, root)
 	}

@@ -73,6 +73,14 @@ type Config struct {
 	MaxConns int
 	// Logger receives a debug line per retried request; default: none.
 	Logger *slog.Logger
+	// GlobalLock sends fila's scripts without the allow-key-locking flag,
+	// so Upstash runs each under its lock on the whole database instead of
+	// on the keys it declares. That lets a script reach a queue it was not
+	// given, which flows across queues need (fila.FlowJob.Queue): a child's
+	// finish moves its parent in the parent's queue. The cost: no two
+	// scripts of the database run at once. Default false (key locking;
+	// a flow's jobs must then be in one queue).
+	GlobalLock bool
 }
 
 // ConfigFromEnv returns a Config with URL and Token from

@@ -21,3 +21,14 @@ func TestConformanceRedisServer(t *testing.T) {
 	be := newBackend(t, b.config())
 	backendtest.Run(t, func(t *testing.T) backend.Backend { return be })
 }
+
+// With GlobalLock the scripts may reach other queues' keys, and flows
+// across queues work: the whole suite, FlowQueues included, over the
+// emulator, which guards declared keys only for scripts with key locking.
+func TestConformanceGlobalLock(t *testing.T) {
+	b := realBundle(t)
+	cfg := b.config()
+	cfg.GlobalLock = true
+	be := newBackend(t, cfg)
+	backendtest.Run(t, func(t *testing.T) backend.Backend { return be })
+}

@@ -38,7 +38,14 @@ type Conn struct {
 	closed    atomic.Bool
 }
 
-var _ redisbackend.Conn = (*Conn)(nil)
+var (
+	_ redisbackend.Conn           = (*Conn)(nil)
+	_ redisbackend.UndeclaredKeys = (*Conn)(nil)
+)
+
+// UndeclaredKeys implements redisbackend.UndeclaredKeys: with
+// Config.GlobalLock a script may touch keys it was not given.
+func (c *Conn) UndeclaredKeys() bool { return c.cfg.GlobalLock }
 
 // NewConn returns the REST transport for cfg.
 func NewConn(cfg Config) (*Conn, error) {
@@ -47,6 +54,7 @@ func NewConn(cfg Config) (*Conn, error) {
 		return nil, err
 	}
 	c := &Conn{cfg: cfg, base: cfg.URL, auth: "Bearer " + cfg.Token, client: cfg.HTTPClient, log: cfg.Logger}
+	c.vs.global = cfg.GlobalLock
 	if c.client == nil {
 		tr := http.DefaultTransport.(*http.Transport).Clone()
 		tr.MaxIdleConns = cfg.MaxConns

@@ -86,6 +86,11 @@ func (r *recorder) Write(p []byte) (int, error) {
 // conformance suite runs under) checks that they touch nothing else.
 func TestScriptsDeclareKeyLocking(t *testing.T) {
 	t.Parallel()
+	t.Run("by default", func(t *testing.T) { testKeyLockingShebang(t, false) })
+	t.Run("not with GlobalLock", func(t *testing.T) { testKeyLockingShebang(t, true) })
+}
+
+func testKeyLockingShebang(t *testing.T, global bool) {
 	b := miniBundle(t)
 	var mu sync.Mutex
 	var evals []string
@@ -98,7 +103,10 @@ func TestScriptsDeclareKeyLocking(t *testing.T) {
 		}
 		next.ServeHTTP(w, r)
 	})
-	be := newBackend(t, b.config())
+	cfg := b.config()
+	cfg.GlobalLock = global
+	be := newBackend(t, cfg)
+	require.Equal(t, global, be.FlowsSpanQueues(), "flows across queues need scripts that reach undeclared keys")
 	warm(t, be)
 	addJobs(t, be, "bin", []byte("\xff")) // the binary-safe variant too
 	_, err := be.JobGet(ctx, &backend.JobGetParams{Queue: "bin", ID: "1"})
@@ -107,6 +115,6 @@ func TestScriptsDeclareKeyLocking(t *testing.T) {
 	defer mu.Unlock()
 	require.GreaterOrEqual(t, len(evals), 5)
 	for _, e := range evals {
-		require.True(t, strings.HasPrefix(e, `["EVAL","#!lua flags=allow-key-locking\n`), "%.80s", e)
+		require.Equal(t, !global, strings.HasPrefix(e, `["EVAL","#!lua flags=allow-key-locking\n`), "%.80s", e)
 	}
 }

@@ -80,13 +80,25 @@ type variant struct {
 
 // variants caches the binary-safe variant of each shared script (its
 // key-locking variant with binaryPrelude after the shebang).
-type variants struct{ m sync.Map } // *redisbackend.Script -> *variant
+type variants struct {
+	m      sync.Map // *redisbackend.Script -> *variant
+	global bool     // Config.GlobalLock: send the scripts without key locking
+}
 
-// plain is the script as sent when every argument is UTF-8: for fila's own
-// scripts the variant that declares allow-key-locking, so Upstash locks
-// only the queue's keys instead of the whole database while it runs.
-func plain(s *redisbackend.Script) *variant {
-	k := s.KeyLocking()
+// sent is the script as Upstash gets it: for fila's own scripts the
+// variant that declares allow-key-locking, so Upstash locks only the
+// queue's keys instead of the whole database while it runs, unless
+// Config.GlobalLock.
+func (vs *variants) sent(s *redisbackend.Script) *redisbackend.Script {
+	if vs.global {
+		return s
+	}
+	return s.KeyLocking()
+}
+
+// plain is the script as sent when every argument is UTF-8.
+func (vs *variants) plain(s *redisbackend.Script) *variant {
+	k := vs.sent(s)
 	return &variant{name: s.Name(), src: k.Source(), hash: k.Hash()}
 }
 
@@ -95,7 +107,7 @@ func (vs *variants) binary(s *redisbackend.Script) *variant {
 	if v, ok := vs.m.Load(s); ok {
 		return v.(*variant)
 	}
-	out := withPrelude(s.KeyLocking().Source())
+	out := withPrelude(vs.sent(s).Source())
 	sum := sha1.Sum([]byte(out))
 	v, _ := vs.m.LoadOrStore(s, &variant{name: s.Name(), src: out, hash: hex.EncodeToString(sum[:])})
 	return v.(*variant)
@@ -159,7 +171,7 @@ func (vs *variants) encodeCall(s *redisbackend.Script, keys []string, args []any
 		}
 		strs[i] = v
 	}
-	call := &evalCall{v: plain(s)}
+	call := &evalCall{v: vs.plain(s)}
 	if binaryAt != nil {
 		call.v = vs.binary(s)
 		strs = append([]string{strings.Join(binaryAt, " ")}, strs...)
