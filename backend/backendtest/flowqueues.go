@@ -196,6 +196,38 @@ func runFlowQueues(t *testing.T, f Factory) {
 		require.Contains(t, parent.FailedReason, q[1].queue+":"+res[1].ID)
 	})
 
+	t.Run("a drain lets go of the flows of other queues", func(t *testing.T) {
+		fl, q := queues(t, 2)
+		// q1 holds the first tree's pending child, waiting and delayed,
+		// and the second tree's parent.
+		delayed := node(q[1].queue, "c2", "")
+		delayed.Job.Options.Delay = time.Hour
+		res, err := fl.FlowAdd(q[0].ctx, &backend.FlowAddParams{Queue: q[0].queue, Root: node("", "p", "", node(q[1].queue, "c", ""), delayed)})
+		require.NoError(t, err)
+		res2, err := fl.FlowAdd(q[1].ctx, &backend.FlowAddParams{Queue: q[1].queue, Root: node("", "p2", "", node(q[2].queue, "k", ""))})
+		require.NoError(t, err)
+		n, err := q[1].be.QueueDrain(q[1].ctx, &backend.QueueDrainParams{Queue: q[1].queue, Delayed: true})
+		require.NoError(t, err)
+		require.Equal(t, 3, n, "c, c2 and p2")
+		require.Equal(t, backend.Counts{}, q[1].counts())
+		require.Equal(t, []string{"p"}, runAll(q[0]), "p stopped waiting for its drained children")
+		missing(q[2], res2[1].ID)
+		require.Equal(t, backend.Counts{}, q[2].counts(), "p2's unfinished child went with it")
+		c, err := fl.FlowChildren(q[0].ctx, &backend.JobGetParams{Queue: q[0].queue, ID: res[0].ID})
+		require.NoError(t, err)
+		require.Empty(t, c.Values)
+	})
+
+	t.Run("cleaning a pending child in another queue releases its parent", func(t *testing.T) {
+		fl, q := queues(t, 1)
+		_, err := fl.FlowAdd(q[0].ctx, &backend.FlowAddParams{Queue: q[0].queue, Root: node("", "p", "", node(q[1].queue, "c", ""))})
+		require.NoError(t, err)
+		gone, err := q[1].be.QueueClean(q[1].ctx, &backend.QueueCleanParams{Queue: q[1].queue, State: backend.StateWaiting})
+		require.NoError(t, err)
+		require.Len(t, gone, 1)
+		require.Equal(t, []string{"p"}, runAll(q[0]))
+	})
+
 	t.Run("an ID is a clash only within its queue", func(t *testing.T) {
 		fl, q := queues(t, 1)
 		same := node("", "p", "", node("", "x", ""), node(q[1].queue, "y", ""))
