@@ -66,9 +66,9 @@ type FlowJob struct {
 // this queue's options (sizes, AddHooks): invalid options or queue names,
 // Dedup on any job, a JobID used twice in a queue or already there, more
 // than MaxFlowDepth levels or MaxFlowNodes jobs, and a tree across queues
-// on a backend that does not link queues (backend.FlowsAcrossQueues: Redis
-// and Upstash in this version) fail with ErrInvalid. A backend without backend.Flows
-// returns ErrUnsupported.
+// a backend does not link (backend.FlowsAcrossQueues: on Redis Cluster
+// queues of different hash slots, on Upstash any without GlobalLock) fail
+// with ErrInvalid. A backend without backend.Flows returns ErrUnsupported.
 func (q *Queue) AddFlow(ctx context.Context, root FlowJob) (out []*Job, err error) {
 	const op = "add flow to"
 	if q.nameErr != nil {

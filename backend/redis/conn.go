@@ -47,7 +47,9 @@ func (s *Script) Hash() string { return s.hash }
 // starts with the shebang "#!lua flags=allow-key-locking", for Upstash:
 // without it Upstash runs a script under a lock on the whole database,
 // with it only on the keys the script is given. Every fila script touches
-// only the keys it is passed in KEYS, as the flag requires. redis-server
+// only the keys it is passed in KEYS, as the flag requires, except for a
+// flow linking queues, which a backend over a Conn that sends this
+// variant refuses (see UndeclaredKeys). redis-server
 // (7.0 at least) rejects the flag ("Unexpected flag in script shebang"),
 // so backend/redis sends Source and backend/upstash this variant; both are
 // built from the same Lua (see loadScripts). For an application's

@@ -13,13 +13,16 @@
 //
 // Every key of a queue shares the hash tag {queue}: "fila:{outbound}:wait",
 // "fila:{outbound}:jobs" and so on, so every script touches one slot and runs
-// on Cluster, while different queues spread over the slots. A queue has a
+// on Cluster, while different queues spread over the slots (WithHashTag
+// puts chosen queues in one slot: "fila:{tag}:outbound:wait"). A queue has a
 // fixed set of 14 keys (listed at the top of lua/lib.lua). Jobs are not keys
 // of their own: every per-job field lives in the queue's jobs hash under a
 // prefix (j:<id> the record, s:<id> the state and lock, r:, e:, t:, p:, l:
 // for result, reason, stacks, progress and logs). So every key a script
-// touches comes in through KEYS (none is built inside Lua), reading a job is
-// one HMGET and deleting it one HDEL, a waiting job costs one hash entry
+// touches comes in through KEYS (none is built inside Lua, except by a
+// flow whose jobs are in several queues: see WithHashTag and
+// docs/flows.md), reading a job is one HMGET and deleting it one HDEL, a
+// waiting job costs one hash entry
 // (about 230 bytes with a 100-byte payload; a job that has not moved since
 // its add has no state entry), and removing a queue deletes 14 keys.
 //

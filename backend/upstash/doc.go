@@ -165,7 +165,10 @@
 //     holds only its queue's keys, not the database. The emulator runs the
 //     whole conformance suite with a guard that fails any script touching
 //     a key it did not declare. An application's NewScript is sent as
-//     written; give it the shebang yourself when it qualifies.
+//     written; give it the shebang yourself when it qualifies. Flows
+//     across queues reach another queue's keys, so they are refused under
+//     key locking; Config.GlobalLock sends the scripts without the flag,
+//     under the database-wide lock, and allows them.
 //
 // Tests run the conformance suite against an in-test emulator of the REST
 // protocol (internal/emulator) in front of miniredis and a real

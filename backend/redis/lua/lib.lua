@@ -2,8 +2,11 @@
 -- each script when the backend loads it, so every script sees the same key layout.
 --
 -- KEYS, in the same order for every script. All keys of one queue share the
--- hash tag {queue}, so every script is single-slot and valid on Redis
--- Cluster; no key name is ever built inside a script. Every script takes all
+-- hash tag {queue} (or the queue's WithHashTag tag), so every script is
+-- single-slot and valid on Redis Cluster; no key name is built inside a
+-- script, except another queue's by a flow linking queues (lib_flows.lua,
+-- in_queue), which the backend allows only where Redis does (redis.go,
+-- FlowsSpanQueues). Every script takes all
 -- 14 but the adds: add.lua takes the first 8, the keys an add can touch,
 -- and add1.lua the first 6, those of an add without delay or dedup id: Redis
 -- turns each argument into a Lua string and a table entry, about 1,100
