@@ -131,9 +131,12 @@ func (b *bench) runAll(ctx context.Context) ([]result, error) {
 			return nil, fmt.Errorf("%s on %s: %w", st.scenario, b.name, err)
 		}
 	}
-	if s["flows"] {
+	for _, spread := range []bool{false, true} {
+		if !s["flows"] {
+			break
+		}
 		resetPeakRSS()
-		rs, err := b.flows(ctx)
+		rs, err := b.flows(ctx, spread)
 		switch {
 		case errors.Is(err, errSkipped):
 			fmt.Fprintf(os.Stderr, "fila-bench: flows on %s: %v\n", b.name, err)

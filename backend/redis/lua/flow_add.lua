@@ -19,11 +19,14 @@ flows_init()
 local wid, n, qname = ARGV[3], num(ARGV[5]), ARGV[6]
 local HERE = here()
 local function arg(i, k) return ARGV[7 + (i - 1) * 10 + k] end -- k: 0-based value of node i
--- at runs fn in node i's queue.
+-- at runs fn in node i's queue, checking its layout on the first visit.
+local checked = {}
 local function at(i, fn)
   local base = arg(i, 9)
   if base == HERE then return fn() end
-  return in_queue(base, fn)
+  local first = not checked[base]
+  checked[base] = true
+  return in_queue(base, fn, first)
 end
 -- link returns the id by which node i's parent (index par, 0 for the
 -- waiting job) names it, and the link node i keeps to its parent (pid).

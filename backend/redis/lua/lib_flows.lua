@@ -69,9 +69,12 @@ end
 -- in_queue runs fn as a run of its own on the queue whose keys start
 -- with base, with its own switches, events and metrics (written by done
 -- as fn ends), and returns fn's result; the run's own state is back
--- after. The queue must spread its jobs over as many buckets as this
--- one. Outside flows_init: Lua 5.1 allows a function 60 upvalues.
-local function in_queue(base, fn)
+-- after. With check, it first checks that the queue spreads its jobs
+-- over as many buckets as this one (check_layout): flow_add.lua does, once
+-- per queue of a tree; a later step reaches only queues of a tree added
+-- so, whose layout obliterate keeps. Outside flows_init: Lua 5.1 allows a
+-- function 60 upvalues.
+local function in_queue(base, fn, check)
   local keys = {}
   for i, k in ipairs(KEY_NAMES) do keys[i] = base .. k end
   for i = 1, NB - 1 do keys[#KEY_NAMES + i] = base .. 'jobs:' .. i end
@@ -81,7 +84,7 @@ local function in_queue(base, fn)
   local m, m_all, wake, fq, fq_set, retain = M, M_ALL, WAKE, FQ, FQ_SET, RETAIN
   local dc, df, ev, evn, gxd = DONE_C, DONE_F, EV, EVN, GX_D
   bind(keys, #KEY_NAMES)
-  check_layout()
+  if check then check_layout() end
   M, M_ALL, FQ, FQ_SET, RETAIN, DONE_C, DONE_F, EV, EVN, WAKE, GX_D = nil, false, nil, false, nil, 0, 0, {}, 0, false, 0
   local r = fn()
   done()
