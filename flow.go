@@ -32,6 +32,12 @@ const (
 	IgnoreFailure = backend.ChildIgnore
 	// RemoveDependency counts the child as finished and records nothing.
 	RemoveDependency = backend.ChildRemove
+	// ContinueParent records the failure, as IgnoreFailure, and makes the
+	// parent ready at once (BullMQ's continueParentOnFailure): it runs
+	// without waiting for its other children, which still run. Its
+	// Children shows them as pending; what they do after the parent was
+	// released is not delivered to it.
+	ContinueParent = backend.ChildContinue
 )
 
 // Flow limits: a deeper or larger tree fails AddFlow with ErrInvalid.

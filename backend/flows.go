@@ -40,11 +40,18 @@ const (
 	// ChildRemove drops the dependency: the child counts as finished and
 	// nothing is recorded.
 	ChildRemove ChildPolicy = "remove"
+	// ChildContinue records the failure under the parent, as ChildIgnore,
+	// and makes the parent ready at once (BullMQ's
+	// continueParentOnFailure): it runs without waiting for its other
+	// children, which still run; it sees them as pending (FlowChildren's
+	// Pending), and what they do after it was released is not delivered
+	// to it.
+	ChildContinue ChildPolicy = "continue"
 )
 
 // Valid reports whether p is a known policy.
 func (p ChildPolicy) Valid() bool {
-	return p == ChildFailParent || p == ChildIgnore || p == ChildRemove
+	return p == ChildFailParent || p == ChildIgnore || p == ChildRemove || p == ChildContinue
 }
 
 // Flows is the optional interface of a backend that runs flows: a parent

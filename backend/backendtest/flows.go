@@ -113,6 +113,21 @@ func runFlows(t *testing.T, f Factory) {
 		require.Equal(t, map[string][]byte{res[3].ID: []byte(`"ok"`)}, got.Values)
 	})
 
+	t.Run("continue records the failure and releases the parent at once", func(t *testing.T) {
+		b := setup(t, f)
+		fl := flows(b)
+		res := addFlow(b, fl, node("parent", "", node("cont", backend.ChildContinue), node("late", "")))
+		cont := fail(b, "cont")
+		require.Equal(t, backend.StateWaiting, b.get(res[0].ID).State, "released with a child still pending")
+		require.Equal(t, backend.Counts{Waiting: 2, Failed: 1}, b.counts())
+		require.Equal(t, []string{"late", "parent"}, runAll(b))
+		got := children(b, fl, res[0].ID)
+		require.Equal(t, map[string]string{cont: "boom cont"}, got.Failed)
+		require.Empty(t, got.Values, "a child finishing after the release is not delivered")
+		require.Equal(t, 1, got.Pending)
+		require.Equal(t, backend.StateCompleted, b.get(res[2].ID).State)
+	})
+
 	t.Run("only a child's final outcome reaches its parent; a cancel applies its policy", func(t *testing.T) {
 		b := setup(t, f)
 		fl := flows(b)

@@ -318,6 +318,10 @@ func (q *queue) childDone(m flowMsg, now time.Time) {
 	case m.policy == backend.ChildIgnore:
 		p.flow.failed[m.key] = m.reason
 	case m.policy == backend.ChildRemove:
+	case m.policy == backend.ChildContinue:
+		p.flow.failed[m.key] = m.reason
+		q.release(p, now)
+		return
 	default:
 		q.detach(p)
 		p.job.FailedReason = fmt.Sprintf("child %s failed: %s", m.key, m.reason)
@@ -329,9 +333,13 @@ func (q *queue) childDone(m flowMsg, now time.Time) {
 
 // releaseParent makes a parent ready once no child is pending.
 func (q *queue) releaseParent(p *entry, now time.Time) {
-	if len(p.flow.pending) > 0 {
-		return
+	if len(p.flow.pending) == 0 {
+		q.release(p, now)
 	}
+}
+
+// release makes a parent waiting for children ready now.
+func (q *queue) release(p *entry, now time.Time) {
 	q.detach(p)
 	q.requeue(p)
 	q.emit(backend.EventWaiting, p.job.ID, now, "")

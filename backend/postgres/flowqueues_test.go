@@ -315,7 +315,7 @@ func TestMigration4KeepsTheFlowsOfVersion3(t *testing.T) {
 	require.ErrorIs(t, be.Check(ctx), postgres.ErrNotMigrated)
 	applied, err := be.Migrate(ctx)
 	require.NoError(t, err)
-	require.Equal(t, []int{4}, applied)
+	require.Equal(t, []int{4, 5}, applied)
 	require.NoError(t, be.Check(ctx))
 	c, err := be.FlowChildren(ctx, &backend.JobGetParams{Queue: "q", ID: "p"})
 	require.NoError(t, err)

@@ -72,6 +72,8 @@ func (b *Backend) flowArgs(nodes *[]any, f *backend.FlowNode, parent int) error 
 		policy = "i"
 	case backend.ChildRemove:
 		policy = "r"
+	case backend.ChildContinue:
+		policy = "c"
 	}
 	*nodes = append(*nodes, it.ID, it.Options.Priority, lifo, it.Options.Group, ms(it.Options.Delay), parent, policy, body,
 		f.Queue, b.queue(f.Queue).base())

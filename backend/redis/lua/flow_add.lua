@@ -10,7 +10,8 @@
 --   parents before their children:
 --   id ('' = generate), priority, lifo (0|1), group ('' = none), delay ms,
 --   parent (1-based node index; 0 = none for a tree's root, the waiting job
---   otherwise), policy towards the parent (- fail, i ignore, r remove),
+--   otherwise), policy towards the parent (- fail, i ignore, r remove,
+--   c continue),
 --   body ("<name len>:<opts len>:<name><opts><data>", as add.lua), queue
 --   name, queue key base (this queue's: KEYS[1] without "wait")
 -- Reply: per node {id, state letter, added_ms} | -1 lock lost | -2 no such

@@ -8,14 +8,16 @@
 --            and cancel paths read already:
 --              "\2<policy><parent id>\2<group>\2<parent data>"
 --            policy is the node's ChildPolicy towards its parent: '-' fail
---            the parent, 'i' ignore, 'r' remove the dependency; '.' and no
+--            the parent, 'i' ignore, 'r' remove the dependency, 'c'
+--            continue the parent at once; '.' and no
 --            parent id once the node finished (or for a root). A field not
 --            starting with \2 is a plain group (ids and group names hold no
 --            control character). parent data, on a node that got children:
 --              "<pending> <total> <child ids joined by \3>\4<entries>"
 --            entries, appended as children finish: "V<len>:<child id><len>:<value>"
 --            for a completed child, "X<len>:<child id><len>:<reason>" for a
---            failed one under ChildIgnore (the backend decodes them).
+--            failed one under ChildIgnore or ChildContinue (the backend
+--            decodes them).
 --   dedup    "\2<parent id>" scored FLOW_BASE + added ms while the parent
 --            waits for children (state K): counts (ZCOUNT) and list read it.
 --            Dedup expiries are times in ms, far below FLOW_BASE, and a
@@ -158,11 +160,11 @@ flows_init = function()
   end
 
   -- flow_settle stores a waiting parent's data d, and makes it ready when no
-  -- child is pending any more.
-  flow_settle = function(pid, prec, pst, d)
+  -- child is pending any more, or now.
+  flow_settle = function(pid, prec, pst, d, now)
     pst.fpd = flow_render(d)
     flow_put(pid, pst)
-    if d.pending > 0 then return end
+    if d.pending > 0 and not now then return end
     rcall('ZREM', K_DEDUP, '\2' .. pid)
     local prio, lifo = header(prec)
     push_ready(pid, prio, lifo, false, pst)
@@ -194,7 +196,7 @@ flows_init = function()
     d.pending = d.pending - 1
     if ok then
       d.ent = d.ent .. 'V' .. len(key) .. ':' .. key .. len(value) .. ':' .. value
-    elseif pol == 'i' then
+    elseif pol == 'i' or pol == 'c' then
       d.ent = d.ent .. 'X' .. len(key) .. ':' .. key .. len(value) .. ':' .. value
     elseif pol ~= 'r' then
       local reason = 'child ' .. key .. ' failed: ' .. value
@@ -208,7 +210,7 @@ flows_init = function()
       finish(pid, pst, K_FAILED, remove, keep_last, keep_for)
       return
     end
-    flow_settle(pid, prec, pst, d)
+    flow_settle(pid, prec, pst, d, not ok and pol == 'c')
   end
 
   -- unlist takes a job that is not active out of its list or set, and out of
