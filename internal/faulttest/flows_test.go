@@ -30,8 +30,23 @@ func flowSleepMs(i int) string { return strconv.Itoa(50 + (i%11)*10) }
 // in waiting-children.
 func TestScenario9FlowsKillWorkers(t *testing.T) {
 	e := NewEnv(t, "s9")
+	runScenario9(t, e, nil, "9. flows, kill workers")
+}
+
+// Scenario 9b: scenario 9 with every tree's children in another queue,
+// each queue with its own workers (two of the three run the children's),
+// so a child's finish in one queue's script moves its parent in the
+// other's while workers are killed.
+func TestScenario9bFlowsAcrossQueuesKillWorkers(t *testing.T) {
+	e := NewEnv(t, "s9b")
+	runScenario9(t, e, e.AddQueue("s9b-kids"), "9b. flows across queues, kill workers")
+}
+
+// runScenario9 adds the trees (children in kids, nil for the parents'
+// queue) and runs them under kills.
+func runScenario9(t *testing.T, e *Env, kids *fila.Queue, scenario string) {
 	n := Size(500, 2000)
-	trees, err := e.AddTrees(n, 3, flowSleepMs)
+	trees, err := e.AddTreesIn(kids, n, 3, flowSleepMs)
 	if errors.Is(err, ErrNoFlows) {
 		t.Skipf("%v: this build has no flows on Redis", err)
 	}
@@ -42,10 +57,18 @@ func TestScenario9FlowsKillWorkers(t *testing.T) {
 		ids = append(ids, tr.Children...)
 	}
 	flags := []string{"-concurrency", "10", "-lock", "5s", "-stalled", "1s"}
+	// queueOf is worker i's queue: with kids, workers 1 and 2 run the
+	// children.
+	queueOf := func(i int) []string {
+		if kids != nil && i > 0 {
+			return []string{"-queue", kids.Name()}
+		}
+		return nil
+	}
 	start := time.Now()
 	var workers [3]*Proc
 	for i := range workers {
-		workers[i] = e.StartWorker(fmt.Sprintf("w%d-0", i), e.Redis.Addr, flags...)
+		workers[i] = e.StartWorker(fmt.Sprintf("w%d-0", i), e.Redis.Addr, append(queueOf(i), flags...)...)
 	}
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 9))
 	kills := 0
@@ -61,7 +84,7 @@ func TestScenario9FlowsKillWorkers(t *testing.T) {
 		k := rng.IntN(len(workers))
 		workers[k].Kill()
 		kills++
-		workers[k] = e.StartWorker(fmt.Sprintf("w%d-%d", k, kills), e.Redis.Addr, flags...)
+		workers[k] = e.StartWorker(fmt.Sprintf("w%d-%d", k, kills), e.Redis.Addr, append(queueOf(k), flags...)...)
 	}
 	c := e.WaitFinished(len(ids), 3*time.Minute)
 	took := time.Since(start)
@@ -71,7 +94,7 @@ func TestScenario9FlowsKillWorkers(t *testing.T) {
 	}
 	require.Zero(t, c.WaitingChildren, "parents stuck in waiting-children: %+v", *c)
 	require.GreaterOrEqual(t, kills, 2, "the run should see several kills")
-	tl := e.Account("9. flows, kill workers", fmt.Sprintf("%d trees of 1+3, %d SIGKILLs of 3 workers", n, kills), ids, nil, took)
+	tl := e.Account(scenario, fmt.Sprintf("%d trees of 1+3, %d SIGKILLs of 3 workers", n, kills), ids, nil, took)
 	require.LessOrEqual(t, tl.Duplicates, kills*10, "at most one duplicate per job in flight at a kill")
 	checkTrees(t, e, trees)
 }
@@ -119,8 +142,13 @@ func checkTrees(t *testing.T, e *Env, trees []Tree) {
 		if ch.Pending != 0 || len(ch.Values) != len(tr.Children) {
 			problems = append(problems, fmt.Sprintf("parent %s holds %d values, %d pending", tr.Parent, len(ch.Values), ch.Pending))
 		}
+		kq, key := e.Queue, func(id string) string { return id }
+		if tr.ChildQueue != nil {
+			kq = tr.ChildQueue
+			key = func(id string) string { return kq.Name() + ":" + id }
+		}
 		for _, id := range tr.Children {
-			c, err := e.Queue.GetJob(ctx, id)
+			c, err := kq.GetJob(ctx, id)
 			require.NoError(t, err)
 			switch {
 			case c.State != fila.StateCompleted:
@@ -129,7 +157,7 @@ func checkTrees(t *testing.T, e *Env, trees []Tree) {
 				problems = append(problems, fmt.Sprintf("parent %s started at %s, before its child %s finished at %s", tr.Parent,
 					p.ProcessedAt.Format(time.StampMilli), id, c.FinishedAt.Format(time.StampMilli)))
 			}
-			if _, ok := ch.Values[id]; !ok {
+			if _, ok := ch.Values[key(id)]; !ok {
 				problems = append(problems, fmt.Sprintf("parent %s has no value of child %s", tr.Parent, id))
 			}
 			if eff, ok := firstEffect[id]; !ok || eff > firstStart[tr.Parent] {

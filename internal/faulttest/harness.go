@@ -153,6 +153,9 @@ type Env struct {
 	BE    *redisbackend.Backend // over Admin
 	Queue *fila.Queue
 	Name  string // the queue's name
+	// Others are more queues of the scenario (AddQueue): Counts and
+	// Account count their jobs with the queue's.
+	Others []*fila.Queue
 
 	mu    sync.Mutex
 	procs []*Proc
@@ -167,14 +170,28 @@ func NewEnv(t testing.TB, queue string, redisArgs ...string) *Env {
 	e.BE = redisbackend.New(e.Admin)
 	// Every finished job is kept: the tally lists them all to prove none
 	// was lost or run twice (the default keeps only the newest).
-	e.Queue = fila.NewQueue(e.BE, queue, fila.QueueOptions{Defaults: fila.JobOptions{
-		RemoveOnComplete: fila.KeepAll, RemoveOnFail: fila.KeepAll}})
+	e.Queue = e.newQueue(queue)
 	t.Cleanup(func() {
 		e.stopAll()
 		e.BE.Close()
 		e.Admin.Close()
 	})
 	return e
+}
+
+// Every finished job is kept: the tally lists them all to prove none was
+// lost or run twice (the default keeps only the newest).
+func (e *Env) newQueue(name string) *fila.Queue {
+	return fila.NewQueue(e.BE, name, fila.QueueOptions{Defaults: fila.JobOptions{
+		RemoveOnComplete: fila.KeepAll, RemoveOnFail: fila.KeepAll}})
+}
+
+// AddQueue adds a queue named name to the scenario's (Others). Its jobs'
+// IDs must differ from the other queues': the records name jobs by ID.
+func (e *Env) AddQueue(name string) *fila.Queue {
+	q := e.newQueue(name)
+	e.Others = append(e.Others, q)
+	return q
 }
 
 // Proc is one faultworker process.
@@ -394,19 +411,37 @@ func (e *Env) AddJobs(n int, name string, data func(i int) string, opts *fila.Jo
 	return ids
 }
 
-// Counts returns the queue's counts, retrying while Redis is away.
+// Counts returns the counts of the queue and the Others, summed, retrying
+// while Redis is away.
 func (e *Env) Counts() *fila.Counts {
+	e.T.Helper()
+	sum := &fila.Counts{}
+	for _, q := range append([]*fila.Queue{e.Queue}, e.Others...) {
+		c := e.counts(q)
+		sum.Waiting += c.Waiting
+		sum.Prioritized += c.Prioritized
+		sum.Paused += c.Paused
+		sum.Delayed += c.Delayed
+		sum.Active += c.Active
+		sum.Completed += c.Completed
+		sum.Failed += c.Failed
+		sum.WaitingChildren += c.WaitingChildren
+	}
+	return sum
+}
+
+func (e *Env) counts(q *fila.Queue) *fila.Counts {
 	e.T.Helper()
 	var last error
 	for range 100 {
-		c, err := e.Queue.Counts(context.Background())
+		c, err := q.Counts(context.Background())
 		if err == nil {
 			return c
 		}
 		last = err
 		time.Sleep(100 * time.Millisecond)
 	}
-	e.T.Fatalf("faulttest: counts: %v", last)
+	e.T.Fatalf("faulttest: counts of %s: %v", q.Name(), last)
 	return nil
 }
 
@@ -627,21 +662,26 @@ func (e *Env) Account(scenario, faults string, ids []string, wantFailed func(id 
 	return tl
 }
 
+// listIDs returns the IDs of the jobs in state st in the queue and the
+// Others.
 func (e *Env) listIDs(ctx context.Context, st fila.State) map[string]struct{} {
 	e.T.Helper()
 	out := map[string]struct{}{}
-	for off := 0; ; off += 1000 {
-		jobs, err := e.Queue.Jobs(ctx, st, off, 1000)
-		if err != nil {
-			e.T.Fatalf("faulttest: list %s: %v", st, err)
-		}
-		for _, j := range jobs {
-			out[j.ID] = struct{}{}
-		}
-		if len(jobs) < 1000 {
-			return out
+	for _, q := range append([]*fila.Queue{e.Queue}, e.Others...) {
+		for off := 0; ; off += 1000 {
+			jobs, err := q.Jobs(ctx, st, off, 1000)
+			if err != nil {
+				e.T.Fatalf("faulttest: list %s of %s: %v", st, q.Name(), err)
+			}
+			for _, j := range jobs {
+				out[j.ID] = struct{}{}
+			}
+			if len(jobs) < 1000 {
+				break
+			}
 		}
 	}
+	return out
 }
 
 // Row renders the tally as a Markdown table row.
