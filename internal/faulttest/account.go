@@ -252,7 +252,17 @@ var resultsMu sync.Mutex
 
 // WriteResult appends the tally's row to the file named by
 // FILA_FAULT_RESULTS, when set (the soak script collects the tables so).
-func WriteResult(t testing.TB, tl Tally) {
+func WriteResult(t testing.TB, tl Tally) { appendResult(t, tl.Row()) }
+
+// WriteNote appends a free-form line to the FILA_FAULT_RESULTS file.
+func WriteNote(t testing.TB, format string, args ...any) {
+	line := fmt.Sprintf(format, args...)
+	t.Log(line)
+	appendResult(t, line)
+}
+
+// appendResult appends line to the FILA_FAULT_RESULTS file, when set.
+func appendResult(t testing.TB, line string) {
 	path := os.Getenv("FILA_FAULT_RESULTS")
 	if path == "" {
 		return
@@ -262,24 +272,6 @@ func WriteResult(t testing.TB, tl Tally) {
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
 	if err != nil {
 		t.Logf("faulttest: results file: %v", err)
-		return
-	}
-	defer f.Close()
-	_, _ = fmt.Fprintln(f, tl.Row())
-}
-
-// WriteNote appends a free-form line to the FILA_FAULT_RESULTS file.
-func WriteNote(t testing.TB, format string, args ...any) {
-	line := fmt.Sprintf(format, args...)
-	t.Log(line)
-	path := os.Getenv("FILA_FAULT_RESULTS")
-	if path == "" {
-		return
-	}
-	resultsMu.Lock()
-	defer resultsMu.Unlock()
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
-	if err != nil {
 		return
 	}
 	defer f.Close()
