@@ -90,6 +90,24 @@ func TestJobBuckets(t *testing.T) {
 		require.Equal(t, before, mr.Dump(), "a refused call changed nothing")
 	})
 
+	t.Run("a flow reaching a queue of another bucket count stores no job", func(t *testing.T) {
+		t.Parallel()
+		_, open := setup(t)
+		addN(t, open(redisbackend.WithJobBuckets(4)), "kids", 1)
+		other := open(redisbackend.WithJobBuckets(2))
+		node := func(queue, name string, kids ...backend.FlowNode) backend.FlowNode {
+			return backend.FlowNode{Queue: queue, Job: backend.JobAddItem{Name: name, Options: backend.JobOptions{Attempts: 1}}, Children: kids}
+		}
+		_, err := other.FlowAdd(context.Background(), &backend.FlowAddParams{Queue: "root",
+			Root: node("", "p", node("", "a"), node("kids", "b"))})
+		require.ErrorIs(t, err, redisbackend.ErrLayout)
+		for q, want := range map[string]backend.Counts{"root": {}, "kids": {Waiting: 1}} {
+			c, err := open(redisbackend.WithJobBuckets(map[string]int{"root": 2, "kids": 4}[q])).QueueCounts(context.Background(), &backend.QueueParams{Queue: q})
+			require.NoError(t, err)
+			require.Equal(t, want, *c, q)
+		}
+	})
+
 	t.Run("a queue made before buckets refuses a bucketed backend", func(t *testing.T) {
 		t.Parallel()
 		mr, open := setup(t)
