@@ -18,7 +18,10 @@ func TestKeyLockingVariants(t *testing.T) {
 	for _, sc := range all {
 		k := sc.KeyLocking()
 		require.NotSame(t, sc, k, sc.Name())
-		require.Equal(t, keyLockingShebang+sc.Source(), k.Source(), sc.Name())
+		require.Equal(t, keyLockingShebang+strings.Replace(sc.Source(), keysOnlyOff, keysOnlyOn, 1), k.Source(), sc.Name())
+		if sc != s.registry {
+			require.Contains(t, k.Source(), keysOnlyOn, "%s: the variant refuses flows across queues", sc.Name())
+		}
 		require.NotEqual(t, sc.Hash(), k.Hash(), sc.Name())
 		require.False(t, strings.HasPrefix(sc.Source(), "#!"), "the plain variant, which redis-server runs, has no shebang: %s", sc.Name())
 		require.Equal(t, sc.Name(), k.Name())

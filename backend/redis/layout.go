@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"strings"
 
 	"github.com/fila-go/fila/backend"
 )
@@ -28,6 +29,24 @@ func (e *LayoutError) Error() string {
 
 // Unwrap makes errors.Is match ErrLayout and backend.ErrPermanent.
 func (e *LayoutError) Unwrap() []error { return []error{ErrLayout, backend.ErrPermanent} }
+
+// ErrLinkedQueues is returned by every call on a queue that holds flows
+// across queues (added by a backend that links queues, e.g. Upstash with
+// GlobalLock) from a backend whose scripts may touch only the keys they
+// declare (Upstash's key locking): they could not reach the other queues.
+// It matches backend.ErrPermanent, so a worker stops instead of retrying.
+// A process checks a queue on its first call on it.
+var ErrLinkedQueues = errors.New("queue holds flows across queues, which scripts under key locking cannot reach")
+
+// LinkedQueuesError is ErrLinkedQueues with the queue.
+type LinkedQueuesError struct{ Queue string }
+
+func (e *LinkedQueuesError) Error() string {
+	return fmt.Sprintf("queue %q: %v: set upstash.Config.GlobalLock in every process of the queues (fila CLI: -global-lock)", e.Queue, ErrLinkedQueues)
+}
+
+// Unwrap makes errors.Is match ErrLinkedQueues and backend.ErrPermanent.
+func (e *LinkedQueuesError) Unwrap() []error { return []error{ErrLinkedQueues, backend.ErrPermanent} }
 
 // layoutReply is the error lib.lua's check_layout raises.
 var layoutReply = regexp.MustCompile(`FILA_LAYOUT stored=(\d+) backend=(\d+)`)
@@ -55,6 +74,9 @@ func (b *Backend) layoutChecked(q *queueInfo, err error) error {
 	}
 	if m := layoutReply.FindStringSubmatch(err.Error()); m != nil {
 		return &LayoutError{Queue: q.name, Stored: m[1], Backend: m[2]}
+	}
+	if strings.Contains(err.Error(), "FILA_XQ") {
+		return &LinkedQueuesError{Queue: q.name}
 	}
 	return err
 }

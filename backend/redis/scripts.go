@@ -129,11 +129,19 @@ func loadScripts() *scripts {
 // flag, so it is only on the variant backend/upstash sends.
 const keyLockingShebang = "#!lua flags=allow-key-locking\n"
 
+// keysOnlyOff is lib.lua's line that says whether a script may touch only
+// its KEYS; the key-locking variant turns it on, which refuses flows
+// across queues (lua/lib_flows.lua, in_queue).
+const (
+	keysOnlyOff = "local KEYS_ONLY = false\n"
+	keysOnlyOn  = "local KEYS_ONLY = true\n"
+)
+
 // withKeyLocking returns s's KeyLocking variant: the same source behind
-// keyLockingShebang, and the same settings but no function (Upstash runs
-// it with EVALSHA).
+// keyLockingShebang with KEYS_ONLY on, and the same settings but no
+// function (Upstash runs it with EVALSHA).
 func withKeyLocking(s *Script) *Script {
-	v := newScript(s.name, keyLockingShebang+s.src)
+	v := newScript(s.name, keyLockingShebang+strings.Replace(s.src, keysOnlyOff, keysOnlyOn, 1))
 	v.readies, v.keys, v.builtin, v.sched = s.readies, s.keys, s.builtin, s.sched
 	return v
 }

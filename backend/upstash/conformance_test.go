@@ -3,8 +3,11 @@ package upstash_test
 import (
 	"testing"
 
+	"github.com/stretchr/testify/require"
+
 	"github.com/fila-go/fila/backend"
 	"github.com/fila-go/fila/backend/backendtest"
+	redisbackend "github.com/fila-go/fila/backend/redis"
 )
 
 // Each subtest gets its own miniredis: miniredis runs one command at a time,
@@ -31,4 +34,35 @@ func TestConformanceGlobalLock(t *testing.T) {
 	cfg.GlobalLock = true
 	be := newBackend(t, cfg)
 	backendtest.Run(t, func(t *testing.T) backend.Backend { return be })
+}
+
+// A process under key locking refuses, on its first call, a queue that
+// holds flows across queues (its scripts could not reach the other
+// queues), before changing anything; with GlobalLock it works on it.
+func TestKeyLockingRefusesLinkedQueues(t *testing.T) {
+	b := miniBundle(t)
+	global := b.config()
+	global.GlobalLock = true
+	app := newBackend(t, global)
+	node := func(queue, name string, kids ...backend.FlowNode) backend.FlowNode {
+		return backend.FlowNode{Queue: queue, Job: backend.JobAddItem{Name: name, Data: []byte(`{}`), Options: backend.JobOptions{Attempts: 1}}, Children: kids}
+	}
+	res, err := app.FlowAdd(ctx, &backend.FlowAddParams{Queue: "replies", Root: node("", "reply", node("media", "download"))})
+	require.NoError(t, err)
+
+	locked := newBackend(t, b.config())
+	for _, q := range []string{"replies", "media"} {
+		err := locked.JobRemove(ctx, &backend.JobRemoveParams{Queue: q, ID: res[0].ID})
+		require.ErrorIs(t, err, redisbackend.ErrLinkedQueues, q)
+		require.ErrorIs(t, err, backend.ErrPermanent)
+		require.ErrorContains(t, err, "GlobalLock")
+	}
+	c, err := app.QueueCounts(ctx, &backend.QueueParams{Queue: "media"})
+	require.NoError(t, err)
+	require.Equal(t, backend.Counts{Waiting: 1}, *c, "nothing changed")
+
+	require.NoError(t, newBackend(t, global).JobRemove(ctx, &backend.JobRemoveParams{Queue: "replies", ID: res[0].ID}))
+	c, err = app.QueueCounts(ctx, &backend.QueueParams{Queue: "media"})
+	require.NoError(t, err)
+	require.Equal(t, backend.Counts{}, *c, "the parent took its child in the other queue")
 }

@@ -33,6 +33,8 @@ type options struct {
 	schema      string
 	prefix      string
 	jobBuckets  int
+	hashTags    string
+	globalLock  bool
 	json        bool
 	timeout     time.Duration
 
@@ -181,6 +183,10 @@ func globalFlags(fs *flag.FlagSet, o *options) {
 	fs.StringVar(&o.prefix, "prefix", o.prefix, "the key `prefix` the queues were created with")
 	fs.IntVar(&o.jobBuckets, "job-buckets", o.jobBuckets,
 		"the job bucket `count` the application's backend uses (redisbackend.WithJobBuckets); 0 means its default: 1 over Redis, 32 over Upstash")
+	fs.StringVar(&o.hashTags, "hash-tags", o.hashTags,
+		"the hash `tags` the application's redisbackend.WithHashTag gives its queues: queue=tag pairs, comma-separated; media*=m tags every queue starting with media")
+	fs.BoolVar(&o.globalLock, "global-lock", o.globalLock,
+		"over Upstash: run scripts under the database-wide lock, as upstash.Config.GlobalLock (needed to change flows whose jobs are in several queues)")
 	fs.BoolVar(&o.json, "json", o.json, "print JSON instead of tables")
 	fs.DurationVar(&o.timeout, "timeout", o.timeout, "give up after this `duration`")
 }
@@ -238,6 +244,9 @@ func parse(args []string, o *options) (*command, []string, error) {
 	}
 	if o.jobBuckets < 0 || o.jobBuckets > redisbackend.MaxJobBuckets {
 		return nil, nil, usagef(cmd, "-job-buckets must be from 0 (the backend's default) to %d, got %d", redisbackend.MaxJobBuckets, o.jobBuckets)
+	}
+	if _, err := parseHashTags(o.hashTags); err != nil {
+		return nil, nil, usagef(cmd, "%v", err)
 	}
 	if cmd.check != nil {
 		if err := cmd.check(cmd, o, rest); err != nil {
@@ -314,7 +323,7 @@ commands:
 		fs.SetOutput(w)
 		fs.PrintDefaults()
 	}
-	fmt.Fprintln(w, "\nGlobal flags (-redis, -prefix, -job-buckets, -json, -timeout) are also accepted; see 'fila -h'.")
+	fmt.Fprintln(w, "\nGlobal flags (-redis, -prefix, -job-buckets, -hash-tags, -global-lock, -json, -timeout) are also accepted; see 'fila -h'.")
 }
 
 func upperFirst(s string) string {

@@ -24,6 +24,10 @@ type storeTarget struct {
 	token string
 	// prefix starts every key (-prefix).
 	prefix string
+	// hashTag is -hash-tags, parsed (nil: every queue its own slot).
+	hashTag func(queue string) string
+	// globalLock is -global-lock: Upstash scripts without key locking.
+	globalLock bool
 	// jobBuckets is -job-buckets; 0 keeps the backend's default (1 over
 	// Redis, upstash.DefaultJobBuckets over REST).
 	jobBuckets int
@@ -43,6 +47,9 @@ func (t storeTarget) options() []redisbackend.Option {
 	opts := []redisbackend.Option{redisbackend.WithPrefix(t.prefix)}
 	if t.jobBuckets > 0 {
 		opts = append(opts, redisbackend.WithJobBuckets(t.jobBuckets))
+	}
+	if t.hashTag != nil {
+		opts = append(opts, redisbackend.WithHashTag(t.hashTag))
 	}
 	return opts
 }

@@ -4,7 +4,7 @@
 // details, and the operator's fixes (retry, promote, remove, clean, pause,
 // resume, drain, obliterate).
 //
-//	fila [-redis URL] [-prefix fila] [-job-buckets N] [-json] [-timeout 30s] <command> [arguments]
+//	fila [-redis URL] [-prefix fila] [-job-buckets N] [-hash-tags q=tag,...] [-global-lock] [-json] [-timeout 30s] <command> [arguments]
 //
 //	fila stats                          # every queue: counts, paused, throughput
 //	fila list outbound failed -limit 20 # a page of failed jobs
@@ -21,7 +21,11 @@
 // redisurl.go for every form). The client sets MaxRetries -1 unless the URL
 // sets max_retries, as the Redis backend asks. -job-buckets must match the
 // application's redisbackend.WithJobBuckets (default 1 over Redis, 32 over
-// Upstash); a mismatch fails naming the count to pass. Output is
+// Upstash); a mismatch fails naming the count to pass. -hash-tags must
+// name the tags of the application's redisbackend.WithHashTag (queues
+// without one keep their own slot), and -global-lock mirrors
+// upstash.Config.GlobalLock, which changing a flow across queues needs
+// over Upstash (docs/flows.md). Output is
 // aligned tables for people, or JSON with -json. Errors go to stderr with a
 // non-zero exit status: 1 when an operation failed, 2 for a usage error.
 package main

@@ -18,7 +18,12 @@ const envRedisURL = "FILA_REDIS_URL"
 // Upstash REST endpoint whose token comes from $UPSTASH_REDIS_REST_TOKEN:
 // a token is never part of a command line.
 func resolveTarget(o *options, getenv func(string) string) (storeTarget, error) {
-	t := storeTarget{prefix: o.prefix, jobBuckets: o.jobBuckets, schema: o.schema}
+	t := storeTarget{prefix: o.prefix, jobBuckets: o.jobBuckets, schema: o.schema, globalLock: o.globalLock}
+	tags, err := parseHashTags(o.hashTags)
+	if err != nil {
+		return t, fmt.Errorf("fila: %w", err)
+	}
+	t.hashTag = tags
 	if o.postgresURL != "" && o.redisURL != "" {
 		return t, fmt.Errorf("fila: give -redis or -postgres, not both")
 	}

@@ -15,7 +15,7 @@ import (
 // after one PING has checked the URL and token. Its job bucket count is
 // upstash.DefaultJobBuckets unless -job-buckets says otherwise.
 func openUpstash(ctx context.Context, t storeTarget) (backend.Backend, func() error, error) {
-	conn, err := upstash.NewConn(upstash.Config{URL: t.url, Token: t.token})
+	conn, err := upstash.NewConn(upstash.Config{URL: t.url, Token: t.token, GlobalLock: t.globalLock})
 	if err != nil {
 		return nil, nil, fmt.Errorf("fila: %w", err)
 	}

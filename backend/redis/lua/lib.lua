@@ -100,8 +100,15 @@ local PRIO_SPAN = 4294967296
 
 local rcall -- redis.call, which does not exist while a function library loads
 
+-- KEYS_ONLY is true in the variant of the scripts that declares Upstash's
+-- allow-key-locking (scripts.go, withKeyLocking, rewrites this line): a
+-- script may then touch only the keys in KEYS, so it cannot reach the other
+-- queues of a flow across queues (lib_flows.lua, in_queue).
+local KEYS_ONLY = false
+
 -- check_layout makes sure the queue's job fields are spread over as many
--- buckets as this call passes (meta nb), and records the count on a new
+-- buckets as this call passes (meta nb), and that a KEYS_ONLY script may
+-- work on it (no flow links to other queues), and records the count on a new
 -- queue; a queue without the record whose jobs hash or meta exists was
 -- made before buckets existed, with one. The backend asks for it on its
 -- first call on a queue (ARGV[2] ends in 'L'). It runs before the script
@@ -118,6 +125,9 @@ local function check_layout()
     nb = '1'
   end
   if nb ~= want then error('FILA_LAYOUT stored=' .. nb .. ' backend=' .. want) end
+  -- A queue holding links to other queues (lib_flows.lua, meta xq) cannot
+  -- be worked on by scripts that may touch only their KEYS.
+  if KEYS_ONLY and rcall('HEXISTS', K_META, 'xq') == 1 then error('FILA_XQ') end
 end
 
 -- bind points the K_ names at a queue's keys: fixed is how many of keys

@@ -77,6 +77,7 @@ end
 -- so, whose layout obliterate keeps. Outside flows_init: Lua 5.1 allows a
 -- function 60 upvalues.
 local function in_queue(base, fn, check)
+  if KEYS_ONLY then error('FILA_XQ') end
   local keys = {}
   for i, k in ipairs(KEY_NAMES) do keys[i] = base .. k end
   for i = 1, NB - 1 do keys[#KEY_NAMES + i] = base .. 'jobs:' .. i end
@@ -179,13 +180,13 @@ flows_init = function()
   flow_child_done = function(id, st, ok, value)
     local pid, pol = st.fpar, st.fpol
     st.fpar, st.fpol = nil, nil
-    flow_put(id, st)
     local _, pbase, xpid, key = xparent(pid)
     if pbase then
       in_queue(pbase, function() flow_told(xpid, key, pol, ok, value) end)
     else
       flow_told(pid, id, pol, ok, value)
     end
+    flow_put(id, st) -- after: a run stopped on its way to the parent leaves the link
   end
   -- flow_told applies a child's outcome to parent pid (in the run's queue),
   -- which knows the child by key.
