@@ -298,9 +298,7 @@ flows_init = function()
     end
   end
 
-  -- flow_forget tells the parent of a job being deleted before it finished
-  -- (st, loaded) that it no longer waits for it, which readies a parent
-  -- left with no pending child (remove_job, drain.lua, clean.lua).
+  -- forget_in drops a pending child of parent pid (in the run's queue).
   local forget_in = function(pid)
     local prec, pst = load(pid)
     if prec and pst.s == 'K' then
@@ -309,6 +307,9 @@ flows_init = function()
       flow_settle(pid, prec, pst, d)
     end
   end
+  -- flow_forget tells the parent of a job being deleted before it finished
+  -- (st, loaded) that it no longer waits for it, which readies a parent
+  -- left with no pending child (remove_job, drain.lua, clean.lua).
   flow_forget = function(st)
     if not st.fpar then return end
     local _, pbase, pid = xparent(st.fpar)
