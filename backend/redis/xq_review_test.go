@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/fila-go/fila/backend"
+	"github.com/fila-go/fila/internal/redistest"
 )
 
 // TestXQReviewReentryStaleMeta: a finish batch in queue B whose second
@@ -80,4 +81,53 @@ func xqReentry(t *testing.T, mk func(t *testing.T) (*Backend, *redis.Client), pq
 			require.Equal(t, "G", claim("tg"), "G, released and prioritized, must be claimable")
 		}
 	}
+}
+
+// TestXQReviewRingSpansShards: New documents a *redis.Ring as a working
+// client, and flowSpan treats every client but a *redis.ClusterClient as
+// one server (spanAll). A Ring shards keys by hash tag over several
+// servers: a tree whose child is in a queue of another shard is accepted,
+// and flow_add writes the child into that queue's keys on the root's
+// shard, where no claim of the child's queue looks.
+func TestXQReviewRingSpansShards(t *testing.T) {
+	s1, s2 := redistest.Start(t), redistest.Start(t)
+	ring := redis.NewRing(&redis.RingOptions{Addrs: map[string]string{"s1": s1.Addr, "s2": s2.Addr}})
+	be := New(ring)
+	t.Cleanup(func() { be.Close(); ring.Close() })
+	ctx := context.Background()
+	direct := redis.NewClient(&redis.Options{Addr: s1.Addr})
+	defer direct.Close()
+	// Two queue names whose hash tags are on different shards.
+	onS1 := func(name string) bool {
+		k := "probe{" + name + "}"
+		require.NoError(t, ring.Set(ctx, k, "1", 0).Err())
+		return direct.Exists(ctx, k).Val() == 1
+	}
+	var a, b string
+	for i := 0; i < 64 && (a == "" || b == ""); i++ {
+		name := "q" + string(rune('a'+i%26)) + string(rune('a'+i/26))
+		if onS1(name) {
+			if a == "" {
+				a = name
+			}
+		} else if b == "" {
+			b = name
+		}
+	}
+	require.NotEmpty(t, a)
+	require.NotEmpty(t, b)
+	if !be.FlowsSpanQueues() {
+		t.Skip("refused: fine")
+	}
+	_, err := be.FlowAdd(ctx, &backend.FlowAddParams{Queue: a, Root: backend.FlowNode{
+		Job:      backend.JobAddItem{ID: "P", Name: "p"},
+		Children: []backend.FlowNode{{Queue: b, Job: backend.JobAddItem{ID: "C", Name: "c"}}},
+	}})
+	if err != nil {
+		t.Logf("refused: %v", err)
+		return
+	}
+	c, err := be.JobClaim(ctx, &backend.JobClaimParams{Queue: b, Token: "t", LockDuration: 60e9})
+	require.NoError(t, err)
+	require.NotNil(t, c.Job, "the child, added in queue %s, must be claimable there", b)
 }
