@@ -2,6 +2,10 @@ package redisbackend
 
 import (
 	"context"
+	"errors"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
 	"testing"
 
 	"github.com/redis/go-redis/v9"
@@ -130,4 +134,77 @@ func TestXQReviewRingSpansShards(t *testing.T) {
 	c, err := be.JobClaim(ctx, &backend.JobClaimParams{Queue: b, Token: "t", LockDuration: 60e9})
 	require.NoError(t, err)
 	require.NotNil(t, c.Job, "the child, added in queue %s, must be claimable there", b)
+}
+
+// xqPollConn is a Conn without Blocker whose scripts may touch undeclared
+// keys (as upstash.Conn with GlobalLock): the backend polls and links
+// queues.
+type xqPollConn struct{ rdb *redis.Client }
+
+func (c xqPollConn) Eval(ctx context.Context, s *Script, keys []string, args ...any) (any, error) {
+	v, err := c.rdb.EvalSha(ctx, s.Hash(), keys, args...).Result()
+	if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
+		v, err = c.rdb.Eval(ctx, s.Source(), keys, args...).Result()
+	}
+	if errors.Is(err, redis.Nil) {
+		return nil, nil
+	}
+	return v, err
+}
+
+func (c xqPollConn) EvalBatch(ctx context.Context, s *Script, keys []string, calls [][]any) ([]any, error) {
+	out := make([]any, len(calls))
+	for i, args := range calls {
+		v, err := c.Eval(ctx, s, keys, args...)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = v
+	}
+	return out, nil
+}
+
+func (c xqPollConn) Ping(ctx context.Context) error { return c.rdb.Ping(ctx).Err() }
+func (c xqPollConn) UndeclaredKeys() bool           { return true }
+
+// TestXQReviewPollingWakeParentQueue: on a polling transport (Upstash
+// with GlobalLock), a child's completion in queue B readies its parent in
+// queue A, but runLeft signals only B's local claims (q.signal): this
+// process's idle claim of A sleeps out its poll interval (up to the
+// maximum) before it sees the parent. A parent in the child's queue is
+// seen at once.
+func TestXQReviewPollingWakeParentQueue(t *testing.T) {
+	for _, pq := range []string{"A", "B"} {
+		t.Run("parent in "+pq, func(t *testing.T) {
+			mr := miniredis.RunT(t)
+			rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
+			be := NewWithConn(xqPollConn{rdb}, WithPollInterval(20*time.Millisecond, 2*time.Second))
+			t.Cleanup(func() { be.Close(); rdb.Close() })
+			require.True(t, be.FlowsSpanQueues())
+			ctx := context.Background()
+			_, err := be.FlowAdd(ctx, &backend.FlowAddParams{Queue: pq, Root: backend.FlowNode{
+				Job:      backend.JobAddItem{ID: "P", Name: "p"},
+				Children: []backend.FlowNode{{Queue: "B", Job: backend.JobAddItem{ID: "C", Name: "c"}}},
+			}})
+			require.NoError(t, err)
+			c, err := be.JobClaim(ctx, &backend.JobClaimParams{Queue: "B", Token: "tc", LockDuration: 60e9})
+			require.NoError(t, err)
+			require.NotNil(t, c.Job)
+			got := make(chan time.Time, 1)
+			go func() {
+				r, err := be.JobClaim(ctx, &backend.JobClaimParams{Queue: pq, Token: "tp", LockDuration: 60e9, Wait: 10 * time.Second})
+				if err == nil && r.Job != nil && r.Job.ID == "P" {
+					got <- time.Now()
+				}
+				close(got)
+			}()
+			time.Sleep(2600 * time.Millisecond) // the idle claim's interval grew to the maximum
+			done := time.Now()
+			_, err = be.JobComplete(ctx, &backend.JobCompleteParams{Queue: "B", ID: "C", Token: "tc"})
+			require.NoError(t, err)
+			at, ok := <-got
+			require.True(t, ok, "the parent was not claimed")
+			require.Less(t, at.Sub(done), 500*time.Millisecond, "the ready parent waited out the poll interval")
+		})
+	}
 }
