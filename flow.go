@@ -73,7 +73,7 @@ type FlowJob struct {
 // Dedup on any job, a JobID used twice in a queue or already there, more
 // than MaxFlowDepth levels or MaxFlowNodes jobs, and a tree across queues
 // a backend does not link (backend.FlowsAcrossQueues: on Redis Cluster
-// queues of different hash slots, on Upstash any without GlobalLock) fail
+// queues of different hash tags, on Upstash any without GlobalLock) fail
 // with ErrInvalid. A backend without backend.Flows returns ErrUnsupported.
 func (q *Queue) AddFlow(ctx context.Context, root FlowJob) (out []*Job, err error) {
 	const op = "add flow to"

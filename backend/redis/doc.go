@@ -117,7 +117,9 @@
 //
 // Clients other than *redis.Client and *redis.ClusterClient (a Ring, a
 // wrapper) work, but their blocks are kept to one second since they cannot be
-// cancelled, and their scripts run with EVALSHA.
+// cancelled, and their scripts run with EVALSHA. Like a ClusterClient, they
+// may shard keys by hash tag, so a flow links only queues of one tag there
+// (WithHashTag).
 //
 // Other transports run the same scripts through NewWithConn and a Conn;
 // without blocking commands, claims poll (backend/upstash).

@@ -204,16 +204,17 @@ func decodeFlowEntries(s string, out *backend.FlowChildren) error {
 // FlowsSpanQueues implements backend.FlowsAcrossQueues. A child's
 // finish, one script call on its queue's keys, moves a parent in another
 // queue by building that queue's keys in the script (lua/lib_flows.lua):
-// fine on one Redis server, refused by Upstash's key locking and by
-// Cluster for keys of another hash slot. So a backend made by New with a
-// single-server client links any queues; one with a *redis.ClusterClient
-// links the queues of one hash slot (see WithHashTag), which FlowAdd
-// checks: it reports true once WithHashTag is set; one made by NewWithConn
-// links any queues when its Conn says scripts may touch undeclared keys
-// (UndeclaredKeys; upstash.Config.GlobalLock), else none.
+// fine on one Redis server; on Cluster (or a Ring, or any client that
+// shards keys) only for keys of one hash tag, which one node holds; refused
+// by Upstash's key locking. So a backend made by New with a *redis.Client
+// links any queues; with any other client it links the queues of one hash
+// tag (see WithHashTag), which FlowAdd checks, and reports true once
+// WithHashTag is set; one made by NewWithConn links any queues when its
+// Conn says scripts may touch undeclared keys (UndeclaredKeys;
+// upstash.Config.GlobalLock), else none.
 func (b *Backend) FlowsSpanQueues() bool {
 	s := b.flowSpan()
-	return s == spanAll || s == spanSlot && b.opts.hashTag != nil
+	return s == spanAll || s == spanTag && b.opts.hashTag != nil
 }
 
 // span says which trees across queues a backend links.
@@ -221,27 +222,22 @@ type span int
 
 const (
 	spanNone span = iota // none: a transport whose scripts touch only their declared keys
-	spanSlot             // those whose queues share a Cluster hash slot
+	spanTag              // those whose queues share a hash tag: a client that shards keys by it
 	spanAll              // any: one server
 )
 
 func (b *Backend) flowSpan() span {
 	c, ok := b.conn.(*goredisConn)
-	switch {
-	case !ok:
+	if !ok {
 		if u, ok := b.conn.(UndeclaredKeys); ok && u.UndeclaredKeys() {
 			return spanAll
 		}
 		return spanNone
-	case isCluster(c.rdb):
-		return spanSlot
 	}
-	return spanAll
-}
-
-func isCluster(rdb redis.UniversalClient) bool {
-	_, ok := rdb.(*redis.ClusterClient)
-	return ok
+	if _, one := c.rdb.(*redis.Client); one {
+		return spanAll // one server, or Sentinel's master
+	}
+	return spanTag
 }
 
 // flowQueues refuses a tree (queues filled in by backend.CheckFlow) whose
@@ -252,23 +248,25 @@ func (b *Backend) flowQueues(root *backend.FlowNode) error {
 		return backend.OneQueue(root, "this transport runs scripts on their declared keys only (Upstash's key locking), "+
 			"and the Redis backend links queues by reaching into another queue's keys: keep the tree in one queue, "+
 			"or on Upstash set upstash.Config.GlobalLock (docs/flows.md)")
-	case spanSlot:
-		return b.oneSlot(root, root)
+	case spanTag:
+		return b.oneTag(root, root)
 	}
 	return nil
 }
 
-// oneSlot refuses a tree with a node whose queue's keys are in another
-// Cluster hash slot than its root's.
-func (b *Backend) oneSlot(root, f *backend.FlowNode) error {
+// oneTag refuses a tree with a node whose queue's keys have another hash
+// tag than its root's: a client that shards keys (Cluster, Ring) may keep
+// them on another node.
+func (b *Backend) oneTag(root, f *backend.FlowNode) error {
+	want := hashTag(b.queue(root.Queue).base())
 	for i := range f.Children {
 		c := &f.Children[i]
-		if slot := keySlot(b.queue(c.Queue).base()); slot != keySlot(b.queue(root.Queue).base()) {
-			return fmt.Errorf("%w: job %q is in queue %q, hash slot %d, and its flow's root in %q, hash slot %d: "+
-				"on Redis Cluster a tree's queues must share a hash slot; give them one hash tag with redisbackend.WithHashTag (docs/flows.md)",
-				backend.ErrInvalidFlow, c.Job.Name, c.Queue, slot, root.Queue, keySlot(b.queue(root.Queue).base()))
+		if tag := hashTag(b.queue(c.Queue).base()); tag != want {
+			return fmt.Errorf("%w: job %q is in queue %q, hash tag %q, and its flow's root in %q, hash tag %q: "+
+				"on Redis Cluster (or any client that shards keys) a tree's queues must share a hash tag; give them one with redisbackend.WithHashTag (docs/flows.md)",
+				backend.ErrInvalidFlow, c.Job.Name, c.Queue, tag, root.Queue, want)
 		}
-		if err := b.oneSlot(root, c); err != nil {
+		if err := b.oneTag(root, c); err != nil {
 			return err
 		}
 	}

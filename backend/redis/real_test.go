@@ -108,7 +108,7 @@ func TestConformanceClusterHashTag(t *testing.T) {
 // Without a shared tag, a Cluster refuses a tree across queues at its add,
 // naming the slots and the option that fixes it; with tags that differ,
 // too.
-func TestClusterRefusesATreeAcrossSlots(t *testing.T) {
+func TestClusterRefusesATreeAcrossHashTags(t *testing.T) {
 	addrs := redistest.Cluster(t)
 	tags := map[string]string{"media": "m", "scan": "m", "thumb": "t"}
 	be := newBackend(t, redis.NewClusterClient(&redis.ClusterOptions{Addrs: addrs}),
@@ -119,7 +119,7 @@ func TestClusterRefusesATreeAcrossSlots(t *testing.T) {
 	ctx := context.Background()
 	_, err := be.FlowAdd(ctx, &backend.FlowAddParams{Queue: "media", Root: node("", "reply", node("scan", "scan"), node("thumb", "thumb"))})
 	require.ErrorIs(t, err, backend.ErrInvalidFlow)
-	require.ErrorContains(t, err, `queue "thumb", hash slot`)
+	require.ErrorContains(t, err, `queue "thumb", hash tag "t"`)
 	require.ErrorContains(t, err, "WithHashTag")
 	c, err := be.QueueCounts(ctx, &backend.QueueParams{Queue: "scan"})
 	require.NoError(t, err)

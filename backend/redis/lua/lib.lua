@@ -86,6 +86,7 @@ local FQ, FQ_SET -- meta fq, loaded by order_score; FQ changed in this run
 local RETAIN  -- retention rules to apply at the end of the run, or nil
 local DONE_C, DONE_F -- completed and failed jobs counted in this run, written at its end
 local EV, EVN -- events of this run, flat {type, job id, data, ...} in EV[1..EVN], written at its end
+local XQ      -- the state of each queue a run went into, by key base (lib_flows.lua, in_queue)
 
 local MARKER = '0' -- wakes a blocked claim; never a job id (generated ids start at 1)
 local TOKEN = '\1' -- starts a group's token in the ready list; never a job id (no control characters)
@@ -168,7 +169,7 @@ local function init(keys, argv, fixed)
   NOW_S = t[1] .. string.sub('00000' .. t[2], -6, -4)
   NOW = tonumber(NOW_S)
   M, M_ALL, FQ, FQ_SET, RETAIN, DONE_C, DONE_F, EVN, WAKE = nil, false, nil, false, nil, 0, 0, 0, false
-  GX_D = 0
+  GX_D, XQ = 0, nil
   if not EV then EV = {} end
 end
 

@@ -68,32 +68,57 @@ local function xparent(fpar)
   return string.match(fpar, '^\5([^\5]*)\5([^\5]*)\5([^\5]*)\5(.*)$')
 end
 
--- in_queue runs fn as a run of its own on the queue whose keys start
--- with base, with its own switches, events and metrics (written by done
--- as fn ends), and returns fn's result; the run's own state is back
--- after. With check, it first checks that the queue spreads its jobs
--- over as many buckets as this one (check_layout): flow_add.lua does, once
--- per queue of a tree; a later step reaches only queues of a tree added
--- so, whose layout obliterate keeps. Outside flows_init: Lua 5.1 allows a
--- function 60 upvalues.
+-- xq_save returns the run's state on its current queue: its keys, meta
+-- cache, events and what done writes; xq_load makes s current again.
+local function xq_save()
+  local k = {K_WAIT, K_PAUSED, K_PRIO, K_JOBS, K_META, K_EVENTS, K_DELAYED, K_DEDUP, K_ACTIVE,
+    K_COMPLETED, K_FAILED, K_LIMITER, K_STALLED, K_METRICS}
+  for i = 1, NB - 1 do k[#KEY_NAMES + i] = JB[i] end
+  return {k = k, m = M, m_all = M_ALL, wake = WAKE, fq = FQ, fq_set = FQ_SET, retain = RETAIN,
+    dc = DONE_C, df = DONE_F, ev = EV, evn = EVN, gxd = GX_D}
+end
+local function xq_load(s)
+  bind(s.k, #KEY_NAMES)
+  M, M_ALL, WAKE, FQ, FQ_SET, RETAIN = s.m, s.m_all, s.wake, s.fq, s.fq_set, s.retain
+  DONE_C, DONE_F, EV, EVN, GX_D = s.dc, s.df, s.ev, s.evn, s.gxd
+end
+
+-- in_queue runs fn on the queue whose keys start with base and returns
+-- fn's result; the run is back on its queue after. A queue the run is
+-- not in yet gets a run of its own, with its own switches, events and
+-- metrics, written by done as fn ends. A queue the run is in already (the
+-- run's own, reached again through a tree that left it: a child in B, its
+-- parent in A, theirs in B) continues its state where it left it, so its
+-- switches stay true and its own done writes them once. With check, a new
+-- queue is first checked to spread its jobs over as many buckets as this
+-- one (check_layout): flow_add.lua does, once per queue of a tree; a later
+-- step reaches only queues of a tree added so, whose layout obliterate
+-- keeps. Outside flows_init: Lua 5.1 allows a function 60 upvalues.
 local function in_queue(base, fn, check)
   if KEYS_ONLY then error('FILA_XQ') end
-  local keys = {}
-  for i, k in ipairs(KEY_NAMES) do keys[i] = base .. k end
-  for i = 1, NB - 1 do keys[#KEY_NAMES + i] = base .. 'jobs:' .. i end
-  local saved = {K_WAIT, K_PAUSED, K_PRIO, K_JOBS, K_META, K_EVENTS, K_DELAYED, K_DEDUP, K_ACTIVE,
-    K_COMPLETED, K_FAILED, K_LIMITER, K_STALLED, K_METRICS}
-  for i = 1, NB - 1 do saved[#KEY_NAMES + i] = JB[i] end
-  local m, m_all, wake, fq, fq_set, retain = M, M_ALL, WAKE, FQ, FQ_SET, RETAIN
-  local dc, df, ev, evn, gxd = DONE_C, DONE_F, EV, EVN, GX_D
-  bind(keys, #KEY_NAMES)
-  if check then check_layout() end
-  M, M_ALL, FQ, FQ_SET, RETAIN, DONE_C, DONE_F, EV, EVN, WAKE, GX_D = nil, false, nil, false, nil, 0, 0, {}, 0, false, 0
+  local from = here()
+  if base == from then return fn() end
+  XQ = XQ or {}
+  XQ[from] = xq_save()
+  local again = XQ[base]
+  if again then
+    xq_load(again)
+  else
+    local keys = {}
+    for i, k in ipairs(KEY_NAMES) do keys[i] = base .. k end
+    for i = 1, NB - 1 do keys[#KEY_NAMES + i] = base .. 'jobs:' .. i end
+    bind(keys, #KEY_NAMES)
+    if check then check_layout() end
+    M, M_ALL, FQ, FQ_SET, RETAIN, DONE_C, DONE_F, EV, EVN, WAKE, GX_D = nil, false, nil, false, nil, 0, 0, {}, 0, false, 0
+  end
   local r = fn()
-  done()
-  bind(saved, #KEY_NAMES)
-  M, M_ALL, WAKE, FQ, FQ_SET, RETAIN = m, m_all, wake, fq, fq_set, retain
-  DONE_C, DONE_F, EV, EVN, GX_D = dc, df, ev, evn, gxd
+  if again then
+    XQ[base] = xq_save()
+  else
+    done()
+    XQ[base] = nil -- it left the run: a later visit is a run of its own again
+  end
+  xq_load(XQ[from])
   return r
 end
 
