@@ -128,6 +128,29 @@ func runFlows(t *testing.T, f Factory) {
 		require.Equal(t, backend.StateCompleted, b.get(res[2].ID).State)
 	})
 
+	// A parent released by ContinueParent runs while a sibling is pending;
+	// the sibling finishes while the parent is active, so (by the rule that
+	// an outcome is recorded only while the parent waits) it is not
+	// delivered. If the parent then fans out again (WaitForChildren), the
+	// undelivered sibling must not keep it waiting forever: it finished.
+	t.Run("a parent released by continue that waits again is released by its new children", func(t *testing.T) {
+		b := setup(t, f)
+		fl := flows(b)
+		res := addFlow(b, fl, node("parent", "", node("cont", backend.ChildContinue), node("late", "")))
+		fail(b, "cont")
+		j, tok := b.mustClaim()
+		require.Equal(t, "late", j.Name)
+		p, ptok := b.mustClaim()
+		require.Equal(t, res[0].ID, p.ID, "the parent, released by cont's failure")
+		_, err := b.be.JobComplete(b.ctx, &backend.JobCompleteParams{Queue: b.queue, ID: j.ID, Token: tok, ReturnValue: []byte(`"late"`)})
+		require.NoError(t, err, "late finishes while its parent is active")
+		_, err = fl.FlowWaitChildren(b.ctx, &backend.FlowWaitChildrenParams{Queue: b.queue, ID: p.ID, Token: ptok,
+			Children: []backend.FlowNode{node("more", "")}})
+		require.NoError(t, err)
+		require.Equal(t, []string{"more", "parent"}, runAll(b), "the parent runs again once its new child is done")
+		require.Equal(t, backend.Counts{Completed: 3, Failed: 1}, b.counts())
+	})
+
 	t.Run("only a child's final outcome reaches its parent; a cancel applies its policy", func(t *testing.T) {
 		b := setup(t, f)
 		fl := flows(b)
