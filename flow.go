@@ -34,9 +34,9 @@ const (
 	RemoveDependency = backend.ChildRemove
 	// ContinueParent records the failure, as IgnoreFailure, and makes the
 	// parent ready at once (BullMQ's continueParentOnFailure): it runs
-	// without waiting for its other children, which still run. Its
-	// Children shows them as pending; what they do after the parent was
-	// released is not delivered to it.
+	// without waiting for its other children, which still run; their
+	// outcomes are recorded as they finish (Children's Pending counts
+	// those that have not).
 	ContinueParent = backend.ChildContinue
 )
 

@@ -43,9 +43,8 @@ const (
 	// ChildContinue records the failure under the parent, as ChildIgnore,
 	// and makes the parent ready at once (BullMQ's
 	// continueParentOnFailure): it runs without waiting for its other
-	// children, which still run; it sees them as pending (FlowChildren's
-	// Pending), and what they do after it was released is not delivered
-	// to it.
+	// children, which still run; their outcomes are recorded as they
+	// finish (FlowChildren's Pending counts those that have not).
 	ChildContinue ChildPolicy = "continue"
 )
 

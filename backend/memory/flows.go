@@ -263,9 +263,11 @@ func (q *queue) receive(m flowMsg, now time.Time) {
 	case childDone:
 		q.childDone(m, now)
 	case childGone:
-		if p := q.waitingParent(m.id, m.key); p != nil {
+		if p := q.pendingParent(m.id, m.key); p != nil {
 			delete(p.flow.pending, m.key)
-			q.releaseParent(p, now)
+			if p.job.State == backend.StateWaitingChildren {
+				q.releaseParent(p, now)
+			}
 		}
 	case removeChild:
 		c := q.jobs[m.id]
@@ -279,10 +281,13 @@ func (q *queue) receive(m flowMsg, now time.Time) {
 	}
 }
 
-// waitingParent returns parent id if it waits for child key.
-func (q *queue) waitingParent(id, key string) *entry {
+// pendingParent returns parent id if child key is pending for it, in
+// whatever state the parent is: a parent released (ContinueParent) or
+// failed by another child still records its children's outcomes, so that
+// it does not wait for them again if it fans out anew.
+func (q *queue) pendingParent(id, key string) *entry {
 	p := q.jobs[id]
-	if p == nil || p.job.State != backend.StateWaitingChildren || p.flow == nil {
+	if p == nil || p.flow == nil {
 		return nil
 	}
 	if _, wait := p.flow.pending[key]; !wait {
@@ -305,13 +310,16 @@ func (q *queue) childFinished(e *entry, ok bool, now time.Time) {
 }
 
 // childDone applies a child's final outcome to its parent, by the child's
-// policy. A child counts once.
+// policy. A child counts once. A parent that does not wait for children
+// any more (released by ContinueParent, failed by another child) records
+// the outcome and nothing else.
 func (q *queue) childDone(m flowMsg, now time.Time) {
-	p := q.waitingParent(m.id, m.key)
+	p := q.pendingParent(m.id, m.key)
 	if p == nil {
 		return
 	}
 	delete(p.flow.pending, m.key)
+	waits := p.job.State == backend.StateWaitingChildren
 	switch {
 	case m.ok:
 		p.flow.values[m.key] = m.value
@@ -320,15 +328,20 @@ func (q *queue) childDone(m flowMsg, now time.Time) {
 	case m.policy == backend.ChildRemove:
 	case m.policy == backend.ChildContinue:
 		p.flow.failed[m.key] = m.reason
-		q.release(p, now)
+		if waits {
+			q.release(p, now)
+		}
 		return
+	case !waits:
 	default:
 		q.detach(p)
 		p.job.FailedReason = fmt.Sprintf("child %s failed: %s", m.key, m.reason)
 		q.failJob(p, p.job.Options.RemoveOnFail, now)
 		return
 	}
-	q.releaseParent(p, now)
+	if waits {
+		q.releaseParent(p, now)
+	}
 }
 
 // releaseParent makes a parent ready once no child is pending.

@@ -2,11 +2,6 @@
 -- child's failure for good is recorded under its parent, which is made
 -- ready at once, without waiting for its other children. {{schema}} is
 -- replaced by the quoted schema name. See docs/postgres.md.
---
--- A child's outcome is now recorded only while its parent waits for
--- children, as on the other backends: a parent that a child failed, or
--- released by 'continue', is not told what its other children do later,
--- and sees them pending.
 
 -- flow_release_now makes a parent waiting for children ready, pending
 -- children or not; a grouped parent joins the back of its group, which is
@@ -43,11 +38,12 @@ BEGIN
 END $$;
 
 -- flow_child_done applies the final outcome of child c of queue q (ok:
--- completed) to its parent p of queue pq, while the parent waits for
--- children: its value or failure recorded, or the parent failed (policy
--- fail-parent) with a reason naming the child as backend.ChildKey does,
--- or the dependency dropped; a parent left with no pending child is
--- released, and one whose child failed under 'continue' at once.
+-- completed) to its parent p of queue pq: its value or failure recorded,
+-- or the dependency dropped; then, while the parent waits for children,
+-- the parent failed (policy fail-parent) with a reason naming the child
+-- as backend.ChildKey does, or released: at once under 'continue', else
+-- once no child is pending. A parent that does not wait any more
+-- (released, or failed by another child) records the outcome only.
 CREATE OR REPLACE FUNCTION {{schema}}.flow_child_done(q text, c text, pq text, p text, ok boolean, val bytea, why text) RETURNS void
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -59,9 +55,6 @@ BEGIN
         RETURN; -- finished before (a retried child), or its parent is gone
     END IF;
     SELECT state INTO pstate FROM {{schema}}.jobs WHERE queue = pq AND id = p FOR UPDATE;
-    IF pstate IS DISTINCT FROM 'waiting-children' THEN
-        RETURN;
-    END IF;
     SELECT * INTO l FROM {{schema}}.flow_links WHERE queue = q AND child = c AND kind IS NULL FOR UPDATE;
     IF NOT FOUND THEN
         RETURN;
@@ -71,6 +64,9 @@ BEGIN
         value = CASE WHEN ok THEN val END,
         reason = CASE WHEN NOT ok AND l.policy IN ('ignore', 'continue') THEN why END
     WHERE queue = q AND child = c;
+    IF pstate IS DISTINCT FROM 'waiting-children' THEN
+        RETURN;
+    END IF;
     IF NOT ok AND l.policy = '' THEN
         UPDATE {{schema}}.jobs SET state = 'failed', failed_reason = 'child ' || k || ' failed: ' || why,
             finished_at = clock_timestamp(), ord = nextval('{{schema}}.job_ord')

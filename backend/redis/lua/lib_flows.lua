@@ -214,17 +214,21 @@ flows_init = function()
     flow_put(id, st) -- after: a run stopped on its way to the parent leaves the link
   end
   -- flow_told applies a child's outcome to parent pid (in the run's queue),
-  -- which knows the child by key.
+  -- which knows the child by key. A parent that does not wait for children
+  -- any more (released by 'c', failed by another child) records the
+  -- outcome and nothing else, so that it does not wait for the child again
+  -- if it fans out anew.
   flow_told = function(pid, key, pol, ok, value)
     local prec, pst = load(pid)
-    if not prec or pst.s ~= 'K' then return end
+    if not prec or not pst.fpd then return end
     local d = flow_data(pst.fpd)
     d.pending = d.pending - 1
+    local waits = pst.s == 'K'
     if ok then
       d.ent = d.ent .. 'V' .. len(key) .. ':' .. key .. len(value) .. ':' .. value
     elseif pol == 'i' or pol == 'c' then
       d.ent = d.ent .. 'X' .. len(key) .. ':' .. key .. len(value) .. ':' .. value
-    elseif pol ~= 'r' then
+    elseif pol ~= 'r' and waits then
       local reason = 'child ' .. key .. ' failed: ' .. value
       pst.fpd = flow_render(d)
       rcall('ZREM', K_DEDUP, '\2' .. pid)
@@ -236,7 +240,12 @@ flows_init = function()
       finish(pid, pst, K_FAILED, remove, keep_last, keep_for)
       return
     end
-    flow_settle(pid, prec, pst, d, not ok and pol == 'c')
+    if waits then
+      flow_settle(pid, prec, pst, d, not ok and pol == 'c')
+    else
+      pst.fpd = flow_render(d)
+      flow_put(pid, pst)
+    end
   end
 
   -- unlist takes a job that is not active out of its list or set, and out of
@@ -326,10 +335,14 @@ flows_init = function()
   -- forget_in drops a pending child of parent pid (in the run's queue).
   local forget_in = function(pid)
     local prec, pst = load(pid)
-    if prec and pst.s == 'K' then
-      local d = flow_data(pst.fpd)
-      d.pending = d.pending - 1
+    if not prec or not pst.fpd then return end
+    local d = flow_data(pst.fpd)
+    d.pending = d.pending - 1
+    if pst.s == 'K' then
       flow_settle(pid, prec, pst, d)
+    else
+      pst.fpd = flow_render(d)
+      flow_put(pid, pst)
     end
   end
   -- flow_forget tells the parent of a job being deleted before it finished
