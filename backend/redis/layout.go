@@ -35,7 +35,7 @@ func (e *LayoutError) Unwrap() []error { return []error{ErrLayout, backend.ErrPe
 // GlobalLock) from a backend whose scripts may touch only the keys they
 // declare (Upstash's key locking): they could not reach the other queues.
 // It matches backend.ErrPermanent, so a worker stops instead of retrying.
-// A process checks a queue on its first call on it.
+// Every such call is refused before it changes anything.
 var ErrLinkedQueues = errors.New("queue holds flows across queues, which scripts under key locking cannot reach")
 
 // LinkedQueuesError is ErrLinkedQueues with the queue.

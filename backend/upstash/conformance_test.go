@@ -36,21 +36,24 @@ func TestConformanceGlobalLock(t *testing.T) {
 	backendtest.Run(t, func(t *testing.T) backend.Backend { return be })
 }
 
-// A process under key locking refuses, on its first call, a queue that
-// holds flows across queues (its scripts could not reach the other
-// queues), before changing anything; with GlobalLock it works on it.
+// A process under key locking refuses every call on a queue that holds
+// flows across queues (its scripts could not reach the other queues),
+// before changing anything, also when it worked on the queue before the
+// queue was linked; with GlobalLock it works on it.
 func TestKeyLockingRefusesLinkedQueues(t *testing.T) {
 	b := miniBundle(t)
 	global := b.config()
 	global.GlobalLock = true
 	app := newBackend(t, global)
+	locked := newBackend(t, b.config())
+	_, err := locked.QueueCounts(ctx, &backend.QueueParams{Queue: "replies"})
+	require.NoError(t, err, "not linked yet")
 	node := func(queue, name string, kids ...backend.FlowNode) backend.FlowNode {
 		return backend.FlowNode{Queue: queue, Job: backend.JobAddItem{Name: name, Data: []byte(`{}`), Options: backend.JobOptions{Attempts: 1}}, Children: kids}
 	}
 	res, err := app.FlowAdd(ctx, &backend.FlowAddParams{Queue: "replies", Root: node("", "reply", node("media", "download"))})
 	require.NoError(t, err)
 
-	locked := newBackend(t, b.config())
 	for _, q := range []string{"replies", "media"} {
 		err := locked.JobRemove(ctx, &backend.JobRemoveParams{Queue: q, ID: res[0].ID})
 		require.ErrorIs(t, err, redisbackend.ErrLinkedQueues, q)

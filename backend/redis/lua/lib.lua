@@ -108,8 +108,7 @@ local rcall -- redis.call, which does not exist while a function library loads
 local KEYS_ONLY = false
 
 -- check_layout makes sure the queue's job fields are spread over as many
--- buckets as this call passes (meta nb), and that a KEYS_ONLY script may
--- work on it (no flow links to other queues), and records the count on a new
+-- buckets as this call passes (meta nb), and records the count on a new
 -- queue; a queue without the record whose jobs hash or meta exists was
 -- made before buckets existed, with one. The backend asks for it on its
 -- first call on a queue (ARGV[2] ends in 'L'). It runs before the script
@@ -126,9 +125,6 @@ local function check_layout()
     nb = '1'
   end
   if nb ~= want then error('FILA_LAYOUT stored=' .. nb .. ' backend=' .. want) end
-  -- A queue holding links to other queues (lib_flows.lua, meta xq) cannot
-  -- be worked on by scripts that may touch only their KEYS.
-  if KEYS_ONLY and rcall('HEXISTS', K_META, 'xq') == 1 then error('FILA_XQ') end
 end
 
 -- bind points the K_ names at a queue's keys: fixed is how many of keys
@@ -157,6 +153,10 @@ end
 local function init(keys, argv, fixed)
   rcall = redis.call
   bind(keys, fixed)
+  -- A queue holding links to other queues (lib_flows.lua, meta xq) cannot
+  -- be worked on by a script that may touch only its KEYS: refused before
+  -- anything is written, on every call (Upstash under key locking only).
+  if KEYS_ONLY and rcall('HEXISTS', K_META, 'xq') == 1 then error('FILA_XQ') end
   EVENTS_MAX, METRICS_MAX = argv[1], argv[2]
   if string.sub(METRICS_MAX, -1) == 'L' then
     METRICS_MAX = string.sub(METRICS_MAX, 1, -2)
