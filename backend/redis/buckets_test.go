@@ -101,6 +101,7 @@ func TestJobBuckets(t *testing.T) {
 		_, err := other.FlowAdd(context.Background(), &backend.FlowAddParams{Queue: "root",
 			Root: node("", "p", node("", "a"), node("kids", "b"))})
 		require.ErrorIs(t, err, redisbackend.ErrLayout)
+		require.ErrorContains(t, err, `queue "kids" keeps its jobs in 4 bucket(s), this backend in 2`)
 		for q, want := range map[string]backend.Counts{"root": {}, "kids": {Waiting: 1}} {
 			c, err := open(redisbackend.WithJobBuckets(map[string]int{"root": 2, "kids": 4}[q])).QueueCounts(context.Background(), &backend.QueueParams{Queue: q})
 			require.NoError(t, err)

@@ -49,7 +49,7 @@ func (e *LinkedQueuesError) Error() string {
 func (e *LinkedQueuesError) Unwrap() []error { return []error{ErrLinkedQueues, backend.ErrPermanent} }
 
 // layoutReply is the error lib.lua's check_layout raises.
-var layoutReply = regexp.MustCompile(`FILA_LAYOUT stored=(\d+) backend=(\d+)`)
+var layoutReply = regexp.MustCompile(`FILA_LAYOUT stored=(\d+) backend=(\d+)(?: queue=([A-Za-z0-9._-]+))?`)
 
 // fixedArgs returns ARGV[1] and ARGV[2] for a call on q. Until a call on
 // q succeeded in this process, ARGV[2] ends in 'L', which makes lib.lua
@@ -73,7 +73,11 @@ func (b *Backend) layoutChecked(q *queueInfo, err error) error {
 		return nil
 	}
 	if m := layoutReply.FindStringSubmatch(err.Error()); m != nil {
-		return &LayoutError{Queue: q.name, Stored: m[1], Backend: m[2]}
+		name := q.name
+		if m[3] != "" { // another queue of a flow (lua/flow_add.lua)
+			name = m[3]
+		}
+		return &LayoutError{Queue: name, Stored: m[1], Backend: m[2]}
 	}
 	if strings.Contains(err.Error(), "FILA_XQ") {
 		return &LinkedQueuesError{Queue: q.name}

@@ -27,7 +27,7 @@ local function at(i, fn)
   if base == HERE then return fn() end
   local first = not checked[base]
   checked[base] = true
-  return in_queue(base, fn, first)
+  return in_queue(base, fn, first and arg(i, 8))
 end
 -- link returns the id by which node i's parent (index par, 0 for the
 -- waiting job) names it, and the link node i keeps to its parent (pid).

@@ -114,7 +114,8 @@ local KEYS_ONLY = false
 -- first call on a queue (ARGV[2] ends in 'L'). It runs before the script
 -- writes anything, and a mismatch raises an error the backend reports as
 -- ErrLayout: a script with the wrong buckets would miss the queue's jobs.
-local function check_layout()
+-- queue names a queue other than the call's (in_queue), for the error.
+local function check_layout(queue)
   local want = string.format('%d', NB)
   local nb = rcall('HGET', K_META, 'nb')
   if not nb then
@@ -124,7 +125,11 @@ local function check_layout()
     end
     nb = '1'
   end
-  if nb ~= want then error('FILA_LAYOUT stored=' .. nb .. ' backend=' .. want) end
+  if nb ~= want then
+    local which = ''
+    if queue then which = ' queue=' .. queue end
+    error('FILA_LAYOUT stored=' .. nb .. ' backend=' .. want .. which)
+  end
 end
 
 -- bind points the K_ names at a queue's keys: fixed is how many of keys

@@ -84,7 +84,8 @@ local function xq_load(s)
 end
 
 -- in_queue runs fn on the queue whose keys start with base and returns
--- fn's result; the run is back on its queue after. A queue the run is
+-- fn's result; the run is back on its queue after. check, when not false,
+-- is the queue's name: see below. A queue the run is
 -- not in yet gets a run of its own, with its own switches, events and
 -- metrics, written by done as fn ends. A queue the run is in already (the
 -- run's own, reached again through a tree that left it: a child in B, its
@@ -108,7 +109,7 @@ local function in_queue(base, fn, check)
     for i, k in ipairs(KEY_NAMES) do keys[i] = base .. k end
     for i = 1, NB - 1 do keys[#KEY_NAMES + i] = base .. 'jobs:' .. i end
     bind(keys, #KEY_NAMES)
-    if check then check_layout() end
+    if check then check_layout(check) end
     M, M_ALL, FQ, FQ_SET, RETAIN, DONE_C, DONE_F, EV, EVN, WAKE, GX_D = nil, false, nil, false, nil, 0, 0, {}, 0, false, 0
   end
   local r = fn()
