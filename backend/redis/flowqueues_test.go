@@ -4,6 +4,7 @@ import (
 	"context"
 	"testing"
 
+	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
@@ -100,4 +101,37 @@ func TestRingLinksTheQueuesOfOneHashTag(t *testing.T) {
 	require.NoError(t, err)
 	require.NotNil(t, p.Job, "the child released its parent in the other queue")
 	require.Equal(t, "P", p.Job.ID)
+}
+
+// A backend with WithHashTag marks the queue's default layout when it
+// registers the queue; a backend without the tag then refuses the queue
+// (ErrHashTag, permanent) instead of reading and writing empty keys.
+func TestABackendWithoutTheHashTagRefusesATaggedQueue(t *testing.T) {
+	mr := miniredis.RunT(t)
+	open := func(opts ...Option) *Backend {
+		rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
+		be := New(rdb, opts...)
+		t.Cleanup(func() { be.Close(); rdb.Close() })
+		return be
+	}
+	ctx := context.Background()
+	tagged := open(WithHashTag(func(string) string { return "app" }))
+	_, err := tagged.JobAdd(ctx, &backend.JobAddParams{Queue: "media", Jobs: []backend.JobAddItem{{Name: "n"}}})
+	require.NoError(t, err)
+	require.Equal(t, "app", mr.HGet("fila:{media}:meta", "tg"))
+
+	_, err = open().QueueCounts(ctx, &backend.QueueParams{Queue: "media"})
+	require.ErrorIs(t, err, ErrHashTag)
+	require.ErrorIs(t, err, backend.ErrPermanent)
+	require.ErrorContains(t, err, `queue "media" is kept under hash tag "app"`)
+	fields, err := mr.HKeys("fila:{media}:meta")
+	require.NoError(t, err)
+	require.Equal(t, []string{"tg"}, fields, "nothing written under the default keys")
+
+	c, err := open(WithHashTag(func(string) string { return "app" })).QueueCounts(ctx, &backend.QueueParams{Queue: "media"})
+	require.NoError(t, err)
+	require.EqualValues(t, 1, c.Waiting)
+	require.Equal(t, "fila:{app}:media:", tagged.queue("media").base())
+	_, err = open(WithHashTag(func(string) string { return "other" })).QueueCounts(ctx, &backend.QueueParams{Queue: "media"})
+	require.NoError(t, err, "another tag finds other (empty) keys: the marker is on the default layout only")
 }

@@ -78,10 +78,19 @@ func (b *Backend) JobAdd(ctx context.Context, p *backend.JobAddParams) ([]backen
 	return out, nil
 }
 
-// register records the queue name in the registry set once per process.
+// register records the queue name in the registry set once per process,
+// and for a queue under a hash tag of WithHashTag the tag in the queue's
+// default layout's meta, which makes a backend without the tag refuse the
+// queue (ErrHashTag) instead of reading empty keys.
 func (b *Backend) register(ctx context.Context, name string, q *queueInfo) {
 	if q.registered.Load() {
 		return
+	}
+	if tag := hashTag(q.base()); q.base() != defaultBase(b.opts.prefix, name) {
+		meta := defaultBase(b.opts.prefix, name) + keyNames[keyMeta]
+		if _, err := b.eval(ctx, b.s.registry, []string{meta}, []any{"tag", tag}, nil); err != nil {
+			return
+		}
 	}
 	if _, err := b.eval(ctx, b.s.registry, []string{b.registryKey()}, []any{"add", name}, nil); err == nil {
 		q.registered.Store(true)

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"strconv"
 	"strings"
 
 	"github.com/fila-go/fila/backend"
@@ -48,6 +49,39 @@ func (e *LinkedQueuesError) Error() string {
 // Unwrap makes errors.Is match ErrLinkedQueues and backend.ErrPermanent.
 func (e *LinkedQueuesError) Unwrap() []error { return []error{ErrLinkedQueues, backend.ErrPermanent} }
 
+// ErrHashTag is returned by every call on a queue that a backend with
+// WithHashTag keeps under a hash tag, from a backend that looks for it
+// without the tag (the fila CLI without -hash-tags, a process configured
+// differently): it would read and write empty keys. It matches
+// backend.ErrPermanent. A process checks it on its first call on a queue.
+var ErrHashTag = errors.New("queue kept under a hash tag this backend was not given")
+
+// HashTagError is ErrHashTag with the queue and its tag.
+type HashTagError struct{ Queue, Tag string }
+
+func (e *HashTagError) Error() string {
+	return fmt.Sprintf("queue %q is kept under hash tag %q (redisbackend.WithHashTag): %v; give it the same tag (fila CLI: -hash-tags '%s=%s')",
+		e.Queue, e.Tag, ErrHashTag, e.Queue, e.Tag)
+}
+
+// Unwrap makes errors.Is match ErrHashTag and backend.ErrPermanent.
+func (e *HashTagError) Unwrap() []error { return []error{ErrHashTag, backend.ErrPermanent} }
+
+// taggedTag reads the tag out of the error lib.lua's check_layout raises
+// for a queue kept under a hash tag: "FILA_TAGGED <len>:<tag>".
+func taggedTag(msg string) (string, bool) {
+	_, rest, ok := strings.Cut(msg, "FILA_TAGGED ")
+	if !ok {
+		return "", false
+	}
+	n, tag, ok := strings.Cut(rest, ":")
+	size, err := strconv.Atoi(n)
+	if !ok || err != nil || size > len(tag) {
+		return "", false
+	}
+	return tag[:size], true
+}
+
 // layoutReply is the error lib.lua's check_layout raises.
 var layoutReply = regexp.MustCompile(`FILA_LAYOUT stored=(\d+) backend=(\d+)(?: queue=([A-Za-z0-9._-]+))?`)
 
@@ -78,6 +112,9 @@ func (b *Backend) layoutChecked(q *queueInfo, err error) error {
 			name = m[3]
 		}
 		return &LayoutError{Queue: name, Stored: m[1], Backend: m[2]}
+	}
+	if tag, ok := taggedTag(err.Error()); ok {
+		return &HashTagError{Queue: q.name, Tag: tag}
 	}
 	if strings.Contains(err.Error(), "FILA_XQ") {
 		return &LinkedQueuesError{Queue: q.name}

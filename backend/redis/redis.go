@@ -39,7 +39,12 @@ func WithPrefix(p string) Option { return func(o *options) { o.prefix = p } }
 // them: a flow whose jobs are in several queues needs that on Cluster
 // (docs/flows.md); a single server needs no tag. The tag is part of every
 // key: changing it for a queue that holds jobs leaves them behind under
-// the old keys. All queues of one tag live on one Cluster node.
+// the old keys. All queues of one tag live on one Cluster node. tag must
+// be deterministic, safe for concurrent use, and the same in every
+// process of the queues (the backend computes a queue's keys once): a
+// queue under a tag marks its default layout when the backend first adds
+// to it, and a backend without the tag then refuses the queue with
+// ErrHashTag on its first call on it, instead of reading empty keys.
 func WithHashTag(tag func(queue string) string) Option { return func(o *options) { o.hashTag = tag } }
 
 // WithEventsMaxLen caps each queue's event stream near n entries (XADD
@@ -264,10 +269,13 @@ func (q *queueInfo) keysFor(s *Script) []string {
 	return q.keys
 }
 
+// defaultBase is the start of a queue's keys without WithHashTag.
+func defaultBase(prefix, name string) string { return prefix + ":{" + name + "}:" }
+
 // queueKeys returns a queue's keys (see queueInfo) for n job buckets,
 // under hash tag tag ("" for the queue's name: see WithHashTag).
 func queueKeys(prefix, name, tag string, n int) []string {
-	base := prefix + ":{" + name + "}:"
+	base := defaultBase(prefix, name)
 	if tag != "" && tag != name {
 		base = prefix + ":{" + tag + "}:" + name + ":"
 	}

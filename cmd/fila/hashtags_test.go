@@ -35,7 +35,7 @@ func TestParseHashTags(t *testing.T) {
 }
 
 // A queue the application keeps under a hash tag is found by the CLI
-// given the same tags, and is not there without them.
+// given the same tags; without them the CLI refuses it, naming the flag.
 func TestHashTagsFindTheApplicationsQueues(t *testing.T) {
 	mr := miniredis.RunT(t)
 	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
@@ -55,9 +55,16 @@ func TestHashTagsFindTheApplicationsQueues(t *testing.T) {
 	require.Equal(t, exitOK, code, errOut)
 	require.Contains(t, out, `"waiting": 1`)
 
-	out, errOut, code = cli("stats", "media", "-json")
+	_, errOut, code = cli("stats", "media", "-json")
+	require.Equal(t, exitFail, code)
+	require.Contains(t, errOut, `queue "media" is kept under hash tag "app"`)
+	require.Contains(t, errOut, `-hash-tags 'media=app'`)
+	_, errOut, code = cli("obliterate", "media", "-force")
+	require.Equal(t, exitFail, code, "nothing is obliterated under the wrong keys")
+	require.Contains(t, errOut, `is kept under hash tag "app"`)
+	out, errOut, code = cli("-hash-tags", "media=app", "stats", "media", "-json")
 	require.Equal(t, exitOK, code, errOut)
-	require.Contains(t, out, `"waiting": 0`, "without the tag the CLI reads the default keys")
+	require.Contains(t, out, `"waiting": 1`, "the queue is still there and listed")
 
 	_, errOut, code = cli("-hash-tags", "media", "stats")
 	require.Equal(t, exitUsage, code)

@@ -117,7 +117,11 @@ local KEYS_ONLY = false
 -- queue names a queue other than the call's (in_queue), for the error.
 local function check_layout(queue)
   local want = string.format('%d', NB)
-  local nb = rcall('HGET', K_META, 'nb')
+  local v = rcall('HMGET', K_META, 'nb', 'tg')
+  local nb = v[1]
+  -- tg: a backend with WithHashTag keeps this queue under that tag and
+  -- marked its default layout so (registry.lua); this call looks here.
+  if v[2] then error('FILA_TAGGED ' .. #v[2] .. ':' .. v[2]) end
   if not nb then
     if NB == 1 or rcall('EXISTS', K_JOBS, K_META) == 0 then
       rcall('HSET', K_META, 'nb', want)
