@@ -109,9 +109,10 @@ type FlowAddParams struct {
 
 // FlowsAcrossQueues is an optional interface of a Flows backend.
 // FlowsSpanQueues reports whether a tree's jobs may be in different
-// queues; a backend that says no (Redis Cluster, where each queue is its
-// own hash slot) refuses such a tree with ErrInvalidFlow. A Flows backend
-// without the method must accept them.
+// queues; a backend that says no (Upstash under key locking, whose
+// scripts may touch only their declared keys; Redis Cluster without a
+// shared hash tag) refuses such a tree with ErrInvalidFlow. A Flows
+// backend without the method must accept them.
 type FlowsAcrossQueues interface {
 	FlowsSpanQueues() bool
 }

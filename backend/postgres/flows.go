@@ -16,7 +16,7 @@ var _ backend.Flows = (*Backend)(nil)
 // Flows. A parent waits in state waiting-children; each child carries its
 // parent (jobs.flow_parent, and jobs.flow_parent_queue when the parent is
 // in another queue) and a row in flow_links. The triggers of migrations
-// 003 and 004 apply a child's final outcome (a completion, or a failure
+// 003 to 005 apply a child's final outcome (a completion, or a failure
 // with no retry left, whichever call made it: a worker's, CompleteTx, a
 // cancel, a stalled check) to its parent, in whatever queue, in the same
 // transaction, and handle removals; they fire only for flow jobs. A

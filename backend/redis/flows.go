@@ -13,8 +13,9 @@ import (
 var _ backend.Flows = (*Backend)(nil)
 
 // FlowAdd implements backend.Flows: the whole tree in one call of
-// lua/flow_add.lua, so it is stored whole or not at all. Every key it
-// touches is the queue's, so the call is single-slot on Cluster.
+// lua/flow_add.lua, so it is stored whole or not at all. A tree in one
+// queue touches only that queue's keys; one across queues, the keys of
+// queues this backend links (FlowsSpanQueues, flowQueues).
 func (b *Backend) FlowAdd(ctx context.Context, p *backend.FlowAddParams) ([]backend.JobAddResult, error) {
 	if err := backend.CheckFlow(p.Queue, &p.Root); err != nil {
 		return nil, err
