@@ -14,7 +14,8 @@ func TestKeyLockingVariants(t *testing.T) {
 	s := loadScripts()
 	all := []*Script{s.add, s.claim, s.claimMoved, s.unclaim, s.finish, s.release, s.extend, s.stalled, s.progress,
 		s.log, s.logs, s.get, s.list, s.remove, s.retry, s.promote, s.events, s.cursor, s.counts, s.info, s.pause,
-		s.ratelimit, s.drain, s.clean, s.obliterate, s.metrics, s.registry}
+		s.ratelimit, s.drain, s.clean, s.obliterate, s.metrics, s.registry, s.add1, s.sched, s.schedRead, s.group,
+		s.cancel, s.cancelled, s.flowAdd, s.flowChildren}
 	for _, sc := range all {
 		k := sc.KeyLocking()
 		require.NotSame(t, sc, k, sc.Name())

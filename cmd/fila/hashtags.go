@@ -5,6 +5,9 @@ import (
 	"strings"
 )
 
+// queueNameChars are the characters of a queue name.
+const queueNameChars = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-"
+
 // parseHashTags reads -hash-tags: comma-separated queue=tag pairs, the
 // tags the application's redisbackend.WithHashTag gives its queues. A
 // queue written with a trailing * stands for every queue whose name
@@ -24,6 +27,8 @@ func parseHashTags(spec string) (func(queue string) string, error) {
 		switch {
 		case !ok || q == "" || tag == "":
 			return nil, fmt.Errorf("-hash-tags: %q is not queue=tag", pair)
+		case strings.TrimLeft(strings.TrimSuffix(q, "*"), queueNameChars) != "":
+			return nil, fmt.Errorf("-hash-tags: %q is not a queue name (letters, digits, '.', '_' and '-'), or one followed by *", q)
 		case strings.HasSuffix(q, "*"):
 			patterns = append(patterns, pattern{strings.TrimSuffix(q, "*"), tag})
 		default:

@@ -28,6 +28,8 @@ func TestParseHashTags(t *testing.T) {
 		"media=":          `-hash-tags: "media=" is not queue=tag`,
 		"=m":              `-hash-tags: "=m" is not queue=tag`,
 		"media=a,media=b": `-hash-tags: queue "media" has two tags, "a" and "b"`,
+		"*media=m":        `-hash-tags: "*media" is not a queue name (letters, digits, '.', '_' and '-'), or one followed by *`,
+		"me dia=m":        `-hash-tags: "me dia" is not a queue name (letters, digits, '.', '_' and '-'), or one followed by *`,
 	} {
 		_, err := parseHashTags(spec)
 		require.EqualError(t, err, msg, spec)
@@ -93,4 +95,20 @@ func TestGlobalLockFlag(t *testing.T) {
 	c, err := fila.NewQueue(app, "media").Counts(context.Background())
 	require.NoError(t, err)
 	require.Equal(t, fila.Counts{}, *c, "the parent took its child in the other queue")
+}
+
+// -hash-tags and -global-lock fail for targets that have no use for them.
+func TestStoreFlagsForOtherTargets(t *testing.T) {
+	for args, msg := range map[[2]string]string{
+		{"-postgres", "postgres://127.0.0.1:1/x"}: "-hash-tags is for Redis and Upstash",
+		{"-redis", "redis://127.0.0.1:1"}:         "-global-lock is for Upstash's REST endpoint",
+	} {
+		flags := []string{args[0], args[1], "-global-lock", "stats"}
+		if args[0] == "-postgres" {
+			flags = []string{args[0], args[1], "-hash-tags", "a=b", "stats"}
+		}
+		_, errOut, code := filaWith(noEnv, flags...)
+		require.Equal(t, exitFail, code, errOut)
+		require.Contains(t, errOut, msg)
+	}
 }

@@ -17,7 +17,22 @@ const envRedisURL = "FILA_REDIS_URL"
 // defaultRedisURL. A -redis or $FILA_REDIS_URL that is an http(s) URL is an
 // Upstash REST endpoint whose token comes from $UPSTASH_REDIS_REST_TOKEN:
 // a token is never part of a command line.
+//
+// -hash-tags is for Redis and Upstash, -global-lock for Upstash only: given
+// for another target, they fail instead of being ignored.
 func resolveTarget(o *options, getenv func(string) string) (storeTarget, error) {
+	t, err := resolveStore(o, getenv)
+	switch {
+	case err != nil:
+	case t.postgres != "" && o.hashTags != "":
+		err = fmt.Errorf("fila: -hash-tags is for Redis and Upstash; PostgreSQL has no hash tags")
+	case o.globalLock && !t.upstash():
+		err = fmt.Errorf("fila: -global-lock is for Upstash's REST endpoint, whose scripts run under key locking; Redis needs none")
+	}
+	return t, err
+}
+
+func resolveStore(o *options, getenv func(string) string) (storeTarget, error) {
 	t := storeTarget{prefix: o.prefix, jobBuckets: o.jobBuckets, schema: o.schema, globalLock: o.globalLock}
 	tags, err := parseHashTags(o.hashTags)
 	if err != nil {
