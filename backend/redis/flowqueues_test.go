@@ -135,3 +135,25 @@ func TestABackendWithoutTheHashTagRefusesATaggedQueue(t *testing.T) {
 	_, err = open(WithHashTag(func(string) string { return "other" })).QueueCounts(ctx, &backend.QueueParams{Queue: "media"})
 	require.NoError(t, err, "another tag finds other (empty) keys: the marker is on the default layout only")
 }
+
+// A tree reaching a queue that another backend keeps under a hash tag
+// fails naming that queue, and stores nothing.
+func TestAFlowReachingATaggedQueueNamesIt(t *testing.T) {
+	mr := miniredis.RunT(t)
+	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
+	t.Cleanup(func() { rdb.Close() })
+	ctx := context.Background()
+	tagged := New(rdb, WithHashTag(func(string) string { return "app" }))
+	t.Cleanup(func() { tagged.Close() })
+	_, err := tagged.JobAdd(ctx, &backend.JobAddParams{Queue: "scan", Jobs: []backend.JobAddItem{{Name: "n"}}})
+	require.NoError(t, err)
+	plain := New(rdb)
+	t.Cleanup(func() { plain.Close() })
+	_, err = plain.FlowAdd(ctx, &backend.FlowAddParams{Queue: "media", Root: backend.FlowNode{Job: backend.JobAddItem{Name: "p"},
+		Children: []backend.FlowNode{{Queue: "scan", Job: backend.JobAddItem{Name: "c"}}}}})
+	require.ErrorIs(t, err, ErrHashTag)
+	require.ErrorContains(t, err, `queue "scan" is kept under hash tag "app"`)
+	c, err := plain.QueueCounts(ctx, &backend.QueueParams{Queue: "media"})
+	require.NoError(t, err)
+	require.Equal(t, backend.Counts{}, *c)
+}

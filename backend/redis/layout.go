@@ -67,20 +67,28 @@ func (e *HashTagError) Error() string {
 // Unwrap makes errors.Is match ErrHashTag and backend.ErrPermanent.
 func (e *HashTagError) Unwrap() []error { return []error{ErrHashTag, backend.ErrPermanent} }
 
-// taggedTag reads the tag out of the error lib.lua's check_layout raises
-// for a queue kept under a hash tag: "FILA_TAGGED <len>:<tag>".
-func taggedTag(msg string) (string, bool) {
+// taggedReply reads the error lib.lua's check_layout raises for a queue
+// kept under a hash tag: "FILA_TAGGED <len>:<tag> queue=<name>", the name
+// empty for the call's own queue.
+func taggedReply(msg string) (tag, queue string, ok bool) {
 	_, rest, ok := strings.Cut(msg, "FILA_TAGGED ")
 	if !ok {
-		return "", false
+		return "", "", false
 	}
-	n, tag, ok := strings.Cut(rest, ":")
+	n, rest, ok := strings.Cut(rest, ":")
 	size, err := strconv.Atoi(n)
-	if !ok || err != nil || size > len(tag) {
-		return "", false
+	if !ok || err != nil || size > len(rest) {
+		return "", "", false
 	}
-	return tag[:size], true
+	tag, rest = rest[:size], rest[size:]
+	if m := queueReply.FindStringSubmatch(rest); m != nil {
+		queue = m[1]
+	}
+	return tag, queue, true
 }
+
+// queueReply reads the queue a check_layout error names.
+var queueReply = regexp.MustCompile(`^ queue=([A-Za-z0-9._-]+)`)
 
 // layoutReply is the error lib.lua's check_layout raises.
 var layoutReply = regexp.MustCompile(`FILA_LAYOUT stored=(\d+) backend=(\d+)(?: queue=([A-Za-z0-9._-]+))?`)
@@ -113,8 +121,11 @@ func (b *Backend) layoutChecked(q *queueInfo, err error) error {
 		}
 		return &LayoutError{Queue: name, Stored: m[1], Backend: m[2]}
 	}
-	if tag, ok := taggedTag(err.Error()); ok {
-		return &HashTagError{Queue: q.name, Tag: tag}
+	if tag, queue, ok := taggedReply(err.Error()); ok {
+		if queue == "" {
+			queue = q.name
+		}
+		return &HashTagError{Queue: queue, Tag: tag}
 	}
 	if strings.Contains(err.Error(), "FILA_XQ") {
 		return &LinkedQueuesError{Queue: q.name}

@@ -121,7 +121,7 @@ local function check_layout(queue)
   local nb = v[1]
   -- tg: a backend with WithHashTag keeps this queue under that tag and
   -- marked its default layout so (registry.lua); this call looks here.
-  if v[2] then error('FILA_TAGGED ' .. #v[2] .. ':' .. v[2]) end
+  if v[2] then error('FILA_TAGGED ' .. #v[2] .. ':' .. v[2] .. ' queue=' .. (queue or '')) end
   if not nb then
     if NB == 1 or rcall('EXISTS', K_JOBS, K_META) == 0 then
       rcall('HSET', K_META, 'nb', want)
