@@ -157,3 +157,33 @@ func TestAFlowReachingATaggedQueueNamesIt(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, backend.Counts{}, *c)
 }
+
+// Obliterating a queue whose parent's child elsewhere has a child back in
+// the obliterated queue (grouped: its removal changes the queue's group
+// counts) removes them all and leaves nothing of the obliterated queue but
+// its id sequence and layout.
+func TestObliterateLeavesNoKeyBehindAcrossQueues(t *testing.T) {
+	mr := miniredis.RunT(t)
+	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
+	be := New(rdb)
+	t.Cleanup(func() { be.Close(); rdb.Close() })
+	ctx := context.Background()
+	_, err := be.EventsCursor(ctx, &backend.QueueParams{Queue: "B"}) // a reader of B's events
+	require.NoError(t, err)
+	_, err = be.FlowAdd(ctx, &backend.FlowAddParams{Queue: "B", Root: backend.FlowNode{Job: backend.JobAddItem{Name: "p"},
+		Children: []backend.FlowNode{{Queue: "C", Job: backend.JobAddItem{Name: "k"},
+			Children: []backend.FlowNode{{Queue: "B", Job: backend.JobAddItem{Name: "l", Options: backend.JobOptions{Group: "g1"}}}}}}}})
+	require.NoError(t, err)
+	require.NoError(t, be.QueueObliterate(ctx, &backend.QueueObliterateParams{Queue: "B", Force: true}))
+	for _, k := range mr.Keys() {
+		if k != "fila:{B}:meta" {
+			require.NotContains(t, k, "{B}", "key %s outlived the obliterate", k)
+		}
+	}
+	fields, err := mr.HKeys("fila:{B}:meta")
+	require.NoError(t, err)
+	require.ElementsMatch(t, []string{"id", "nb"}, fields)
+	c, err := be.QueueCounts(ctx, &backend.QueueParams{Queue: "C"})
+	require.NoError(t, err)
+	require.Equal(t, backend.Counts{}, *c, "k went with its parent")
+}
