@@ -158,6 +158,13 @@ local function bind(keys, fixed)
   end
 end
 
+-- fresh clears what a run on a queue has loaded and owes its queue's
+-- done: init, a run's visit to another queue (lib_flows.lua, in_queue),
+-- and obliterate.lua, whose queue is gone, use it.
+local function fresh()
+  M, M_ALL, FQ, FQ_SET, RETAIN, DONE_C, DONE_F, EVN, WAKE, GX_D = nil, false, nil, false, nil, 0, 0, 0, false, 0
+end
+
 -- init starts a run on keys (see bind).
 local function init(keys, argv, fixed)
   rcall = redis.call
@@ -177,8 +184,8 @@ local function init(keys, argv, fixed)
   local t = rcall('TIME')
   NOW_S = t[1] .. string.sub('00000' .. t[2], -6, -4)
   NOW = tonumber(NOW_S)
-  M, M_ALL, FQ, FQ_SET, RETAIN, DONE_C, DONE_F, EVN, WAKE = nil, false, nil, false, nil, 0, 0, 0, false
-  GX_D, XQ = 0, nil
+  fresh()
+  XQ = nil
   if not EV then EV = {} end
 end
 

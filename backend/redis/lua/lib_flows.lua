@@ -110,7 +110,8 @@ local function in_queue(base, fn, check)
     for i = 1, NB - 1 do keys[#KEY_NAMES + i] = base .. 'jobs:' .. i end
     bind(keys, #KEY_NAMES)
     if check then check_layout(check) end
-    M, M_ALL, FQ, FQ_SET, RETAIN, DONE_C, DONE_F, EV, EVN, WAKE, GX_D = nil, false, nil, false, nil, 0, 0, {}, 0, false, 0
+    fresh()
+    EV = {}
   end
   local r = fn()
   if again then

@@ -15,5 +15,5 @@ if kept[1] then rcall('HSET', K_META, 'id', kept[1]) end
 if kept[2] then rcall('HSET', K_META, 'nb', kept[2]) end
 -- What flow_let_go recorded for this queue (a child of a child elsewhere,
 -- removed back here) is gone with it: done writes nothing of it.
-M, M_ALL, EVN, DONE_C, DONE_F, RETAIN, WAKE, GX_D = nil, false, 0, 0, 0, nil, false, 0
+fresh()
 return 0
