@@ -6,6 +6,8 @@
 -- Reply: {removed in this call, 1 if more may remain}
 local budget = tonumber(ARGV[4])
 local removed = 0
+local far = linked() -- read once, not per batch or group
+local function forget(ids) if far then forget_far(ids) end end
 clear_fed()
 local function drain_list(key)
   while budget > 0 do
@@ -25,7 +27,7 @@ local function drain_list(key)
       end
       budget = budget - 1
     end
-    forget_far(jobs)
+    forget(jobs)
     delete_jobs(jobs)
     removed = removed + #jobs
   end
@@ -46,7 +48,7 @@ local function drain_groups()
         budget = budget - 1
       end
       gsync(gs)
-      forget_far(ids)
+      forget(ids)
       delete_jobs(ids)
       removed = removed + #ids
     end
@@ -68,7 +70,7 @@ local function drain_zset(key)
       end
     end
     rcall('ZREM', key, unpack(ids))
-    forget_far(ids)
+    forget(ids)
     delete_jobs(ids)
     removed = removed + #ids
     budget = budget - #ids

@@ -165,6 +165,10 @@ local function fresh()
   M, M_ALL, FQ, FQ_SET, RETAIN, DONE_C, DONE_F, EVN, WAKE, GX_D = nil, false, nil, false, nil, 0, 0, 0, false, 0
 end
 
+-- linked reports whether the queue holds flow links to other queues (meta
+-- xq, set by flow_add.lua): lib_flows.lua.
+local function linked() return rcall('HEXISTS', K_META, 'xq') == 1 end
+
 -- init starts a run on keys (see bind).
 local function init(keys, argv, fixed)
   rcall = redis.call
@@ -172,7 +176,7 @@ local function init(keys, argv, fixed)
   -- A queue holding links to other queues (lib_flows.lua, meta xq) cannot
   -- be worked on by a script that may touch only its KEYS: refused before
   -- anything is written, on every call (Upstash under key locking only).
-  if KEYS_ONLY and rcall('HEXISTS', K_META, 'xq') == 1 then error('FILA_XQ') end
+  if KEYS_ONLY and linked() then error('FILA_XQ') end
   EVENTS_MAX, METRICS_MAX = argv[1], argv[2]
   if string.sub(METRICS_MAX, -1) == 'L' then
     METRICS_MAX = string.sub(METRICS_MAX, 1, -2)

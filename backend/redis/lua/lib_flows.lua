@@ -49,7 +49,7 @@ local FLOW_BASE = 4503599627370496 -- 2^52, exact in a zset score
 -- is a pending child, and a bulk removal (clean.lua, group.lua's drain)
 -- skips reading each job's links.
 local function parents_waiting()
-  return rcall('ZCOUNT', K_DEDUP, FLOW_BASE, '+inf') > 0 or rcall('HEXISTS', K_META, 'xq') == 1
+  return rcall('ZCOUNT', K_DEDUP, FLOW_BASE, '+inf') > 0 or linked()
 end
 local flow_put, flow_data, flow_render, flow_park, flow_settle, unlist, remove_job, flow_forget, drop_kids
 local flow_let_go
@@ -125,10 +125,10 @@ local function in_queue(base, fn, check)
 end
 
 -- forget_far tells the parents in other queues of jobs ids, which a bulk
--- removal (drain.lua) is about to delete, that they stop waiting for them.
--- A parent in the same queue is the removal's own business.
+-- removal (drain.lua, in a queue that is linked()) is about to delete,
+-- that they stop waiting for them. A parent in the same queue is the
+-- removal's own business.
 local function forget_far(ids)
-  if rcall('HEXISTS', K_META, 'xq') == 0 then return end
   flows_init()
   for _, id in ipairs(ids) do
     local rec, st = load(id)
@@ -316,7 +316,7 @@ flows_init = function()
   -- child here, and the unfinished children elsewhere of a parent here go
   -- with it. It reads every job's links, in a queue that has any (xq).
   flow_let_go = function()
-    if rcall('HEXISTS', K_META, 'xq') == 0 then return end
+    if not linked() then return end
     for b = 0, NB - 1 do
       local bucket = K_JOBS
       if b > 0 then bucket = JB[b] end
