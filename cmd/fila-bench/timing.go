@@ -80,17 +80,7 @@ func (b *bench) delayed(ctx context.Context) (result, error) {
 	const n = 10000
 	lead := 3 * time.Second // time to add them all before they are due
 	due := time.Now().Add(lead)
-	late, asked := make([]time.Duration, n), make([]time.Duration, n)
-	var done atomic.Int64
-	all := make(chan struct{})
-	stop, err := b.runWorkers(q, 1, fila.WorkerOptions{Concurrency: 100}, func(_ context.Context, job *fila.Job) (any, error) {
-		i := indexOf(job)
-		late[i], asked[i] = time.Since(dueOf(job)), time.Since(due)
-		if done.Add(1) == n {
-			close(all)
-		}
-		return nil, nil
-	})
+	late, asked, all, stop, err := b.lateWorker(q, 100, n, func(int) time.Time { return due })
 	if err != nil {
 		return result{}, err
 	}
@@ -124,17 +114,7 @@ func (b *bench) delayedSpread(ctx context.Context) (result, error) {
 	const n = 500
 	gap := 10 * time.Millisecond
 	first := time.Now().Add(time.Second)
-	late, asked := make([]time.Duration, n), make([]time.Duration, n)
-	var done atomic.Int64
-	all := make(chan struct{})
-	stop, err := b.runWorkers(q, 1, fila.WorkerOptions{Concurrency: 10}, func(_ context.Context, job *fila.Job) (any, error) {
-		i := indexOf(job)
-		late[i], asked[i] = time.Since(dueOf(job)), time.Since(first.Add(time.Duration(i)*gap))
-		if done.Add(1) == n {
-			close(all)
-		}
-		return nil, nil
-	})
+	late, asked, all, stop, err := b.lateWorker(q, 10, n, func(i int) time.Time { return first.Add(time.Duration(i) * gap) })
 	if err != nil {
 		return result{}, err
 	}
@@ -154,6 +134,25 @@ func (b *bench) delayedSpread(ctx context.Context) (result, error) {
 	b.finish(ctx, q, &r, a, z)
 	r.JobsPerSec = 0
 	return r, nil
+}
+
+// lateWorker runs a worker of concurrency c on q for n delayed jobs
+// (indexOf 0..n-1) that records how late job i started after its due time
+// (late) and after want(i), the time it was asked for (asked); all is
+// closed once n jobs ran.
+func (b *bench) lateWorker(q *fila.Queue, c, n int, want func(i int) time.Time) (late, asked []time.Duration, all chan struct{}, stop func(), err error) {
+	late, asked = make([]time.Duration, n), make([]time.Duration, n)
+	var done atomic.Int64
+	all = make(chan struct{})
+	stop, err = b.runWorkers(q, 1, fila.WorkerOptions{Concurrency: c}, func(_ context.Context, job *fila.Job) (any, error) {
+		i := indexOf(job)
+		late[i], asked[i] = time.Since(dueOf(job)), time.Since(want(i))
+		if done.Add(1) == int64(n) {
+			close(all)
+		}
+		return nil, nil
+	})
+	return late, asked, all, stop, err
 }
 
 // lateness fills the percentiles, the average and the early starts of how
