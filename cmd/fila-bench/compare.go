@@ -22,10 +22,10 @@ type compareOptions struct {
 	out, svg string // files to write; "" writes none
 }
 
-// compare is -peers: on a private redis-server, the round-trip limit, fila's
-// cases, each peer's program, and the round-trip limit once more (the
-// machine's speed drifts over a run of several minutes); then the ratio
-// table on stdout, and the run and its chart in files.
+// compare is -peers: on a private redis-server, fila's cases and each peer
+// program's in rounds (rounds.go), the round-trip limit in each round just
+// before the sequential adds; then the ratio table on stdout, and the run
+// and its chart in files.
 func compare(ctx context.Context, cfg config, o compareOptions) error {
 	if o.peersDir == "" && len(o.peers) > 0 {
 		d, err := findPeersDir()
@@ -84,35 +84,79 @@ func compare(ctx context.Context, cfg config, o compareOptions) error {
 	defer be.Close()
 	run.RedisVersion = redisVersion(ctx, admin)
 
-	limit := func() error {
-		fmt.Fprintln(os.Stderr, "round-trip limit: sequential EVALSHA of an empty script")
-		rates, err := roundTripLimit(ctx, srv.Addr, cfg.n, cfg.runs)
-		run.RoundTrip = append(run.RoundTrip, rates...)
-		return err
-	}
-	if err := limit(); err != nil {
-		return err
-	}
-	fmt.Fprintln(os.Stderr, "fila: add, add-bulk, process, latency")
-	b := &bench{cfg: cfg, be: be, admin: admin, name: "redis"}
-	rs, err := b.runAll(filaCtx)
-	if err != nil {
-		return err
-	}
-	run.Fila = rs
-	for _, p := range o.peers {
-		if err := admin.FlushAll(ctx).Err(); err != nil {
-			return err
+	// Build the peers' programs before the first round, so a build does not
+	// load the machine while a round measures.
+	var prepared []*preparedPeer
+	defer func() {
+		for _, pp := range prepared {
+			pp.cleanup()
 		}
+	}()
+	for _, p := range o.peers {
 		fmt.Fprintf(os.Stderr, "%s: %s\n", p.name, filepath.Join(o.peersDir, p.name))
-		po, err := runPeer(ctx, p, o.peersDir, port, cfg.n, cfg.runs)
+		pp, err := preparePeer(ctx, p, o.peersDir)
 		if err != nil {
 			return err
 		}
-		run.Peers[p.name] = po
+		prepared = append(prepared, pp)
 	}
-	if err := limit(); err != nil {
-		return err
+	// Rounds (rounds.go): each group of cases once a round, fila's and then
+	// each peer's, one run each.
+	one := cfg
+	one.runs = 1
+	b := &bench{cfg: one, be: be, admin: admin, name: "redis"}
+	var filaRounds [][]result
+	peerOuts := map[string][]peerOutput{}
+	for round := 1; round <= cfg.runs; round++ {
+		for _, g := range caseGroups {
+			if !cfg.scenarios[g.scenario] {
+				continue
+			}
+			fmt.Fprintf(os.Stderr, "round %d of %d: %s\n", round, cfg.runs, g.scenario)
+			if g.limit {
+				rates, err := roundTripLimit(ctx, srv.Addr, cfg.n, 1)
+				if err != nil {
+					return err
+				}
+				run.RoundTrip = append(run.RoundTrip, rates...)
+			}
+			if err := admin.FlushAll(ctx).Err(); err != nil {
+				return err
+			}
+			b.cfg.scenarios = map[string]bool{g.scenario: true}
+			rs, err := b.runAll(filaCtx)
+			if err != nil {
+				return err
+			}
+			filaRounds = append(filaRounds, rs)
+			for _, pp := range prepared {
+				var args []string
+				for _, c := range g.peer {
+					if pp.has(c) {
+						args = append(args, c)
+					}
+				}
+				if len(args) == 0 {
+					continue
+				}
+				if err := admin.FlushAll(ctx).Err(); err != nil {
+					return err
+				}
+				po, err := pp.run(ctx, port, cfg.n, 1, args)
+				if err != nil {
+					return err
+				}
+				peerOuts[pp.name] = append(peerOuts[pp.name], po)
+			}
+		}
+	}
+	run.Fila, run.Rounds = mergeFila(filaRounds), true
+	for name, outs := range peerOuts {
+		po, err := mergePeer(outs)
+		if err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		run.Peers[name] = po
 	}
 	run.Finished = time.Now().UTC().Format(time.RFC3339)
 	if l0, l1 := load0, loadAvg(); l0 != "" {

@@ -9,14 +9,16 @@
 //	fila-bench -report run.json -svg chart.svg
 //
 // -peers is the comparison in one command: it starts a private
-// redis-server on a free loopback port, measures the round-trip limit (a
-// go-redis loop of sequential EVALSHA calls of an empty script), runs
-// fila's add, add-bulk, process (concurrency 1, 10, 50) and latency cases
-// (3 runs each, the median kept), then bench/peers' BullMQ program (npm ci
-// first when node_modules is missing) and asynq program (built from its own
-// module), and the round-trip limit again; it prints the ratio table, and
-// writes the run as JSON (-out) and its chart as SVG (-svg). -report redraws
-// both from a saved run.
+// redis-server on a free loopback port and runs fila's add, add-bulk,
+// process (concurrency 1, 10, 50) and latency cases beside bench/peers'
+// BullMQ program (npm ci first when node_modules is missing) and asynq
+// program (built from its own module) in rounds: each round runs every
+// group of cases once, fila's and then each peer's, back to back, with the
+// round-trip limit (a go-redis loop of sequential EVALSHA calls of an empty
+// script) just before the sequential adds; each case keeps the median of
+// its rounds (3 unless -runs says). It prints the ratio table, and writes
+// the run as JSON (-out) and its chart as SVG (-svg). -report redraws both
+// from a saved run.
 //
 // Scenarios: add (sequential, and -producers concurrent producers), add-bulk
 // (bulks of 50 and 1,000), process (pre-added no-op jobs at each -c, with

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -15,13 +16,16 @@ import (
 // peer is one of the peer benchmark programs under bench/peers.
 type peer struct {
 	name string // "bullmq" or "asynq": its directory and its output's version key
-	// prepare builds or installs the program in dir; the command to run it
-	// comes back.
-	prepare func(ctx context.Context, dir, tmp string) (*exec.Cmd, error)
+	// cases are the case arguments its program takes (each runs only the
+	// cases named on its command line).
+	cases []string
+	// prepare builds or installs the program in dir (into tmp when it
+	// builds a binary) and returns the command line that runs it.
+	prepare func(ctx context.Context, dir, tmp string) ([]string, error)
 }
 
 var peers = []peer{
-	{name: "bullmq", prepare: func(ctx context.Context, dir, _ string) (*exec.Cmd, error) {
+	{name: "bullmq", cases: []string{"add", "bulk", "par", "proc", "lat"}, prepare: func(ctx context.Context, dir, _ string) ([]string, error) {
 		if _, err := exec.LookPath("node"); err != nil {
 			return nil, fmt.Errorf("bullmq needs Node.js (node, npm) on PATH: %w", err)
 		}
@@ -31,15 +35,15 @@ var peers = []peer{
 				return nil, fmt.Errorf("bullmq: npm ci: %w", err)
 			}
 		}
-		return exec.CommandContext(ctx, "node", "bench.js"), nil
+		return []string{"node", "bench.js"}, nil
 	}},
-	{name: "asynq", prepare: func(ctx context.Context, dir, tmp string) (*exec.Cmd, error) {
+	{name: "asynq", cases: []string{"add", "par", "proc", "lat"}, prepare: func(ctx context.Context, dir, tmp string) ([]string, error) {
 		bin := filepath.Join(tmp, "asynqbench")
 		// A module of its own: built from its go.mod and go.sum, not fila's.
 		if err := runVisible(exec.CommandContext(ctx, "go", "build", "-o", bin, "."), dir); err != nil {
 			return nil, fmt.Errorf("asynq: go build: %w", err)
 		}
-		return exec.CommandContext(ctx, bin), nil
+		return []string{bin}, nil
 	}},
 }
 
@@ -52,29 +56,49 @@ func peerNamed(name string) (peer, bool) {
 	return peer{}, false
 }
 
-// runPeer runs one peer's program against the server at port with n jobs
-// per case and runs runs per case, and reads what it wrote.
-func runPeer(ctx context.Context, p peer, peersDir string, port, n, runs int) (peerOutput, error) {
-	dir := filepath.Join(peersDir, p.name)
+// preparedPeer is a peer whose program is built, ready to run.
+type preparedPeer struct {
+	peer
+	dir  string   // its directory under bench/peers
+	argv []string // the command line that runs it
+	tmp  string   // where it was built; removed by cleanup
+}
+
+// preparePeer builds or installs p's program once, for every round.
+func preparePeer(ctx context.Context, p peer, peersDir string) (*preparedPeer, error) {
+	pp := &preparedPeer{peer: p, dir: filepath.Join(peersDir, p.name)}
 	tmp, err := os.MkdirTemp("", "fila-bench-"+p.name+"-")
 	if err != nil {
-		return peerOutput{}, err
+		return nil, err
 	}
-	defer os.RemoveAll(tmp)
-	cmd, err := p.prepare(ctx, dir, tmp)
-	if err != nil {
-		return peerOutput{}, err
+	pp.tmp = tmp
+	if pp.argv, err = p.prepare(ctx, pp.dir, tmp); err != nil {
+		pp.cleanup()
+		return nil, err
 	}
-	out := filepath.Join(tmp, "out.json")
+	return pp, nil
+}
+
+func (pp *preparedPeer) cleanup() { os.RemoveAll(pp.tmp) }
+
+// has reports whether the program has the case c.
+func (pp *preparedPeer) has(c string) bool { return slices.Contains(pp.cases, c) }
+
+// run runs the program's cases against the server at port with n jobs per
+// case and runs runs per case, and reads what it wrote.
+func (pp *preparedPeer) run(ctx context.Context, port, n, runs int, cases []string) (peerOutput, error) {
+	out := filepath.Join(pp.tmp, "out.json")
+	_ = os.Remove(out)
+	cmd := exec.CommandContext(ctx, pp.argv[0], append(pp.argv[1:], cases...)...)
 	cmd.Env = append(os.Environ(), "REDIS_PORT="+strconv.Itoa(port), "N="+strconv.Itoa(n), "RUNS="+strconv.Itoa(runs), "OUT_JSON="+out)
-	if err := runVisible(cmd, dir); err != nil {
-		return peerOutput{}, fmt.Errorf("%s: %w", p.name, err)
+	if err := runVisible(cmd, pp.dir); err != nil {
+		return peerOutput{}, fmt.Errorf("%s: %w", pp.name, err)
 	}
 	b, err := os.ReadFile(out)
 	if err != nil {
-		return peerOutput{}, fmt.Errorf("%s wrote no results: %w", p.name, err)
+		return peerOutput{}, fmt.Errorf("%s wrote no results: %w", pp.name, err)
 	}
-	return parsePeerOutput(p.name, b)
+	return parsePeerOutput(pp.name, b)
 }
 
 // parsePeerOutput reads a peer program's OUT_JSON, whose version is under

@@ -20,13 +20,18 @@ type benchRun struct {
 	NodeVersion  string `json:"node_version,omitempty"` // BullMQ's runtime
 	// PostgresVersion is set by a -peers -postgres run (River beside fila's
 	// postgres backend).
-	PostgresVersion string    `json:"postgres_version,omitempty"`
-	Host            string    `json:"host"`               // OS, architecture, CPUs
-	LoadAvg         string    `json:"load_avg,omitempty"` // /proc/loadavg at the start and the end
-	N               int       `json:"n"`
-	Runs            int       `json:"runs"`
-	RoundTrip       []float64 `json:"round_trip_per_sec"` // each run of roundTripLimit
-	Fila            []result  `json:"fila"`
+	PostgresVersion string `json:"postgres_version,omitempty"`
+	Host            string `json:"host"`               // OS, architecture, CPUs
+	LoadAvg         string `json:"load_avg,omitempty"` // /proc/loadavg at the start and the end
+	N               int    `json:"n"`
+	Runs            int    `json:"runs"`
+	// Rounds is set by a run made in rounds (rounds.go): each group of
+	// cases ran once a round, fila's and each peer's back to back. Runs
+	// saved before rounds existed ran each program whole, one after the
+	// other.
+	Rounds    bool      `json:"rounds,omitempty"`
+	RoundTrip []float64 `json:"round_trip_per_sec"` // each run of roundTripLimit
+	Fila      []result  `json:"fila"`
 	// Peers holds each peer program's own JSON output, by name ("bullmq",
 	// "asynq"), as the program wrote it.
 	Peers map[string]peerOutput `json:"peers,omitempty"`
