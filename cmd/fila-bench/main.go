@@ -80,6 +80,9 @@ type result struct {
 	AllocsPerJob      float64            `json:"allocs_per_job"`
 	AllocBytesPerJob  float64            `json:"alloc_bytes_per_job"`
 	Extra             map[string]float64 `json:"extra,omitempty"`
+	// Runs is each round's jobs/s in a -peers run (rounds.go), in round
+	// order; the rest of the result is the median round's.
+	Runs []float64 `json:"runs,omitempty"`
 }
 
 type config struct {

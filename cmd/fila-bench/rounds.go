@@ -41,8 +41,8 @@ func keyOf(r result) resultKey {
 }
 
 // mergeFila keeps, for each of fila's cases, the round with the median
-// jobs/s (as bench.median does within a run), in the order the cases first
-// appear.
+// jobs/s (as bench.median does within a run), with every round's jobs/s in
+// Runs, in the order the cases first appear.
 func mergeFila(rounds [][]result) []result {
 	var order []resultKey
 	byKey := map[resultKey][]result{}
@@ -58,8 +58,14 @@ func mergeFila(rounds [][]result) []result {
 	out := make([]result, 0, len(order))
 	for _, k := range order {
 		rs := byKey[k]
+		runs := make([]float64, len(rs))
+		for i, r := range rs {
+			runs[i] = r.JobsPerSec
+		}
 		sort.SliceStable(rs, func(i, j int) bool { return rs[i].JobsPerSec < rs[j].JobsPerSec })
-		out = append(out, rs[len(rs)/2])
+		med := rs[len(rs)/2]
+		med.Runs = runs
+		out = append(out, med)
 	}
 	return out
 }
