@@ -111,7 +111,7 @@ func run() error {
 		conc      = flag.String("c", "1,10,100", "concurrencies for process")
 		prefetch  = flag.String("prefetch", "0", "WorkerOptions.Prefetch values for process, each run at every concurrency (0: fila's default, 1; -1: fila.NoPrefetch)")
 		producers = flag.Int("producers", 50, "concurrent producers for the second add variant")
-		runs      = flag.Int("runs", 1, "runs per scenario; the median by jobs/s is reported")
+		runs      = flag.Int("runs", 1, "runs per scenario; the median by jobs/s is reported (with -peers: rounds, default 3)")
 		payload   = flag.Int("payload", 100, "payload size in bytes (JSON)")
 		latN      = flag.Int("lat-n", 1000, "jobs in the latency scenario")
 		latGap    = flag.Duration("lat-gap", 5*time.Millisecond, "gap between latency jobs")
