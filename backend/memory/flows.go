@@ -265,9 +265,7 @@ func (q *queue) receive(m flowMsg, now time.Time) {
 	case childGone:
 		if p := q.pendingParent(m.id, m.key); p != nil {
 			delete(p.flow.pending, m.key)
-			if p.job.State == backend.StateWaitingChildren {
-				q.releaseParent(p, now)
-			}
+			q.releaseParent(p, now)
 		}
 	case removeChild:
 		c := q.jobs[m.id]
@@ -319,7 +317,6 @@ func (q *queue) childDone(m flowMsg, now time.Time) {
 		return
 	}
 	delete(p.flow.pending, m.key)
-	waits := p.job.State == backend.StateWaitingChildren
 	switch {
 	case m.ok:
 		p.flow.values[m.key] = m.value
@@ -328,20 +325,16 @@ func (q *queue) childDone(m flowMsg, now time.Time) {
 	case m.policy == backend.ChildRemove:
 	case m.policy == backend.ChildContinue:
 		p.flow.failed[m.key] = m.reason
-		if waits {
-			q.release(p, now)
-		}
+		q.release(p, now)
 		return
-	case !waits:
+	case p.job.State != backend.StateWaitingChildren: // no longer waits: the child is only no longer pending
 	default:
 		q.detach(p)
 		p.job.FailedReason = fmt.Sprintf("child %s failed: %s", m.key, m.reason)
 		q.failJob(p, p.job.Options.RemoveOnFail, now)
 		return
 	}
-	if waits {
-		q.releaseParent(p, now)
-	}
+	q.releaseParent(p, now)
 }
 
 // releaseParent makes a parent ready once no child is pending.
@@ -351,8 +344,13 @@ func (q *queue) releaseParent(p *entry, now time.Time) {
 	}
 }
 
-// release makes a parent waiting for children ready now.
+// release makes a parent waiting for children ready now; a parent that
+// no longer waits (released by ContinueParent, failed by another child)
+// stays as it is.
 func (q *queue) release(p *entry, now time.Time) {
+	if p.job.State != backend.StateWaitingChildren {
+		return
+	}
 	q.detach(p)
 	q.requeue(p)
 	q.emit(backend.EventWaiting, p.job.ID, now, "")

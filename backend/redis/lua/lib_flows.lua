@@ -187,12 +187,13 @@ flows_init = function()
     rcall('ZADD', K_DEDUP, int(FLOW_BASE + NOW), '\2' .. id)
   end
 
-  -- flow_settle stores a waiting parent's data d, and makes it ready when no
-  -- child is pending any more, or now.
+  -- flow_settle stores a parent's data d, and makes a waiting parent ready
+  -- when no child is pending any more, or now. A parent that no longer
+  -- waits (released by 'c', failed by another child) only keeps d.
   flow_settle = function(pid, prec, pst, d, now)
     pst.fpd = flow_render(d)
     flow_put(pid, pst)
-    if d.pending > 0 and not now then return end
+    if pst.s ~= 'K' or (d.pending > 0 and not now) then return end
     rcall('ZREM', K_DEDUP, '\2' .. pid)
     local prio, lifo = header(prec)
     push_ready(pid, prio, lifo, false, pst)
@@ -225,12 +226,11 @@ flows_init = function()
     if not prec or not pst.fpd then return end
     local d = flow_data(pst.fpd)
     d.pending = d.pending - 1
-    local waits = pst.s == 'K'
     if ok then
       d.ent = d.ent .. 'V' .. len(key) .. ':' .. key .. len(value) .. ':' .. value
     elseif pol == 'i' or pol == 'c' then
       d.ent = d.ent .. 'X' .. len(key) .. ':' .. key .. len(value) .. ':' .. value
-    elseif pol ~= 'r' and waits then
+    elseif pol ~= 'r' and pst.s == 'K' then
       local reason = 'child ' .. key .. ' failed: ' .. value
       pst.fpd = flow_render(d)
       rcall('ZREM', K_DEDUP, '\2' .. pid)
@@ -242,12 +242,7 @@ flows_init = function()
       finish(pid, pst, K_FAILED, remove, keep_last, keep_for)
       return
     end
-    if waits then
-      flow_settle(pid, prec, pst, d, not ok and pol == 'c')
-    else
-      pst.fpd = flow_render(d)
-      flow_put(pid, pst)
-    end
+    flow_settle(pid, prec, pst, d, not ok and pol == 'c')
   end
 
   -- unlist takes a job that is not active out of its list or set, and out of
@@ -340,12 +335,7 @@ flows_init = function()
     if not prec or not pst.fpd then return end
     local d = flow_data(pst.fpd)
     d.pending = d.pending - 1
-    if pst.s == 'K' then
-      flow_settle(pid, prec, pst, d)
-    else
-      pst.fpd = flow_render(d)
-      flow_put(pid, pst)
-    end
+    flow_settle(pid, prec, pst, d)
   end
   -- flow_forget tells the parent of a job being deleted before it finished
   -- (st, loaded) that it no longer waits for it, which readies a parent
