@@ -86,9 +86,9 @@ func (b *Backend) register(ctx context.Context, name string, q *queueInfo) {
 	if q.registered.Load() {
 		return
 	}
-	if tag := hashTag(q.base()); q.base() != defaultBase(b.opts.prefix, name) {
-		meta := defaultBase(b.opts.prefix, name) + keyNames[keyMeta]
-		if _, err := b.eval(ctx, b.s.registry, []string{meta}, []any{"tag", tag}, nil); err != nil {
+	if def := defaultBase(b.opts.prefix, name); q.base() != def {
+		meta := def + keyNames[keyMeta]
+		if _, err := b.eval(ctx, b.s.registry, []string{meta}, []any{"tag", hashTag(q.base())}, nil); err != nil {
 			return
 		}
 	}

@@ -87,11 +87,14 @@ func taggedReply(msg string) (tag, queue string, ok bool) {
 	return tag, queue, true
 }
 
+// queueName matches a queue name in a check_layout error.
+const queueName = `[A-Za-z0-9._-]+`
+
 // queueReply reads the queue a check_layout error names.
-var queueReply = regexp.MustCompile(`^ queue=([A-Za-z0-9._-]+)`)
+var queueReply = regexp.MustCompile(`^ queue=(` + queueName + `)`)
 
 // layoutReply is the error lib.lua's check_layout raises.
-var layoutReply = regexp.MustCompile(`FILA_LAYOUT stored=(\d+) backend=(\d+)(?: queue=([A-Za-z0-9._-]+))?`)
+var layoutReply = regexp.MustCompile(`FILA_LAYOUT stored=(\d+) backend=(\d+)(?: queue=(` + queueName + `))?`)
 
 // fixedArgs returns ARGV[1] and ARGV[2] for a call on q. Until a call on
 // q succeeded in this process, ARGV[2] ends in 'L', which makes lib.lua
