@@ -130,12 +130,7 @@ func compare(ctx context.Context, cfg config, o compareOptions) error {
 			}
 			filaRounds = append(filaRounds, rs)
 			for _, pp := range prepared {
-				var args []string
-				for _, c := range g.peer {
-					if pp.has(c) {
-						args = append(args, c)
-					}
-				}
+				args := pp.casesIn(g.peer)
 				if len(args) == 0 {
 					continue
 				}

@@ -81,8 +81,16 @@ func preparePeer(ctx context.Context, p peer, peersDir string) (*preparedPeer, e
 
 func (pp *preparedPeer) cleanup() { os.RemoveAll(pp.tmp) }
 
-// has reports whether the program has the case c.
-func (pp *preparedPeer) has(c string) bool { return slices.Contains(pp.cases, c) }
+// casesIn returns those of want the program has, in order.
+func (pp *preparedPeer) casesIn(want []string) []string {
+	var out []string
+	for _, c := range want {
+		if slices.Contains(pp.cases, c) {
+			out = append(out, c)
+		}
+	}
+	return out
+}
 
 // run runs the program's cases against the server at port with n jobs per
 // case and runs runs per case, and reads what it wrote.

@@ -19,7 +19,7 @@ import (
 // case arguments that measure the same thing.
 type caseGroup struct {
 	scenario string   // fila's (cfg.scenarios)
-	peer     []string // the peers' (preparedPeer.has filters them)
+	peer     []string // the peers' (preparedPeer.casesIn keeps each peer's)
 	limit    bool     // the round-trip limit runs first
 }
 
