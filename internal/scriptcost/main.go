@@ -6,7 +6,11 @@
 // repeatable where wall time on a shared VM is not. scripts/script-cost.sh
 // starts the server and runs it.
 //
-//	scriptcost -addr 127.0.0.1:PORT -pid VALGRIND_PID -dumps DIR [-n 1000] [-buckets 1]
+// With -floor it also counts, after the add, scripts that do only what an
+// add must do in Redis (floor.go): the floor under fila's add with its
+// promises kept, and what dropping two of them would save.
+//
+//	scriptcost -addr 127.0.0.1:PORT -pid VALGRIND_PID -dumps DIR [-n 1000] [-buckets 1] [-add | -floor]
 package main
 
 import (
@@ -33,12 +37,13 @@ func main() {
 	n := flag.Int("n", 1000, "calls per case")
 	buckets := flag.Int("buckets", 1, "job buckets (redisbackend.WithJobBuckets)")
 	addOnly := flag.Bool("add", false, "count the add case only")
+	floor := flag.Bool("floor", false, "count the add case, then the floor scripts beside it (floor.go)")
 	flag.Parse()
 	if *addr == "" || *pid == "" || *dumps == "" {
 		flag.Usage()
 		os.Exit(2)
 	}
-	if err := run(*addr, *pid, *dumps, *n, *buckets, *addOnly); err != nil {
+	if err := run(*addr, *pid, *dumps, *n, *buckets, *addOnly || *floor, *floor); err != nil {
 		fmt.Fprintln(os.Stderr, "scriptcost:", err)
 		os.Exit(1)
 	}
@@ -77,7 +82,7 @@ func (c counter) dump() (int64, error) {
 	return 0, fmt.Errorf("no total in %s", newest)
 }
 
-func run(addr, pid, dumps string, n, buckets int, addOnly bool) error {
+func run(addr, pid, dumps string, n, buckets int, addOnly, floor bool) error {
 	ctx := context.Background()
 	rdb := redis.NewClient(&redis.Options{Addr: addr, Protocol: 2})
 	defer rdb.Close()
@@ -108,6 +113,9 @@ func run(addr, pid, dumps string, n, buckets int, addOnly bool) error {
 		return err
 	}
 	fmt.Printf("%-40s %8d instructions per call\n", "add (one job)", total/int64(n))
+	if floor {
+		return countFloor(ctx, rdb, c, n)
+	}
 	if addOnly {
 		return nil
 	}
