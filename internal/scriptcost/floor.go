@@ -42,10 +42,17 @@ redis.call('LPUSH', KEYS[1], id)
 return {0, id, 'W', tonumber(now)}`
 )
 
+// instructions is what countFloor counts with: callgrind's counter, or a
+// test's.
+type instructions interface {
+	zero() error
+	dump() (int64, error)
+}
+
 // countFloor counts each floor script over n calls, with the body of the
 // job the add case stored (queue "add", id 1), so every call carries the
 // same bytes as fila's.
-func countFloor(ctx context.Context, rdb *redis.Client, c counter, n int) error {
+func countFloor(ctx context.Context, rdb *redis.Client, c instructions, n int) error {
 	rec, err := rdb.HGet(ctx, "fila:{add}:jobs", "j:1").Result()
 	if err != nil {
 		return fmt.Errorf("the add case's first record: %w", err)
