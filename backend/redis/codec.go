@@ -41,7 +41,7 @@ func encodeOpts(o *backend.JobOptions) ([]byte, error) {
 	}
 	keep := func(key string, r backend.Retention) {
 		if r != (backend.Retention{}) {
-			rm := byte('0') // "a": KeepAll (lib.lua's fail_retention)
+			rm := byte('0') // "a": KeepAll (lib_jobs.lua's fail_retention)
 			if r.KeepAll {
 				rm = 'a'
 			} else if r.Remove {
@@ -256,7 +256,7 @@ func decodeState(j *backend.Job, raw string) error {
 	return nil
 }
 
-// decodeJob decodes a job reply (lua/lib.lua job_reply): "J" and seven
+// decodeJob decodes a job reply (lua/lib_jobs.lua job_reply): "J" and seven
 // length-prefixed fields. On a stored job that does not decode it returns the
 // job's ID and a *backend.CorruptJobError.
 func decodeJob(reply string) (*backend.Job, error) {

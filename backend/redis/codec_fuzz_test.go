@@ -62,7 +62,7 @@ func FuzzDecodeOpts(f *testing.F) {
 	})
 }
 
-// jobReply builds a job reply as lua/lib.lua's job_reply does: "J" and seven
+// jobReply builds a job reply as lua/lib_jobs.lua's job_reply does: "J" and seven
 // length-prefixed fields.
 func jobReply(fields ...string) string {
 	s := "J"

@@ -48,8 +48,8 @@ func TestRetentionRoundTrips(t *testing.T) {
 	}
 }
 
-// lib.lua's fail_retention (the stalled check's failures) applies
+// lib_jobs.lua's fail_retention (the stalled check's failures) applies
 // backend.DefaultKeepFailed to a job without RemoveOnFail.
 func TestLibDefaultKeepFailedMatchesBackend(t *testing.T) {
-	require.Contains(t, read("lib"), fmt.Sprintf("local DEFAULT_KEEP_FAILED = %d\n", backend.DefaultKeepFailed))
+	require.Contains(t, read("lib_jobs"), fmt.Sprintf("local DEFAULT_KEEP_FAILED = %d\n", backend.DefaultKeepFailed))
 }

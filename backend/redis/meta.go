@@ -14,7 +14,7 @@ import (
 //	m=<key>=<value>&<key>=<value>
 //
 // keys sorted, each key and value query-escaped (url.QueryEscape), so the
-// value holds no ';' (the option separator, which lib.lua's fail_retention
+// value holds no ';' (the option separator, which lib_jobs.lua's fail_retention
 // also matches on) and no '&' or '=' of its own.
 
 // appendMeta appends the "m=" option for a non-empty map.

@@ -50,9 +50,9 @@ const addKeys = 8
 const add1Keys = 6
 
 func loadScripts() *scripts {
-	// lib_claim.lua and lib_finish.lua continue lib.lua; groups.lua and
-	// lib_flows.lua assign functions lib.lua declares.
-	lib := read("lib") + "\n" + read("lib_claim") + "\n" + read("lib_finish") + "\n" + read("groups") + "\n" + read("lib_flows")
+	// lib_jobs.lua, lib_claim.lua and lib_finish.lua continue lib.lua;
+	// groups.lua and lib_flows.lua assign functions lib.lua declares.
+	lib := read("lib") + "\n" + read("lib_jobs") + "\n" + read("lib_claim") + "\n" + read("lib_finish") + "\n" + read("groups") + "\n" + read("lib_flows")
 	bodies := make(map[string]string, len(transitions))
 	version := sha1.New()
 	version.Write([]byte(lib))

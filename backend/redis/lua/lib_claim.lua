@@ -1,6 +1,6 @@
--- lib_claim.lua: the middle of lib.lua (scripts.go loads lib.lua,
--- lib_claim.lua and lib_finish.lua as one chunk): delayed jobs and their
--- wake-ups, the global limiter, claims and lock checks.
+-- lib_claim.lua: the third part of lib.lua (scripts.go loads lib.lua,
+-- lib_jobs.lua, lib_claim.lua and lib_finish.lua as one chunk): delayed
+-- jobs and their wake-ups, the global limiter, claims and lock checks.
 
 -- next_due returns ms until the earliest delayed job (-1: none) and
 -- refreshes the cached bound.

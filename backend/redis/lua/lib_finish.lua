@@ -1,5 +1,5 @@
 -- lib_finish.lua: the end of lib.lua (scripts.go loads lib.lua,
--- lib_claim.lua and lib_finish.lua as one chunk): deleting and retaining
+-- lib_jobs.lua, lib_claim.lua and lib_finish.lua as one chunk): deleting and retaining
 -- finished jobs, the per-minute metrics, done, and completing and failing
 -- a job.
 
