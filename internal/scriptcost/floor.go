@@ -16,30 +16,31 @@ import (
 // add1.lua. What add1.lua costs above floorFive is fila's own Lua (init,
 // the switches' bookkeeping, events, done); floorNoTime and floorNoIDs
 // are what the two promises cost in Redis.
+//
+// The floor scripts are made of these parts, so that each differs from
+// the five-command one only where it says.
 const (
 	floorEmpty = `return 1`
-	floorFive  = `local t = redis.call('TIME')
-local now = t[1] .. string.sub('00000' .. t[2], -6, -4)
-local m = redis.call('HMGET', KEYS[5], 'paused', 'fd', 'ev')
-local id = string.format('%d', redis.call('HINCRBY', KEYS[5], 'id', '1'))
-redis.call('HSETNX', KEYS[4], 'j:' .. id, now .. ':' .. ARGV[4] .. ':' .. ARGV[5] .. ':' .. ARGV[6])
-redis.call('LPUSH', KEYS[1], id)
-return {0, id, 'W', tonumber(now)}`
-	// The producer's clock: the time comes in ARGV[1] (in place of the
-	// event stream's length, so the call keeps its size).
-	floorNoTime = `local now = ARGV[1]
-local m = redis.call('HMGET', KEYS[5], 'paused', 'fd', 'ev')
-local id = string.format('%d', redis.call('HINCRBY', KEYS[5], 'id', '1'))
-redis.call('HSETNX', KEYS[4], 'j:' .. id, now .. ':' .. ARGV[4] .. ':' .. ARGV[5] .. ':' .. ARGV[6])
-redis.call('LPUSH', KEYS[1], id)
-return {0, id, 'W', tonumber(now)}`
-	// And ids made by the client, in ARGV[3].
-	floorNoIDs = `local now = ARGV[1]
-local m = redis.call('HMGET', KEYS[5], 'paused', 'fd', 'ev')
-local id = ARGV[3]
-redis.call('HSETNX', KEYS[4], 'j:' .. id, now .. ':' .. ARGV[4] .. ':' .. ARGV[5] .. ':' .. ARGV[6])
-redis.call('LPUSH', KEYS[1], id)
-return {0, id, 'W', tonumber(now)}`
+	// serverClock reads the time as init does (lib.lua); producerClock
+	// takes it from ARGV[1] (in place of the event stream's length, so the
+	// call keeps its size).
+	serverClock   = "local t = redis.call('TIME')\nlocal now = t[1] .. string.sub('00000' .. t[2], -6, -4)\n"
+	producerClock = "local now = ARGV[1]\n"
+	// switches reads the pause switch, the fed prioritized job and the
+	// events' readers, as meta_pf does.
+	switches = "local m = redis.call('HMGET', KEYS[5], 'paused', 'fd', 'ev')\n"
+	// serverID makes a numeric id, as new_job does; clientID takes the
+	// client's from ARGV[3].
+	serverID = "local id = string.format('%d', redis.call('HINCRBY', KEYS[5], 'id', '1'))\n"
+	clientID = "local id = ARGV[3]\n"
+	// store writes the record, pushes the id and replies as add1.lua does.
+	store = "redis.call('HSETNX', KEYS[4], 'j:' .. id, now .. ':' .. ARGV[4] .. ':' .. ARGV[5] .. ':' .. ARGV[6])\n" +
+		"redis.call('LPUSH', KEYS[1], id)\n" +
+		"return {0, id, 'W', tonumber(now)}\n"
+
+	floorFive   = serverClock + switches + serverID + store
+	floorNoTime = producerClock + switches + serverID + store
+	floorNoIDs  = producerClock + switches + clientID + store
 )
 
 // instructions is what countFloor counts with: callgrind's counter, or a
