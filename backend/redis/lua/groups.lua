@@ -63,12 +63,7 @@ local function gsync(gs)
         WAKE = true
       end
     else
-      local list = K_PAUSED
-      if not is_paused() then
-        list = K_WAIT
-        unfeed()
-      end
-      rcall('LPUSH', list, TOKEN .. gs.g)
+      rcall('LPUSH', ready_list(), TOKEN .. gs.g)
       gx(-1)
       gs.t = 1
     end

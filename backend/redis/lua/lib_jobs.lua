@@ -193,6 +193,15 @@ local function feed()
   m.fd, m.fs = top[1], top[2]
 end
 
+-- ready_list returns the list a job without priority joins: paused while
+-- the queue is paused, else wait, after taking the fed prioritized job
+-- back (unfeed), as a job without priority runs first.
+local function ready_list()
+  if is_paused() then return K_PAUSED end
+  unfeed()
+  return K_WAIT
+end
+
 -- push_ready makes a job claimable: prioritized set, or the waiting (or
 -- paused) list at the consuming end (front) or the far end. A job that has
 -- never moved keeps no state entry (st nil).
@@ -210,11 +219,7 @@ local function push_ready(id, prio, lifo, front, st)
     if st then st.s = 'P' end
     feed()
   else
-    local list = K_PAUSED
-    if not is_paused() then
-      list = K_WAIT
-      unfeed()
-    end
+    local list = ready_list()
     if front or lifo then rcall('RPUSH', list, id) else rcall('LPUSH', list, id) end
     if st then st.s = 'W' end
   end
