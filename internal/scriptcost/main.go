@@ -43,6 +43,10 @@ func main() {
 		flag.Usage()
 		os.Exit(2)
 	}
+	if *floor && *buckets != 1 {
+		fmt.Fprintln(os.Stderr, "scriptcost: -floor compares with one job bucket only (the floor scripts write one jobs hash); drop -buckets")
+		os.Exit(2)
+	}
 	if err := run(*addr, *pid, *dumps, *n, *buckets, *addOnly || *floor, *floor); err != nil {
 		fmt.Fprintln(os.Stderr, "scriptcost:", err)
 		os.Exit(1)

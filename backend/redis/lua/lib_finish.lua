@@ -1,7 +1,7 @@
 -- lib_finish.lua: the end of lib.lua (scripts.go loads lib.lua,
--- lib_jobs.lua, lib_claim.lua and lib_finish.lua as one chunk): deleting and retaining
--- finished jobs, the per-minute metrics, done, and completing and failing
--- a job.
+-- lib_jobs.lua, lib_claim.lua and lib_finish.lua as one chunk): deleting
+-- and retaining finished jobs, the per-minute metrics, done, and
+-- completing and failing a job.
 
 -- pick_from_tail returns up to limit ids of list key, from its right end
 -- (a claim's consuming end: the oldest jobs of wait, the oldest claims of
