@@ -3,13 +3,14 @@ package main
 import (
 	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/fila-go/fila/internal/redistest"
 )
 
 // fakePeer is a peer program that records how it was called and reports
@@ -30,12 +31,7 @@ printf '{"asynq":"v0","N":%s,"RUNS":%s,"results":{"a_enqueue_sequential":{"media
 // fila's cases, then each peer with that group's case names and RUNS=1;
 // the run keeps every round and the medians.
 func TestCompareRunsEachGroupOnceARound(t *testing.T) {
-	if _, err := exec.LookPath("redis-server"); err != nil {
-		if os.Getenv("FILA_REQUIRE_REDIS") == "1" {
-			t.Fatal("FILA_REQUIRE_REDIS=1 and no redis-server on PATH")
-		}
-		t.Skip("no redis-server on PATH")
-	}
+	redistest.Binary(t) // compare starts its own redis-server
 	dir := t.TempDir()
 	peersDir := filepath.Join(dir, "peers")
 	require.NoError(t, os.MkdirAll(filepath.Join(peersDir, "asynq"), 0o755))

@@ -81,6 +81,14 @@ func require(t testing.TB, env string) string {
 	return bin
 }
 
+// Binary returns redis-server's path for a test that starts its servers
+// itself, and skips the test without one (fails it under
+// FILA_REQUIRE_REDIS=1), as Start does.
+func Binary(t testing.TB) string {
+	t.Helper()
+	return require(t, "FILA_REQUIRE_REDIS")
+}
+
 // Addr returns the address of a Redis server for the test: FILA_REDIS_ADDR
 // when set, otherwise a private server started with Start.
 func Addr(t testing.TB) string {
